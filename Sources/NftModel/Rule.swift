@@ -1,0 +1,85 @@
+/// Rules in kernel vocabulary: what a rule loads, compares, looks up and does.
+///
+/// Each case corresponds to a fixed sequence of kernel expressions (payload/meta/ct
+/// loads, cmp, bitwise, lookup, immediate, counter, log). Protocol dependencies
+/// (`meta nfproto ipv4` before `ip saddr`, `meta iiftype ether` before `ether saddr`)
+/// are implied by the field and added by the linearizer, as nft itself does.
+
+/// A packet or connection field a rule reads.
+public enum Field: String, Sendable, Hashable {
+    case etherSource = "ether saddr"
+    case ipv4Source = "ip saddr"
+    case ipv4Destination = "ip daddr"
+    case ipv6Source = "ip6 saddr"
+    case ipv6Destination = "ip6 daddr"
+    case inputInterfaceName = "iifname"
+    case outputInterfaceName = "oifname"
+    case socketUID = "meta skuid"
+    case conntrackMark = "ct mark"
+
+    /// The type of value the field holds, for set lookups and constants.
+    public var dataType: DataType {
+        switch self {
+        case .etherSource: return .etherAddress
+        case .ipv4Source, .ipv4Destination: return .ipv4Address
+        case .ipv6Source, .ipv6Destination: return .ipv6Address
+        case .inputInterfaceName, .outputInterfaceName: return .interfaceName
+        case .socketUID: return .uid
+        case .conntrackMark: return .mark
+        }
+    }
+}
+
+/// A condition; all matches of a rule must hold.
+public enum Match: Sendable, Hashable {
+    /// `FIELD == VALUE` / `FIELD != VALUE`.
+    case equals(Field, Value, negated: Bool)
+    /// `FIELD @set` / `FIELD != @set`.
+    case inSet(Field, set: String, negated: Bool)
+    /// `FIELD & mask == value` (`negated`: `!=`), on 32-bit host-order fields such as ct mark.
+    case masked(Field, mask: UInt32, value: UInt32, negated: Bool)
+}
+
+/// Where a `ct mark set` takes its new value from.
+public enum MarkSource: Sendable, Hashable {
+    /// A constant: `ct mark set 0x00000000`.
+    case constant(UInt32)
+    /// The current mark with bits set: `ct mark set ct mark | 0x80000000`.
+    case orBits(UInt32)
+    /// A map lookup: `ct mark set ip daddr map @endpoints_v4` (no change when absent).
+    case lookup(Field, map: String)
+}
+
+/// A statement that does something without ending evaluation.
+public enum Statement: Sendable, Hashable {
+    /// Count packets and bytes (read back by `dronewall status`).
+    case counter
+    /// Send the packet to NFLOG group `group` with `prefix` (at most 127 bytes).
+    case log(prefix: String, group: UInt16)
+    /// Set the conntrack mark.
+    case setConntrackMark(MarkSource)
+}
+
+/// The final action of a rule.
+public enum RuleAction: Sendable, Hashable {
+    case verdict(Verdict)
+    /// `FIELD vmap @map`: one lookup picks the verdict; no match continues.
+    case verdictMap(Field, map: String)
+}
+
+/// One rule: matches, then statements, then an optional final action.
+public struct Rule: Sendable, Hashable {
+    public var matches: [Match]
+    public var statements: [Statement]
+    public var action: RuleAction?
+    /// Where the rule came from (e.g. `drones.d/survey.conf:4:1`), for error reports.
+    public var origin: String?
+
+    public init(_ matches: [Match] = [], _ statements: [Statement] = [], _ action: RuleAction? = nil,
+                origin: String? = nil) {
+        self.matches = matches
+        self.statements = statements
+        self.action = action
+        self.origin = origin
+    }
+}
