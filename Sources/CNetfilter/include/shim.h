@@ -13,4 +13,27 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netlink.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <errno.h>
+
+/* setns(2) without _GNU_SOURCE: moves the calling thread into the namespace behind fd. */
+static inline int cnf_setns(int fd, int nstype) {
+    return (int)syscall(SYS_setns, fd, nstype);
+}
+
+/* CLONE_NEWNET, which Swift's Glibc module does not export without _GNU_SOURCE. */
+static inline int cnf_clone_newnet(void) { return 0x40000000; }
+
+/* Sets SO_RCVTIMEO on a socket (struct timeval is awkward to build from Swift). */
+static inline int cnf_set_receive_timeout(int fd, long seconds) {
+    struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
+    return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+/* The calling thread's errno. */
+static inline int cnf_errno(void) { return errno; }
 #endif

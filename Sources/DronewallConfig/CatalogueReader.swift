@@ -1,0 +1,139 @@
+/// Reads `*.rules` vendor files from the catalogue directories.
+///
+/// Layout of a file: one `[vendor ID]` section (name, jurisdiction, source), then
+/// `[endpoint VALUE]` sections (categories, source). Later directories add vendors and
+/// override endpoints of the same vendor (an admin's `vendors.d` entry replaces the
+/// shipped one); one endpoint claimed by two vendors is an error.
+public struct CatalogueReader {
+    public static let defaultDirectories = ["/usr/share/dronewall/vendors", "/etc/dronewall/vendors.d"]
+    static let vendorKeys = ["name", "jurisdiction", "source"]
+    static let endpointKeys = ["categories", "source"]
+
+    let reader: SourceReader
+    public init(reader: SourceReader = DiskReader()) { self.reader = reader }
+
+    public func read(directories: [String]) -> (Catalogue, Diagnostics) {
+        var diags = Diagnostics()
+        var catalogue = Catalogue()
+        var owner: [HostPattern: (vendor: String, index: Int, location: SourceLocation)] = [:]
+        for dir in directories {
+            guard let names = reader.list(dir) else { continue }
+            for name in names.filter({ $0.hasSuffix(".rules") && !$0.hasPrefix(".") }).sorted() {
+                let path = joinPath(dir, name)
+                switch reader.read(path) {
+                case let .failure(e): diags.error(e.description, at: nil)
+                case let .success(bytes):
+                    catalogue.files.append(path)
+                    let sections = IniParser.parse(bytes: bytes, path: path, diagnostics: &diags)
+                    readFile(sections, into: &catalogue, owner: &owner, &diags)
+                }
+            }
+        }
+        return (catalogue, diags)
+    }
+
+    func readFile(_ sections: [IniSection], into catalogue: inout Catalogue,
+                  owner: inout [HostPattern: (vendor: String, index: Int, location: SourceLocation)],
+                  _ diags: inout Diagnostics) {
+        var current: Int?  // index of this file's vendor in catalogue.vendors
+        for section in sections {
+            switch section.kind {
+            case "vendor":
+                guard let id = section.name, Syntax.isName(id.text) else {
+                    diags.error("[vendor] needs an id of 1 to 32 letters, digits, '.', '_' or '-'",
+                                at: section.name?.location ?? section.kindLocation)
+                    current = nil
+                    continue
+                }
+                if current != nil {
+                    diags.error("a second [vendor] section in one file; use one file per vendor", at: section.kindLocation,
+                                length: section.kind.count)
+                }
+                let fields = keyed(section, allowed: CatalogueReader.vendorKeys, &diags)
+                if let existing = catalogue.vendors.firstIndex(where: { $0.id == id.text }) {
+                    current = existing  // a later file extends or overrides this vendor
+                    if let n = fields["name"] { catalogue.vendors[existing].name = n.value }
+                    continue
+                }
+                for required in ["name", "jurisdiction", "source"] where fields[required] == nil {
+                    diags.error("vendor '\(id.text)' has no '\(required)'", at: id.location, length: id.text.count)
+                }
+                let j = fields["jurisdiction"]
+                if let j, !(j.value.count == 2 && j.value.allSatisfy({ $0.isASCII && $0.isUppercase })) {
+                    diags.error("jurisdiction must be an ISO 3166 two-letter code like CN or US", at: j.location,
+                                length: j.value.count)
+                }
+                catalogue.vendors.append(Vendor(id: id.text, name: fields["name"]?.value ?? id.text,
+                                                jurisdiction: j?.value ?? "", source: fields["source"]?.value ?? "",
+                                                location: id.location, endpoints: []))
+                current = catalogue.vendors.count - 1
+            case "endpoint":
+                guard let v = current else {
+                    diags.error("[endpoint] before any [vendor] section", at: section.kindLocation, length: section.kind.count)
+                    continue
+                }
+                guard let valueWord = section.name, let pattern = Words.hostPattern(valueWord, &diags) else {
+                    if section.name == nil {
+                        diags.error("[endpoint] needs a domain or CIDR, like [endpoint flysafe.dji.com]",
+                                    at: section.kindLocation, length: section.kind.count)
+                    }
+                    continue
+                }
+                let fields = keyed(section, allowed: CatalogueReader.endpointKeys, &diags)
+                var categories: [Category] = []
+                if let entry = section.entries.last(where: { $0.key == "categories" }) {
+                    for w in entry.words { if let c = Words.category(w, &diags) { categories.append(c.value) } }
+                } else {
+                    diags.error("endpoint '\(valueWord.text)' has no 'categories'", at: valueWord.location,
+                                length: valueWord.text.count)
+                }
+                if fields["source"] == nil {
+                    diags.error("endpoint '\(valueWord.text)' has no 'source'; every entry cites a public source",
+                                at: valueWord.location, length: valueWord.text.count)
+                }
+                let vendorID = catalogue.vendors[v].id
+                let endpoint = Endpoint(pattern: pattern.value, categories: Array(Set(categories)).sorted(),
+                                        source: fields["source"]?.value ?? "", vendorID: vendorID,
+                                        location: valueWord.location)
+                if let prior = owner[pattern.value] {
+                    if prior.vendor != vendorID {
+                        diags.error("endpoint \(pattern.value) is already claimed by vendor '\(prior.vendor)'",
+                                    at: valueWord.location, length: valueWord.text.count,
+                                    notes: [diags.note("claimed here", at: prior.location)])
+                        continue
+                    }
+                    if prior.location.file == valueWord.location.file {
+                        diags.error("endpoint \(pattern.value) is listed twice", at: valueWord.location,
+                                    length: valueWord.text.count, notes: [diags.note("first listed here", at: prior.location)])
+                        continue
+                    }
+                    // Same vendor in a later file: the later entry overrides.
+                    if let i = catalogue.vendors[v].endpoints.firstIndex(where: { $0.pattern == pattern.value }) {
+                        catalogue.vendors[v].endpoints[i] = endpoint
+                    }
+                    owner[pattern.value] = (vendorID, prior.index, valueWord.location)
+                    continue
+                }
+                catalogue.vendors[v].endpoints.append(endpoint)
+                owner[pattern.value] = (vendorID, catalogue.vendors[v].endpoints.count - 1, valueWord.location)
+            default:
+                diags.error("unknown section '[\(section.kind)]'\(didYouMean(section.kind, ["vendor", "endpoint"]))",
+                            at: section.kindLocation, length: section.kind.count)
+            }
+        }
+    }
+
+    /// Single-valued fields by key; unknown keys reported.
+    func keyed(_ section: IniSection, allowed: [String], _ diags: inout Diagnostics) -> [String: Located<String>] {
+        var out: [String: Located<String>] = [:]
+        for entry in section.entries {
+            guard allowed.contains(entry.key) else {
+                diags.error("unknown key '\(entry.key)' in [\(section.kind)]\(didYouMean(entry.key, allowed))",
+                            at: entry.keyLocation, length: entry.key.count)
+                continue
+            }
+            out[entry.key] = Located(entry.value, at: entry.valueLocation)
+        }
+        return out
+    }
+}

@@ -1,0 +1,248 @@
+import NetAddress
+
+/// Reads `dronewall.conf` and its `drones.d/*.conf` drop-ins into a `Config`,
+/// collecting every problem with its place.
+public struct ConfigReader {
+    public static let defaultPath = "/etc/dronewall/dronewall.conf"
+    static let stationKeys = ["drone-interfaces", "unknown-devices", "log-group"]
+    static let droneKeys = ["mac", "address", "interface", "user", "policy", "allow", "block", "allow-host", "block-host"]
+    static let listKeys: Set<String> = ["drone-interfaces", "mac", "address", "interface", "user", "allow", "block",
+                                         "allow-host", "block-host"]
+
+    let reader: SourceReader
+
+    public init(reader: SourceReader = DiskReader()) { self.reader = reader }
+
+    /// Reads the main file and the drop-ins in `drones.d/` beside it, in name order.
+    public func read(mainPath: String) -> (Config, Diagnostics) {
+        var diags = Diagnostics()
+        var config = Config()
+        var paths = [mainPath]
+        let dropDir = joinPath(directoryOf(mainPath), "drones.d")
+        if let names = reader.list(dropDir) {
+            paths += names.filter { $0.hasSuffix(".conf") && !$0.hasPrefix(".") }.sorted().map { joinPath(dropDir, $0) }
+        }
+        var sawStation: SourceLocation?
+        for path in paths {
+            switch reader.read(path) {
+            case let .failure(e):
+                diags.error(e.description, at: nil)
+                continue
+            case let .success(bytes):
+                config.files.append(path)
+                let sections = IniParser.parse(bytes: bytes, path: path, diagnostics: &diags)
+                for section in sections {
+                    switch section.kind {
+                    case "station":
+                        if let first = sawStation {
+                            diags.error("a second [station] section; there can be only one", at: section.kindLocation,
+                                        length: section.kind.count,
+                                        notes: [diags.note("the first [station] is here", at: first)])
+                        } else {
+                            sawStation = section.kindLocation
+                            if let n = section.name {
+                                diags.error("[station] takes no name", at: n.location, length: n.text.count)
+                            }
+                            config.station = readStation(section, &diags)
+                        }
+                    case "drone":
+                        if let drone = readDrone(section, &diags) { config.drones.append(drone) }
+                    default:
+                        diags.error("unknown section '[\(section.kind)]'\(didYouMean(section.kind, ["station", "drone"]))",
+                                    at: section.kindLocation, length: section.kind.count)
+                    }
+                }
+            }
+        }
+        checkUniqueness(config, &diags)
+        return (config, diags)
+    }
+
+    // MARK: sections
+
+    func readStation(_ section: IniSection, _ diags: inout Diagnostics) -> StationConfig {
+        var station = StationConfig()
+        station.location = section.kindLocation
+        for entry in entries(of: section, allowed: ConfigReader.stationKeys, &diags) {
+            switch entry.key {
+            case "drone-interfaces":
+                station.droneInterfaces += entry.words.compactMap { interfaceName($0, &diags) }
+            case "unknown-devices":
+                station.unknownDevices = single(entry, &diags).flatMap { policy($0, &diags) }
+            case "log-group":
+                if let w = single(entry, &diags) {
+                    if let g = UInt16(w.text) { station.logGroup = g } else {
+                        diags.error("log-group must be a number from 0 to 65535", at: w.location, length: w.text.count)
+                    }
+                }
+            default: break
+            }
+        }
+        return station
+    }
+
+    func readDrone(_ section: IniSection, _ diags: inout Diagnostics) -> DroneConfig? {
+        guard let nameWord = section.name else {
+            diags.error("[drone] needs a name, like [drone survey-01]", at: section.kindLocation, length: section.kind.count)
+            return nil
+        }
+        guard Syntax.isName(nameWord.text) else {
+            diags.error("bad drone name '\(nameWord.text)': use 1 to 32 letters, digits, '.', '_' or '-'",
+                        at: nameWord.location, length: nameWord.text.count)
+            return nil
+        }
+        var drone = DroneConfig(name: nameWord.text, location: nameWord.location)
+        for entry in entries(of: section, allowed: ConfigReader.droneKeys, &diags) {
+            switch entry.key {
+            case "mac":
+                for w in entry.words {
+                    if let mac = MACAddress.parse(w.text) { drone.macs.append(Located(mac, at: w.location)) } else {
+                        diags.error("bad MAC address '\(w.text)': expected six hex pairs like 60:60:1f:12:34:56",
+                                    at: w.location, length: w.text.count)
+                    }
+                }
+            case "address":
+                drone.addresses += entry.words.compactMap { network($0, &diags) }
+            case "interface":
+                drone.interfaces += entry.words.compactMap { interfaceName($0, &diags) }
+            case "user":
+                for w in entry.words {
+                    if let u = Syntax.user(w.text) { drone.users.append(Located(u, at: w.location)) } else {
+                        diags.error("bad user '\(w.text)': expected a user name or a numeric uid",
+                                    at: w.location, length: w.text.count)
+                    }
+                }
+            case "policy":
+                drone.policy = single(entry, &diags).flatMap { policy($0, &diags) }
+            case "allow":
+                drone.allow += entry.words.compactMap { category($0, &diags) }
+            case "block":
+                drone.block += entry.words.compactMap { category($0, &diags) }
+            case "allow-host":
+                drone.allowHosts += entry.words.compactMap { host($0, &diags) }
+            case "block-host":
+                drone.blockHosts += entry.words.compactMap { host($0, &diags) }
+            default: break
+            }
+        }
+        if !drone.hasIdentity {
+            diags.error("drone '\(drone.name)' has no identity: give at least one of mac, address, interface, user",
+                        at: nameWord.location, length: nameWord.text.count)
+        }
+        if drone.policy == nil && !section.entries.contains(where: { $0.key == "policy" }) {
+            diags.error("drone '\(drone.name)' has no policy: add 'policy = isolate|local-data|allowlist|monitor'",
+                        at: nameWord.location, length: nameWord.text.count)
+        }
+        for a in drone.allow {
+            if let b = drone.block.first(where: { $0.value == a.value }) {
+                diags.error("category '\(a.value.rawValue)' is both allowed and blocked", at: b.location,
+                            length: a.value.rawValue.count, notes: [diags.note("allowed here", at: a.location)])
+            }
+        }
+        return drone
+    }
+
+    /// The entries with known keys; unknown keys and repeated single-value keys are reported.
+    func entries(of section: IniSection, allowed: [String], _ diags: inout Diagnostics) -> [IniEntry] {
+        var seen: [String: SourceLocation] = [:]
+        var out: [IniEntry] = []
+        for entry in section.entries {
+            guard allowed.contains(entry.key) else {
+                diags.error("unknown key '\(entry.key)' in [\(section.kind)]\(didYouMean(entry.key, allowed))",
+                            at: entry.keyLocation, length: entry.key.count)
+                continue
+            }
+            if let first = seen[entry.key], !ConfigReader.listKeys.contains(entry.key) {
+                diags.error("'\(entry.key)' is set twice in this section", at: entry.keyLocation,
+                            length: entry.key.count, notes: [diags.note("first set here", at: first)])
+                continue
+            }
+            seen[entry.key] = entry.keyLocation
+            out.append(entry)
+        }
+        return out
+    }
+
+    // MARK: words
+
+    func single(_ entry: IniEntry, _ diags: inout Diagnostics) -> IniWord? {
+        if entry.words.count > 1 {
+            diags.error("'\(entry.key)' takes one value", at: entry.words[1].location, length: entry.words[1].text.count)
+        }
+        return entry.words.first
+    }
+
+    func policy(_ w: IniWord, _ diags: inout Diagnostics) -> Located<PolicyKind>? {
+        if let p = PolicyKind(rawValue: w.text.lowercased()) { return Located(p, at: w.location) }
+        let names = PolicyKind.allCases.map(\.rawValue)
+        diags.error("unknown policy '\(w.text)'\(didYouMean(w.text, names)) (policies: \(names.joined(separator: ", ")))",
+                    at: w.location, length: w.text.count)
+        return nil
+    }
+
+    func category(_ w: IniWord, _ diags: inout Diagnostics) -> Located<Category>? {
+        Words.category(w, &diags)
+    }
+
+    func interfaceName(_ w: IniWord, _ diags: inout Diagnostics) -> Located<String>? {
+        if Syntax.isInterfaceName(w.text) { return Located(w.text, at: w.location) }
+        diags.error("bad interface name '\(w.text)': 1 to 15 characters, no '/', quotes or wildcards",
+                    at: w.location, length: w.text.count)
+        return nil
+    }
+
+    func network(_ w: IniWord, _ diags: inout Diagnostics) -> Located<IPNetwork>? {
+        Words.network(w, &diags)
+    }
+
+    func host(_ w: IniWord, _ diags: inout Diagnostics) -> Located<HostPattern>? {
+        Words.hostPattern(w, &diags)
+    }
+
+    // MARK: cross-drone checks
+
+    /// Names, MACs, addresses, interfaces and users belong to one drone each.
+    func checkUniqueness(_ config: Config, _ diags: inout Diagnostics) {
+        var names: [String: DroneConfig] = [:]
+        var macs: [MACAddress: (String, SourceLocation)] = [:]
+        var interfaces: [String: (String, SourceLocation)] = [:]
+        var users: [UserRef: (String, SourceLocation)] = [:]
+        var networks: [(IPNetwork, String, SourceLocation)] = []
+        for drone in config.drones {
+            if let first = names[drone.name] {
+                diags.error("duplicate drone name '\(drone.name)'", at: drone.location, length: drone.name.count,
+                            notes: [diags.note("first defined here", at: first.location, length: drone.name.count)])
+                continue
+            }
+            names[drone.name] = drone
+            for mac in drone.macs {
+                if let (owner, at) = macs[mac.value] {
+                    diags.error("MAC \(mac.value) is already claimed by drone '\(owner)'", at: mac.location,
+                                length: mac.value.description.count, notes: [diags.note("claimed here", at: at)])
+                } else { macs[mac.value] = (drone.name, mac.location) }
+            }
+            for i in drone.interfaces {
+                if let (owner, at) = interfaces[i.value] {
+                    diags.error("interface \(i.value) is already claimed by drone '\(owner)'", at: i.location,
+                                length: i.value.count, notes: [diags.note("claimed here", at: at)])
+                } else { interfaces[i.value] = (drone.name, i.location) }
+            }
+            for u in drone.users {
+                if let (owner, at) = users[u.value] {
+                    diags.error("user \(u.value) is already claimed by drone '\(owner)'", at: u.location,
+                                length: u.value.description.count, notes: [diags.note("claimed here", at: at)])
+                } else { users[u.value] = (drone.name, u.location) }
+            }
+            for a in drone.addresses {
+                // The kernel's interval maps reject overlaps, so every overlap is an error here.
+                if let (net, owner, at) = networks.first(where: { $0.0.overlaps(a.value) }) {
+                    let what = net == a.value ? "is already claimed" : "overlaps \(net)"
+                    let whose = owner == drone.name ? "of the same drone" : "claimed by drone '\(owner)'"
+                    diags.error("address \(a.value) \(what) \(what.hasPrefix("is") ? "by drone '\(owner)'" : whose)",
+                                at: a.location, length: a.value.description.count,
+                                notes: [diags.note("claimed here", at: at)])
+                } else { networks.append((a.value, drone.name, a.location)) }
+            }
+        }
+    }
+}

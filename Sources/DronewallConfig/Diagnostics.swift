@@ -1,0 +1,147 @@
+/// Diagnostics with places, collected over a whole run and printed like compilers do:
+/// `PATH:LINE:COL: error: MESSAGE`, the source line, and a caret under the place.
+
+/// A place in a source file. Lines and columns count from 1; columns count characters.
+public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// A value together with the place it was written.
+public struct Located<Value: Sendable & Hashable>: Sendable, Hashable {
+    public var value: Value
+    public var location: SourceLocation
+    public init(_ value: Value, at location: SourceLocation) {
+        self.value = value
+        self.location = location
+    }
+}
+
+public enum Severity: String, Sendable {
+    case error, warning, note
+}
+
+/// One message about one place.
+public struct Diagnostic: Sendable, CustomStringConvertible {
+    public var severity: Severity
+    public var location: SourceLocation?
+    public var message: String
+    /// The text of the line the location points into, for the caret display.
+    public var sourceLine: String?
+    /// How many characters to underline (at least one caret).
+    public var length: Int
+    /// Follow-up notes, e.g. "first claimed here" for duplicates.
+    public var notes: [Diagnostic]
+
+    public init(_ severity: Severity, _ message: String, at location: SourceLocation? = nil,
+                sourceLine: String? = nil, length: Int = 1, notes: [Diagnostic] = []) {
+        self.severity = severity
+        self.message = message
+        self.location = location
+        self.sourceLine = sourceLine
+        self.length = max(1, length)
+        self.notes = notes
+    }
+
+    /// The full text: header, source line, caret line, then notes.
+    public var description: String {
+        var out = location.map { "\($0): " } ?? ""
+        out += "\(severity.rawValue): \(message)\n"
+        if let line = sourceLine, let loc = location {
+            out += line + "\n"
+            // Keep tabs so the caret lines up under tab-indented text.
+            let lead = line.prefix(max(0, loc.column - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
+            out += lead + "^" + String(repeating: "~", count: length - 1) + "\n"
+        }
+        for note in notes { out += note.description }
+        return out
+    }
+}
+
+/// Collects diagnostics from every stage of a run.
+public struct Diagnostics: Sendable {
+    public private(set) var all: [Diagnostic] = []
+    /// Source lines by file, so any stage can attach the line to its message.
+    private var sources: [String: [String]] = [:]
+
+    public init() {}
+
+    public var errors: [Diagnostic] { all.filter { $0.severity == .error } }
+    public var warnings: [Diagnostic] { all.filter { $0.severity == .warning } }
+    public var hasErrors: Bool { all.contains { $0.severity == .error } }
+
+    /// Registers a file's lines so later diagnostics can show them.
+    public mutating func register(file: String, lines: [String]) { sources[file] = lines }
+
+    public func line(at location: SourceLocation) -> String? {
+        guard let lines = sources[location.file], location.line >= 1, location.line <= lines.count else { return nil }
+        return lines[location.line - 1]
+    }
+
+    public mutating func error(_ message: String, at location: SourceLocation?, length: Int = 1,
+                               notes: [Diagnostic] = []) {
+        add(.error, message, at: location, length: length, notes: notes)
+    }
+
+    public mutating func warning(_ message: String, at location: SourceLocation?, length: Int = 1,
+                                 notes: [Diagnostic] = []) {
+        add(.warning, message, at: location, length: length, notes: notes)
+    }
+
+    /// A note to attach to another diagnostic (shows its own line and caret).
+    public func note(_ message: String, at location: SourceLocation, length: Int = 1) -> Diagnostic {
+        Diagnostic(.note, message, at: location, sourceLine: line(at: location), length: length)
+    }
+
+    public mutating func add(_ severity: Severity, _ message: String, at location: SourceLocation?,
+                             length: Int = 1, notes: [Diagnostic] = []) {
+        all.append(Diagnostic(severity, message, at: location,
+                              sourceLine: location.flatMap { line(at: $0) }, length: length, notes: notes))
+    }
+
+    public mutating func append(contentsOf other: Diagnostics) {
+        all += other.all
+        sources.merge(other.sources) { a, _ in a }
+    }
+
+    /// Everything, in the order found, ready for stderr.
+    public var rendered: String { all.map(\.description).joined() }
+}
+
+/// Edit distance, for "did you mean" suggestions.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var prev = Array(0...b.count)
+    var cur = prev
+    for i in 1...a.count {
+        cur[0] = i
+        for j in 1...b.count {
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        swap(&prev, &cur)
+    }
+    return prev[b.count]
+}
+
+/// The closest candidate within a small distance, or nil.
+public func suggestion(for word: String, among candidates: [String]) -> String? {
+    let scored = candidates.map { ($0, editDistance(word.lowercased(), $0)) }.min { $0.1 < $1.1 }
+    guard let (best, d) = scored, d <= max(2, word.count / 3) else { return nil }
+    return best
+}
+
+/// " (did you mean 'x'?)" or "".
+func didYouMean(_ word: String, _ candidates: [String]) -> String {
+    suggestion(for: word, among: candidates).map { "; did you mean '\($0)'?" } ?? ""
+}

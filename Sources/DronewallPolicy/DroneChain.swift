@@ -1,0 +1,135 @@
+import DronewallConfig
+import NftModel
+
+extension PolicyCompiler {
+    /// Interfaces whose forwarded traffic is filtered: the station's list plus every
+    /// interface a drone is identified by.
+    var allDroneInterfaces: [String] {
+        var out = config.station.droneInterfaces.map(\.value)
+        for d in config.drones { for i in d.interfaces where !out.contains(i.value) { out.append(i.value) } }
+        return out
+    }
+
+    /// Category bits a drone's traffic is blocked for, by policy and overrides.
+    static func blockedMask(_ policy: PolicyKind, allow: UInt32, block: UInt32) -> UInt32 {
+        switch policy {
+        case .isolate: return Category.allBits
+        case .localData: return (Category.allBits & ~allow) | block
+        case .allowlist: return Category.allBits & ~(allow & ~block)
+        case .monitor: return block
+        }
+    }
+
+    /// The chain a drone's new flows go through, and the host sets it refers to.
+    func droneChain(_ drone: DroneConfig, policy: PolicyKind, logGroup: UInt16,
+                    _ diags: inout Diagnostics) -> (Chain, [NamedSet]) {
+        let name = drone.name
+        let allow = drone.allow.reduce(UInt32(0)) { $0 | $1.value.bit }
+        let block = drone.block.reduce(UInt32(0)) { $0 | $1.value.bit }
+        let blocked = PolicyCompiler.blockedMask(policy, allow: allow, block: block)
+        let origin = drone.location.description
+        func drop(_ reason: String, _ matches: [Match]) -> Rule {
+            Rule(matches, [.counter, .log(prefix: KernelLayout.logPrefix(drone: name, reason: reason), group: logGroup)],
+                 .verdict(.drop), origin: origin)
+        }
+        let accept = RuleAction.verdict(.goto(KernelLayout.acceptFlowChain))
+
+        var rules = [Rule([], [], .verdict(.jump(KernelLayout.classifyChain)), origin: origin)]
+        var sets: [NamedSet] = []
+
+        // Explicit hosts first: block-host beats everything, allow-host beats categories.
+        for kind in [KernelLayout.HostListKind.block, .allow] {
+            let hosts = kind == .block ? drone.blockHosts : drone.allowHosts
+            for domain in hosts.filter({ if case .domain = $0.value { true } else { false } }) {
+                diags.warning("'\(domain.value)' is a name: names in \(kind.rawValue)-host take effect through the "
+                              + "station's DNS resolver, which this version does not run yet; only addresses and "
+                              + "networks are enforced", at: domain.location, length: domain.value.description.count)
+            }
+            for ipv6 in [false, true] {
+                let nets = hosts.compactMap { h -> SetElement? in
+                    guard case let .network(n) = h.value, n.isIPv4 != ipv6 else { return nil }
+                    return SetElement(key: .network(n), origin: h.location.description)
+                }
+                guard !nets.isEmpty else { continue }
+                let setName = KernelLayout.hostSet(name, kind, ipv6: ipv6, learned: false)
+                sets.append(NamedSet(name: setName, keyType: ipv6 ? .ipv6Address : .ipv4Address, flags: .interval,
+                                     elements: mergeHostNetworks(nets), origin: origin))
+                let match = Match.inSet(ipv6 ? .ipv6Destination : .ipv4Destination, set: setName, negated: false)
+                rules.append(kind == .block ? drop(KernelLayout.reasonHost, [match]) : Rule([match], [], accept, origin: origin))
+            }
+        }
+
+        // isolate and allowlist still let the drone reach the drone LAN and, for apps on
+        // the station, loopback: "nothing beyond the station".
+        if policy == .isolate || policy == .allowlist {
+            if !allDroneInterfaces.isEmpty {
+                rules.append(Rule([.inSet(.outputInterfaceName, set: KernelLayout.droneInterfacesSet, negated: false)], [],
+                                  accept, origin: origin))
+            }
+            if !drone.users.isEmpty {
+                rules.append(Rule([.equals(.outputInterfaceName, .interfaceName("lo"), negated: false)], [], accept,
+                                  origin: origin))
+            }
+        }
+
+        switch policy {
+        case .isolate:
+            rules.append(drop(KernelLayout.reasonAll, []))
+        case .localData, .allowlist, .monitor:
+            // One rule per blocked category, so the log prefix and counter name it.
+            for c in Category.from(mask: blocked) {
+                rules.append(drop(c.rawValue, [.masked(.conntrackMark, mask: c.bit, value: 0, negated: true)]))
+            }
+            if policy == .allowlist {
+                rules.append(drop(KernelLayout.reasonUnlisted,
+                                  [.masked(.conntrackMark, mask: Category.allBits, value: 0, negated: false)]))
+            }
+            rules.append(Rule([], [], accept, origin: origin))
+        }
+        return (Chain(name: KernelLayout.droneChain(name), rules: rules, origin: origin), sets)
+    }
+
+    /// Drops networks contained in another of the same list (interval sets reject overlaps).
+    func mergeHostNetworks(_ elements: [SetElement]) -> [SetElement] {
+        elements.filter { el in
+            guard case let .network(n) = el.key else { return true }
+            return !elements.contains { other in
+                guard case let .network(o) = other.key, o != n else { return false }
+                return o.contains(n)
+            }
+        }.reduce(into: [SetElement]()) { acc, el in if !acc.contains(where: { $0.key == el.key }) { acc.append(el) } }
+    }
+
+    /// `allow` words that cannot take effect: under isolate, or for endpoints that also
+    /// serve a category that stays blocked (a host is the finest grain, see DESIGN.md).
+    func warnIneffectiveAllows(_ drone: DroneConfig, policy: PolicyKind, _ diags: inout Diagnostics) {
+        if policy == .isolate {
+            for a in drone.allow {
+                diags.warning("allow = \(a.value.rawValue) has no effect under policy isolate (use allowlist)",
+                              at: a.location, length: a.value.rawValue.count)
+            }
+            return
+        }
+        if policy == .monitor {
+            for a in drone.allow {
+                diags.warning("allow = \(a.value.rawValue) has no effect under policy monitor, which blocks only "
+                              + "what 'block' names", at: a.location, length: a.value.rawValue.count)
+            }
+            return
+        }
+        let allow = drone.allow.reduce(UInt32(0)) { $0 | $1.value.bit }
+        let block = drone.block.reduce(UInt32(0)) { $0 | $1.value.bit }
+        let blocked = PolicyCompiler.blockedMask(policy, allow: allow, block: block)
+        for a in drone.allow {
+            let shared = index.endpoints(serving: a.value.bit).filter { $0.mask & blocked != 0 }
+            guard !shared.isEmpty else { continue }
+            let shown = shared.prefix(3).map { e in
+                "\(e.pattern) (also \(Category.from(mask: e.mask & blocked).map(\.rawValue).joined(separator: ", ")))"
+            }
+            let more = shared.count > 3 ? " and \(shared.count - 3) more" : ""
+            diags.warning("allow = \(a.value.rawValue) has no effect for \(shown.joined(separator: "; "))\(more): "
+                          + "a host is allowed only when every category it serves is allowed",
+                          at: a.location, length: a.value.rawValue.count)
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import DronewallConfig
+import NftModel
+
+/// Names and bit layouts of the kernel objects dronewall creates. Everything that
+/// reads or writes them at runtime (status, the DNS learner, the log reader) uses
+/// these, never string literals of its own.
+public enum KernelLayout {
+    public static let tableName = "dronewall"
+
+    // Conntrack mark layout (dronewall owns the conntrack mark of the flows it filters):
+    //   bits 0-10  category bits of the destination (Category.bit)
+    //   bits 16-30 ruleset generation, bit 31 "accepted under this generation"
+    // The fast path accepts a flow whose upper half equals the current generation, so a
+    // re-apply with a different policy re-examines every flow once.
+    public static let generationMask: UInt32 = 0xffff_0000
+    public static let acceptedBit: UInt32 = 0x8000_0000
+
+    public static let droneInterfacesSet = "drone_interfaces"
+    public static let dronesByMAC = "drones_by_mac"
+    public static let dronesByIPv4 = "drones_by_ipv4"
+    public static let dronesByIPv6 = "drones_by_ipv6"
+    public static let dronesByInterface = "drones_by_interface"
+    public static let dronesByUser = "drones_by_user"
+    /// Catalogue networks: address (interval) -> category bits.
+    public static let endpointsV4 = "endpoints_v4"
+    public static let endpointsV6 = "endpoints_v6"
+    /// Addresses learned from DNS answers: address -> category bits, with a timeout.
+    public static let learnedV4 = "learned_v4"
+    public static let learnedV6 = "learned_v6"
+
+    public static let classifyChain = "classify"
+    public static let acceptFlowChain = "accept_flow"
+    public static let unknownDevicesChain = "unknown_devices"
+    public static let forwardChain = "forward"
+    public static let outputChain = "output"
+
+    public static func droneChain(_ drone: String) -> String { "drone_\(drone)" }
+
+    /// Per-drone host sets: `drone_NAME_allow_v4`, `..._block_dns_v6`, ...
+    public static func hostSet(_ drone: String, _ kind: HostListKind, ipv6: Bool, learned: Bool) -> String {
+        "drone_\(drone)_\(kind.rawValue)\(learned ? "_dns" : "")_\(ipv6 ? "v6" : "v4")"
+    }
+
+    public enum HostListKind: String, Sendable { case allow, block }
+
+    /// Reason words in log prefixes besides category names.
+    public static let reasonHost = "host"      // block-host
+    public static let reasonAll = "all"        // isolate
+    public static let reasonUnlisted = "unlisted" // allowlist: not named
+    /// Drone word in the log prefix of devices that match no drone.
+    public static let unknownDroneWord = "*"
+
+    /// `dw drone=NAME cat=REASON ` — parsed back by the flow log (NFLOG prefix, max 127 bytes).
+    public static func logPrefix(drone: String, reason: String) -> String { "dw drone=\(drone) cat=\(reason) " }
+}

@@ -1,0 +1,191 @@
+import DronewallConfig
+import NftModel
+
+/// Compiles a validated config and the catalogue into the ruleset of table `inet dronewall`.
+///
+/// Pure: the only outside knowledge, user names, comes in through `resolveUser`.
+/// Per-packet work in the result is set/map lookups plus a fixed number of rules per
+/// drone (one per category at most), never a list that grows with drones or endpoints.
+public struct PolicyCompiler {
+    public typealias UserResolver = @Sendable (String) -> UInt32?
+
+    let config: Config
+    let catalogue: Catalogue
+    let index: CatalogueIndex
+    let resolveUser: UserResolver
+
+    public init(config: Config, catalogue: Catalogue, resolveUser: @escaping UserResolver) {
+        self.config = config
+        self.catalogue = catalogue
+        self.index = CatalogueIndex(catalogue)
+        self.resolveUser = resolveUser
+    }
+
+    /// The ruleset, or nil with errors in the diagnostics. Warnings come either way.
+    /// Pass the diagnostics the config was read with, so messages show their source lines.
+    public func compile(into diags: inout Diagnostics) -> Ruleset? {
+        let errorsBefore = diags.errors.count
+        let draft = build(generation: 0, &diags)
+        if diags.errors.count > errorsBefore { return nil }
+        // The generation is a hash of the policy itself: re-applying the same policy keeps
+        // established flows on the fast path, a changed policy re-examines them.
+        let gen = PolicyCompiler.generation(of: NftTextRenderer.render(draft))
+        var ignored = Diagnostics()
+        return build(generation: gen, &ignored)
+    }
+
+    static func generation(of text: String) -> UInt32 {
+        var h: UInt32 = 2_166_136_261
+        for b in text.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+        return KernelLayout.acceptedBit | ((h % 0x7fff + 1) << 16)
+    }
+
+    // MARK: building
+
+    func build(generation gen: UInt32, _ diags: inout Diagnostics) -> Ruleset {
+        var sets: [NamedSet] = []
+        var droneChains: [Chain] = []
+        let station = config.station
+        let logGroup = station.logGroup
+
+        // Identity maps: one lookup per identity kind leads straight to the drone's chain.
+        var byMAC: [SetElement] = [], byV4: [SetElement] = [], byV6: [SetElement] = []
+        var byIface: [SetElement] = [], byUser: [SetElement] = []
+        var droneIfaces = station.droneInterfaces.map(\.value)
+        var seenUIDs: [UInt32: String] = [:]
+        var anyUserDrone = false
+
+        for drone in config.drones {
+            guard let policy = drone.policy?.value else { continue }
+            let chainName = KernelLayout.droneChain(drone.name)
+            let go = Value.verdict(.goto(chainName))
+            for m in drone.macs { byMAC.append(SetElement(key: .ether(m.value.bytes), data: go, origin: m.location.description)) }
+            for a in drone.addresses {
+                let el = SetElement(key: .network(a.value), data: go, origin: a.location.description)
+                if a.value.isIPv4 { byV4.append(el) } else { byV6.append(el) }
+            }
+            for i in drone.interfaces {
+                byIface.append(SetElement(key: .interfaceName(i.value), data: go, origin: i.location.description))
+                if !droneIfaces.contains(i.value) { droneIfaces.append(i.value) }
+            }
+            for u in drone.users {
+                let uid: UInt32
+                switch u.value {
+                case let .uid(n): uid = n
+                case let .name(n):
+                    guard let r = resolveUser(n) else {
+                        diags.error("no such user '\(n)' on this station", at: u.location, length: n.count)
+                        continue
+                    }
+                    uid = r
+                }
+                if let owner = seenUIDs[uid] {
+                    if owner != drone.name {
+                        diags.error("user \(u.value) (uid \(uid)) is already claimed by drone '\(owner)'",
+                                    at: u.location, length: u.value.description.count)
+                    }
+                    continue
+                }
+                seenUIDs[uid] = drone.name
+                anyUserDrone = true
+                byUser.append(SetElement(key: .uid(uid), data: go, origin: u.location.description))
+            }
+            let (chain, hostSets) = droneChain(drone, policy: policy, logGroup: logGroup, &diags)
+            sets += hostSets
+            droneChains.append(chain)
+            warnIneffectiveAllows(drone, policy: policy, &diags)
+        }
+
+        if station.unknownDevices != nil && droneIfaces.isEmpty {
+            diags.warning("unknown-devices applies only to traffic from drone-interfaces, and none are set",
+                          at: station.unknownDevices?.location, length: station.unknownDevicesPolicy.rawValue.count)
+        }
+
+        var tableSets: [NamedSet] = []
+        if !droneIfaces.isEmpty {
+            tableSets.append(NamedSet(name: KernelLayout.droneInterfacesSet, keyType: .interfaceName,
+                                      elements: droneIfaces.map { SetElement(key: .interfaceName($0)) }))
+        }
+        tableSets += [
+            NamedSet(name: KernelLayout.dronesByMAC, keyType: .etherAddress, dataType: .verdict, elements: byMAC),
+            NamedSet(name: KernelLayout.dronesByIPv4, keyType: .ipv4Address, dataType: .verdict, flags: .interval,
+                     elements: byV4),
+            NamedSet(name: KernelLayout.dronesByIPv6, keyType: .ipv6Address, dataType: .verdict, flags: .interval,
+                     elements: byV6),
+            NamedSet(name: KernelLayout.dronesByInterface, keyType: .interfaceName, dataType: .verdict, elements: byIface),
+            NamedSet(name: KernelLayout.dronesByUser, keyType: .uid, dataType: .verdict, elements: byUser),
+        ]
+        tableSets += endpointMaps()
+        tableSets += sets
+
+        // Regular chains first: rules that jump to them are added after.
+        var chains: [Chain] = [
+            Chain(name: KernelLayout.acceptFlowChain, rules: [
+                Rule([], [.setConntrackMark(.orBits(gen))], .verdict(.accept)),
+            ]),
+            Chain(name: KernelLayout.classifyChain, rules: [
+                Rule([], [.setConntrackMark(.constant(0))]),
+                Rule([], [.setConntrackMark(.lookup(.ipv4Destination, map: KernelLayout.endpointsV4))]),
+                Rule([], [.setConntrackMark(.lookup(.ipv4Destination, map: KernelLayout.learnedV4))]),
+                Rule([], [.setConntrackMark(.lookup(.ipv6Destination, map: KernelLayout.endpointsV6))]),
+                Rule([], [.setConntrackMark(.lookup(.ipv6Destination, map: KernelLayout.learnedV6))]),
+            ]),
+        ]
+        chains += droneChains
+        if !droneIfaces.isEmpty {
+            var unknown = DroneConfig(name: KernelLayout.unknownDroneWord,
+                                      location: station.location ?? SourceLocation(file: "", line: 0, column: 0))
+            unknown.policy = station.unknownDevices
+            var chain = droneChain(unknown, policy: station.unknownDevicesPolicy, logGroup: logGroup, &diags).0
+            chain.name = KernelLayout.unknownDevicesChain
+            chains.append(chain)
+        }
+
+        let fastPath = Rule([.masked(.conntrackMark, mask: KernelLayout.generationMask, value: gen, negated: false)], [],
+                            .verdict(.accept))
+        var forward: [Rule] = []
+        if !droneIfaces.isEmpty {
+            forward.append(Rule([.inSet(.inputInterfaceName, set: KernelLayout.droneInterfacesSet, negated: true)], [],
+                                .verdict(.return)))
+        }
+        forward += [
+            fastPath,
+            Rule([], [], .verdictMap(.etherSource, map: KernelLayout.dronesByMAC)),
+            Rule([], [], .verdictMap(.ipv4Source, map: KernelLayout.dronesByIPv4)),
+            Rule([], [], .verdictMap(.ipv6Source, map: KernelLayout.dronesByIPv6)),
+            Rule([], [], .verdictMap(.inputInterfaceName, map: KernelLayout.dronesByInterface)),
+        ]
+        if !droneIfaces.isEmpty {
+            forward.append(Rule([], [], .verdict(.goto(KernelLayout.unknownDevicesChain))))
+        }
+        chains.append(Chain(name: KernelLayout.forwardChain, base: BaseChainSpec(hook: .forward), rules: forward))
+        if anyUserDrone {
+            chains.append(Chain(name: KernelLayout.outputChain, base: BaseChainSpec(hook: .output), rules: [
+                fastPath,
+                Rule([], [], .verdictMap(.socketUID, map: KernelLayout.dronesByUser)),
+            ]))
+        }
+        return Ruleset(table: Table(name: KernelLayout.tableName, sets: tableSets, chains: chains))
+    }
+
+    /// Catalogue networks (flattened so the most specific wins) and the empty learned maps.
+    func endpointMaps() -> [NamedSet] {
+        var v4: [(IPNetwork, Endpoint)] = [], v6: [(IPNetwork, Endpoint)] = []
+        for e in catalogue.endpoints {
+            if case let .network(n) = e.pattern { if n.isIPv4 { v4.append((n, e)) } else { v6.append((n, e)) } }
+        }
+        func elements(_ items: [(IPNetwork, Endpoint)]) -> [SetElement] {
+            IntervalFlattening.flatten(items).map {
+                SetElement(key: .network($0.0), data: .mark($0.1.mask), origin: $0.1.location.description)
+            }
+        }
+        return [
+            NamedSet(name: KernelLayout.endpointsV4, keyType: .ipv4Address, dataType: .mark, flags: .interval,
+                     elements: elements(v4)),
+            NamedSet(name: KernelLayout.endpointsV6, keyType: .ipv6Address, dataType: .mark, flags: .interval,
+                     elements: elements(v6)),
+            NamedSet(name: KernelLayout.learnedV4, keyType: .ipv4Address, dataType: .mark, flags: .timeout),
+            NamedSet(name: KernelLayout.learnedV6, keyType: .ipv6Address, dataType: .mark, flags: .timeout),
+        ]
+    }
+}
