@@ -113,25 +113,40 @@ public struct Diagnostics: Sendable {
         sources.merge(other.sources) { a, _ in a }
     }
 
-    /// Everything, in the order found, ready for stderr.
-    public var rendered: String { all.map(\.description).joined() }
+    /// Everything in file order (files as first read, then line and column); place-less first.
+    public var sorted: [Diagnostic] {
+        var fileOrder: [String: Int] = [:]
+        for d in all { if let f = d.location?.file, fileOrder[f] == nil { fileOrder[f] = fileOrder.count } }
+        func key(_ d: Diagnostic) -> (Int, Int, Int) {
+            guard let l = d.location else { return (-1, 0, 0) }
+            return (fileOrder[l.file] ?? 0, l.line, l.column)
+        }
+        return all.enumerated().sorted { a, b in
+            let ka = key(a.element), kb = key(b.element)
+            return ka != kb ? ka < kb : a.offset < b.offset
+        }.map(\.element)
+    }
+
+    /// Everything, sorted by place, ready for stderr.
+    public var rendered: String { sorted.map(\.description).joined() }
 }
 
-/// Edit distance, for "did you mean" suggestions.
-func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var prev = Array(0...b.count)
-    var cur = prev
-    for i in 1...a.count {
-        cur[0] = i
-        for j in 1...b.count {
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+/// Edit distance (Levenshtein), for "did you mean" suggestions.
+func editDistance(_ lhs: String, _ rhs: String) -> Int {
+    let x = Array(lhs.unicodeScalars), y = Array(rhs.unicodeScalars)
+    if x.isEmpty { return y.count }
+    if y.isEmpty { return x.count }
+    var row = [Int](0...y.count)
+    for i in 1...x.count {
+        var diagonal = row[0]
+        row[0] = i
+        for j in 1...y.count {
+            let above = row[j]
+            row[j] = Swift.min(above + 1, row[j - 1] + 1, diagonal + (x[i - 1] == y[j - 1] ? 0 : 1))
+            diagonal = above
         }
-        swap(&prev, &cur)
     }
-    return prev[b.count]
+    return row[y.count]
 }
 
 /// The closest candidate within a small distance, or nil.

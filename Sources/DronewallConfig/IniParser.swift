@@ -38,7 +38,7 @@ public enum IniParser {
                 lines.append(s)
             } else {
                 let good = validPrefixLength(raw)
-                let prefix = String(decoding: raw[0..<good], as: UTF8.self)
+                let prefix = String(decoding: raw.prefix(good), as: UTF8.self)
                 badLines.append((i + 1, prefix.count + 1))
                 lines.append(String(decoding: raw, as: UTF8.self))
             }
