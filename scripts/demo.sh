@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The demo: builds dronewall, creates a lab of network namespaces (drones -> station ->
+# fake vendor cloud), applies an example policy with `dronewall apply` in the station,
+# shows which connections are blocked and allowed, prints the status, and cleans up.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+[ "$(id -u)" = 0 ] || { echo "demo: run as root (it creates network namespaces)" >&2; exit 77; }
+swift build 2>&1 | tail -1
+DW="$PWD/.build/debug/dronewall"
+LAB_DIR="$PWD/lab"
+. lab/topology.sh
+trap lab_down EXIT INT TERM
+CAT=(--catalogue "$PWD/rules/vendors" --catalogue "$LAB_DIR/vendors.d")
+
+echo; echo "== the policy (lab/lab.conf) =="
+grep -vE '^\s*$' lab/lab.conf
+echo; echo "== dronewall check =="
+"$DW" check --config lab/lab.conf "${CAT[@]}"
+echo; echo "== dronewall explain mydjiflight.dji.com =="
+"$DW" explain mydjiflight.dji.com "${CAT[@]}"
+lab_up
+echo; echo "== dronewall apply (in the station namespace) =="
+lab_ns "$LAB_STATION" "$DW" apply --config lab/lab.conf "${CAT[@]}" || exit 1
+
+echo; echo "== connections from each drone (TCP port $LAB_PORT, IPv4 / IPv6) =="
+printf '%-22s' ""
+for e in geofence shared firmware vendor-other plain block-host; do printf '%-16s' "$e"; done; echo
+row() { # row LABEL DRONE [UID]
+    printf '%-22s' "$1"
+    local pair
+    for pair in "$LAB_GEOFENCE4 $LAB_GEOFENCE6" "$LAB_SHARED4 $LAB_SHARED6" "$LAB_FIRMWARE4 $LAB_FIRMWARE6" \
+                "$LAB_VENDOR4 $LAB_VENDOR6" "$LAB_PLAIN4 $LAB_PLAIN6" "$LAB_BLOCKED4 $LAB_BLOCKED6"; do
+        set -- $pair
+        printf '%-16s' "$(lab_connect "$DRONE" "$1" "$UIDARG")/$(lab_connect "$DRONE" "$2" "$UIDARG")"
+    done
+    echo
+}
+DRONE=alpha UIDARG= row "alpha (local-data)"
+DRONE=bravo UIDARG= row "bravo (allowlist)"
+DRONE=charlie UIDARG= row "charlie (isolate)"
+DRONE=delta UIDARG= row "delta (monitor)"
+DRONE=unknown UIDARG= row "unknown device"
+DRONE=station UIDARG=4242 row "groundapp (uid 4242)"
+DRONE=station UIDARG= row "station itself"
+echo; echo "== dronewall status =="
+lab_ns "$LAB_STATION" "$DW" status
+echo; echo "demo done; removing the lab"
