@@ -52,4 +52,13 @@ public enum KernelLayout {
 
     /// `dw drone=NAME cat=REASON ` — parsed back by the flow log (NFLOG prefix, max 127 bytes).
     public static func logPrefix(drone: String, reason: String) -> String { "dw drone=\(drone) cat=\(reason) " }
+
+    /// The drone and reason from a prefix made by `logPrefix`, or nil for anything else.
+    public static func parseLogPrefix(_ prefix: String) -> (drone: String, reason: String)? {
+        let words = prefix.split(separator: " ")
+        guard words.count == 3, words[0] == "dw", words[1].hasPrefix("drone="), words[2].hasPrefix("cat=") else {
+            return nil
+        }
+        return (String(words[1].dropFirst(6)), String(words[2].dropFirst(4)))
+    }
 }

@@ -1,24 +1,105 @@
 import ArgumentParser
 import DronewallPolicy
+import Netfilter
 import NftModel
+
+/// Opens the kernel connection; a missing CAP_NET_ADMIN becomes exit 77 with a clear message.
+func withKernel<T>(_ operation: String, _ body: (NftablesClient) throws(NetlinkError) -> T) throws -> T {
+    do {
+        let client = NftablesClient(transport: try KernelTransport())
+        return try body(client)
+    } catch {
+        if error.isPermissionDenied {
+            printStderr("dronewall \(operation): not permitted: run as root or with CAP_NET_ADMIN (\(error.errnoText))\n")
+            throw ExitCode(ExitCodes.noPermission)
+        }
+        printStderr("dronewall \(operation): \(error)\n")
+        if error.kind == .rejected {
+            printStderr("dronewall \(operation): the kernel refused the batch; nothing was changed\n")
+        }
+        throw ExitCode(ExitCodes.kernelRefused)
+    }
+}
 
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compile the config and replace table inet dronewall in one atomic netlink batch.",
-        discussion: "The kernel commits the whole batch or nothing: a refused batch leaves the running table as it was.")
+        discussion: """
+        The batch deletes and recreates the table in one transaction, so there is never a moment \
+        without rules, and the kernel commits all of it or nothing: a refused batch, or a config with \
+        errors, leaves the running table as it was. Needs root or CAP_NET_ADMIN (exit 77 without).
+        """)
+
     @OptionGroup var source: SourceOptions
+
     func run() throws {
-        _ = try Loading.compile(source)
-        throw ValidationError("apply: netlink layer not wired yet")
+        let (ruleset, config, _) = try Loading.compile(source)
+        try withKernel("apply") { client throws(NetlinkError) in try client.apply(ruleset) }
+        let t = ruleset.table
+        print("applied table inet \(t.name): \(config.drones.count) drone(s), \(t.chains.count) chains, "
+              + "\(t.sets.count) sets, \(t.sets.reduce(0) { $0 + $1.elements.count }) set elements")
     }
 }
 
 struct Flush: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Delete table inet dronewall (and nothing else).")
-    func run() throws { throw ValidationError("flush: netlink layer not wired yet") }
+    static let configuration = CommandConfiguration(
+        abstract: "Delete table inet dronewall (and nothing else).",
+        discussion: "After a flush nothing is enforced until the next apply. Needs root or CAP_NET_ADMIN.")
+
+    func run() throws {
+        let existed = try withKernel("flush") { client throws(NetlinkError) in
+            try client.flush(table: KernelLayout.tableName)
+        }
+        print(existed ? "deleted table inet \(KernelLayout.tableName)" : "table inet \(KernelLayout.tableName) was not present")
+    }
 }
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show what is enforced: table, drones, set sizes, counters.")
-    func run() throws { throw ValidationError("status: netlink layer not wired yet") }
+    static let configuration = CommandConfiguration(
+        abstract: "Show what is enforced: table, drones, set sizes, kernel counters of blocked packets.",
+        discussion: "Exit 0 when table inet dronewall is present, 1 when nothing is enforced. Needs root or CAP_NET_ADMIN.")
+
+    func run() throws {
+        let status = try withKernel("status") { client throws(NetlinkError) in
+            try client.status(table: KernelLayout.tableName)
+        }
+        guard let status else {
+            print("table inet \(KernelLayout.tableName): not present — nothing is enforced")
+            throw ExitCode(ExitCodes.notFound)
+        }
+        print(StatusReport.render(status))
+    }
+}
+
+/// Text of `dronewall status`.
+enum StatusReport {
+    static func render(_ s: TableStatus) -> String {
+        var out = "table inet \(s.name): enforced\n"
+        let hooks = s.chains.compactMap { c in c.hook.map { "\($0.rawValue) (chain \(c.name))" } }
+        out += "hooks: \(hooks.isEmpty ? "none" : hooks.joined(separator: ", "))\n"
+        let drones = s.chains.map(\.name).filter { $0.hasPrefix("drone_") }
+        out += "drones (\(drones.count)): \(drones.map { String($0.dropFirst(6)) }.joined(separator: " "))\n"
+        out += "\nsets and maps:\n"
+        for set in s.sets { out += "  \(pad(set.name, 36)) \(set.elementCount) element(s)\n" }
+        // Counters of blocking rules, by drone and reason, from the log prefixes.
+        var rows: [(String, String, UInt64, UInt64)] = []
+        for chain in s.chains {
+            for rule in chain.rules {
+                guard let p = rule.logPrefix, let (drone, reason) = KernelLayout.parseLogPrefix(p) else { continue }
+                rows.append((drone == KernelLayout.unknownDroneWord ? "(unknown devices)" : drone, reason,
+                             rule.packets ?? 0, rule.bytes ?? 0))
+            }
+        }
+        out += "\nblocked by the kernel (counters since apply):\n"
+        out += "  \(pad("drone", 24)) \(pad("reason", 14)) \(lpad("packets", 10)) \(lpad("bytes", 12))\n"
+        let hits = rows.filter { $0.2 > 0 }
+        for r in hits { out += "  \(pad(r.0, 24)) \(pad(r.1, 14)) \(lpad(String(r.2), 10)) \(lpad(String(r.3), 12))\n" }
+        if hits.isEmpty { out += "  (none yet; \(rows.count) blocking rules in place)\n" }
+        let total = rows.reduce((UInt64(0), UInt64(0))) { ($0.0 + $1.2, $0.1 + $1.3) }
+        out += "  \(pad("total", 24)) \(pad("", 14)) \(lpad(String(total.0), 10)) \(lpad(String(total.1), 12))"
+        return out
+    }
+
+    static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+    static func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
 }
