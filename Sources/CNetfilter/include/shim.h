@@ -1,6 +1,9 @@
 #ifndef DRONEWALL_CNETFILTER_SHIM_H
 #define DRONEWALL_CNETFILTER_SHIM_H
 #include <stdint.h>
+/* libc headers first, so linux/libc-compat.h does not define in_addr & co. a second time. */
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/batch.h>
 #include <libnftnl/common.h>
@@ -16,7 +19,6 @@
 #include <linux/netlink.h>
 #include <unistd.h>
 #include <sys/syscall.h>
-#include <sys/socket.h>
 #include <sys/time.h>
 #include <errno.h>
 
@@ -33,7 +35,4 @@ static inline int cnf_set_receive_timeout(int fd, long seconds) {
     struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
     return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
-
-/* The calling thread's errno. */
-static inline int cnf_errno(void) { return errno; }
 #endif

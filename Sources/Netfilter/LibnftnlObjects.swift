@@ -1,0 +1,200 @@
+import CNetfilter
+
+/// Swift owners of libnftnl objects. Each frees its C object in `deinit`; none leaves the module.
+
+/// libnftnl attribute ids come as named enums (imported as structs) or anonymous ones (Int).
+@inline(__always) func attr(_ v: Int) -> UInt16 { UInt16(v) }
+@inline(__always) func attr<T: RawRepresentable>(_ v: T) -> UInt16 where T.RawValue: BinaryInteger {
+    UInt16(v.rawValue)
+}
+@inline(__always) func raw<T: RawRepresentable>(_ v: T) -> UInt32 where T.RawValue: BinaryInteger {
+    UInt32(v.rawValue)
+}
+
+/// Bytes of a fixed-width integer in host order (how meta/ct values sit in registers).
+func hostBytes<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v) { Array($0) } }
+
+/// Builds one nf_tables netlink message with libnftnl and returns its bytes (sequence 0).
+func buildMessage(_ type: UInt32, family: UInt8, flags: Int32, capacity: Int = 1 << 16,
+                  _ payload: (UnsafeMutablePointer<nlmsghdr>) -> Void) -> [UInt8] {
+    var buffer = [UInt8](repeating: 0, count: capacity)
+    let length = buffer.withUnsafeMutableBytes { raw -> Int in
+        let base = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+        // nftnl_nlmsg_build_hdr adds NLM_F_REQUEST and the nf_tables subsystem to the type.
+        let nlh = nftnl_nlmsg_build_hdr(base, UInt16(type), UInt16(family), UInt16(flags), 0)!
+        payload(nlh)
+        return Int(nlh.pointee.nlmsg_len)
+    }
+    precondition(length <= capacity, "netlink message overflowed its buffer")
+    return Array(buffer.prefix(length))
+}
+
+/// Builds a batch control message (begin or end) for the nf_tables subsystem.
+func buildBatchControl(begin: Bool, flags: Int32) -> [UInt8] {
+    var buffer = [UInt8](repeating: 0, count: 64)
+    let length = buffer.withUnsafeMutableBytes { raw -> Int in
+        let base = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+        let nlh = begin ? nftnl_batch_begin(base, 0)! : nftnl_batch_end(base, 0)!
+        nlh.pointee.nlmsg_flags |= UInt16(flags)
+        return Int(nlh.pointee.nlmsg_len)
+    }
+    return Array(buffer.prefix(length))
+}
+
+/// Runs `body` with a pointer to the message's header, for libnftnl's parsers.
+func withHeader<R>(_ message: NetlinkMessage, _ body: (UnsafePointer<nlmsghdr>) -> R) -> R {
+    message.bytes.withUnsafeBytes { raw in
+        // Copy into aligned storage: libmnl reads the header and attributes with natural alignment.
+        let aligned = UnsafeMutableRawPointer.allocate(byteCount: max(raw.count, 16), alignment: 8)
+        defer { aligned.deallocate() }
+        aligned.copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+        return body(aligned.assumingMemoryBound(to: nlmsghdr.self))
+    }
+}
+
+final class TableObject {
+    let ptr: OpaquePointer
+    init(family: UInt8, name: String) {
+        ptr = nftnl_table_alloc()!
+        nftnl_table_set_u32(ptr, attr(NFTNL_TABLE_FAMILY), UInt32(family))
+        _ = nftnl_table_set_str(ptr, attr(NFTNL_TABLE_NAME), name)
+    }
+    init() { ptr = nftnl_table_alloc()! }
+    deinit { nftnl_table_free(ptr) }
+
+    func message(_ type: UInt32, family: UInt8, flags: Int32) -> [UInt8] {
+        buildMessage(type, family: family, flags: flags) { nftnl_table_nlmsg_build_payload($0, ptr) }
+    }
+    var name: String? { nftnl_table_get_str(ptr, attr(NFTNL_TABLE_NAME)).map { String(cString: $0) } }
+}
+
+final class ChainObject {
+    let ptr: OpaquePointer
+    init() { ptr = nftnl_chain_alloc()! }
+    deinit { nftnl_chain_free(ptr) }
+
+    func setString(_ a: UInt16, _ s: String) { _ = nftnl_chain_set_str(ptr, a, s) }
+    func setU32(_ a: UInt16, _ v: UInt32) { nftnl_chain_set_u32(ptr, a, v) }
+    func setS32(_ a: UInt16, _ v: Int32) { nftnl_chain_set_s32(ptr, a, v) }
+    func string(_ a: UInt16) -> String? {
+        guard nftnl_chain_is_set(ptr, a) else { return nil }
+        return nftnl_chain_get_str(ptr, a).map { String(cString: $0) }
+    }
+    func u32(_ a: UInt16) -> UInt32? { nftnl_chain_is_set(ptr, a) ? nftnl_chain_get_u32(ptr, a) : nil }
+    func message(_ type: UInt32, family: UInt8, flags: Int32) -> [UInt8] {
+        buildMessage(type, family: family, flags: flags) { nftnl_chain_nlmsg_build_payload($0, ptr) }
+    }
+}
+
+final class SetObject {
+    let ptr: OpaquePointer
+    init() { ptr = nftnl_set_alloc()! }
+    deinit { nftnl_set_free(ptr) }
+
+    func setString(_ a: UInt16, _ s: String) { _ = nftnl_set_set_str(ptr, a, s) }
+    func setU32(_ a: UInt16, _ v: UInt32) { nftnl_set_set_u32(ptr, a, v) }
+    func setData(_ a: UInt16, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { _ = nftnl_set_set_data(ptr, a, $0.baseAddress, UInt32($0.count)) }
+    }
+    func string(_ a: UInt16) -> String? {
+        guard nftnl_set_is_set(ptr, a) else { return nil }
+        return nftnl_set_get_str(ptr, a).map { String(cString: $0) }
+    }
+    func u32(_ a: UInt16) -> UInt32? { nftnl_set_is_set(ptr, a) ? nftnl_set_get_u32(ptr, a) : nil }
+    /// Adds an element; the set takes ownership of the C element.
+    func add(_ element: ElementObject) {
+        nftnl_set_elem_add(ptr, element.take())
+    }
+    func message(_ type: UInt32, family: UInt8, flags: Int32) -> [UInt8] {
+        buildMessage(type, family: family, flags: flags) { nftnl_set_nlmsg_build_payload($0, ptr) }
+    }
+    func elementsMessage(_ type: UInt32, family: UInt8, flags: Int32) -> [UInt8] {
+        buildMessage(type, family: family, flags: flags) { nftnl_set_elems_nlmsg_build_payload($0, ptr) }
+    }
+    /// Element flags of every element parsed into this set.
+    func elementFlags() -> [UInt32] {
+        var out: [UInt32] = []
+        guard let iter = nftnl_set_elems_iter_create(ptr) else { return out }
+        defer { nftnl_set_elems_iter_destroy(iter) }
+        var e = nftnl_set_elems_iter_next(iter)
+        while let elem = e {
+            let flags = nftnl_set_elem_is_set(elem, attr(NFTNL_SET_ELEM_FLAGS))
+                ? nftnl_set_elem_get_u32(elem, attr(NFTNL_SET_ELEM_FLAGS)) : 0
+            out.append(flags)
+            e = nftnl_set_elems_iter_next(iter)
+        }
+        return out
+    }
+}
+
+/// A set element before it is handed to a set (which then owns and frees it).
+final class ElementObject {
+    private var ptr: OpaquePointer?
+    init() { ptr = nftnl_set_elem_alloc()! }
+    deinit { if let ptr { nftnl_set_elem_free(ptr) } }
+
+    func setData(_ a: UInt16, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { _ = nftnl_set_elem_set(ptr!, a, $0.baseAddress, UInt32($0.count)) }
+    }
+    func setU32(_ a: UInt16, _ v: UInt32) { nftnl_set_elem_set_u32(ptr!, a, v) }
+    func setU64(_ a: UInt16, _ v: UInt64) { nftnl_set_elem_set_u64(ptr!, a, v) }
+    func setString(_ a: UInt16, _ s: String) { _ = nftnl_set_elem_set_str(ptr!, a, s) }
+    fileprivate func take() -> OpaquePointer {
+        let p = ptr!
+        ptr = nil
+        return p
+    }
+}
+
+final class RuleObject {
+    let ptr: OpaquePointer
+    init() { ptr = nftnl_rule_alloc()! }
+    deinit { nftnl_rule_free(ptr) }
+
+    func setString(_ a: UInt16, _ s: String) { _ = nftnl_rule_set_str(ptr, a, s) }
+    func setU32(_ a: UInt16, _ v: UInt32) { nftnl_rule_set_u32(ptr, a, v) }
+    func string(_ a: UInt16) -> String? {
+        guard nftnl_rule_is_set(ptr, a) else { return nil }
+        return nftnl_rule_get_str(ptr, a).map { String(cString: $0) }
+    }
+    func u64(_ a: UInt16) -> UInt64? { nftnl_rule_is_set(ptr, a) ? nftnl_rule_get_u64(ptr, a) : nil }
+
+    /// Appends an expression; the rule owns it from then on.
+    func append(_ name: String, _ configure: (Expression) -> Void) {
+        let e = nftnl_expr_alloc(name)!
+        configure(Expression(ptr: e))
+        nftnl_rule_add_expr(ptr, e)
+    }
+    func message(_ type: UInt32, family: UInt8, flags: Int32) -> [UInt8] {
+        buildMessage(type, family: family, flags: flags) { nftnl_rule_nlmsg_build_payload($0, ptr) }
+    }
+
+    /// Visits the rule's expressions (name and a borrowed view).
+    func forEachExpression(_ body: (String, Expression) -> Void) {
+        guard let iter = nftnl_expr_iter_create(ptr) else { return }
+        defer { nftnl_expr_iter_destroy(iter) }
+        var e = nftnl_expr_iter_next(iter)
+        while let expr = e {
+            let name = nftnl_expr_get_str(expr, attr(NFTNL_EXPR_NAME)).map { String(cString: $0) } ?? ""
+            body(name, Expression(ptr: expr))
+            e = nftnl_expr_iter_next(iter)
+        }
+    }
+}
+
+/// A borrowed view of an expression owned by a rule.
+struct Expression {
+    let ptr: OpaquePointer
+    func u32(_ a: Int, _ v: UInt32) { nftnl_expr_set_u32(ptr, attr(a), v) }
+    func u16(_ a: Int, _ v: UInt16) { nftnl_expr_set_u16(ptr, attr(a), v) }
+    func s32(_ a: Int, _ v: Int32) { nftnl_expr_set_u32(ptr, attr(a), UInt32(bitPattern: v)) }
+    func string(_ a: Int, _ s: String) { _ = nftnl_expr_set_str(ptr, attr(a), s) }
+    func data(_ a: Int, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { _ = nftnl_expr_set(ptr, attr(a), $0.baseAddress, UInt32($0.count)) }
+    }
+    func getU64(_ a: Int) -> UInt64? { nftnl_expr_is_set(ptr, attr(a)) ? nftnl_expr_get_u64(ptr, attr(a)) : nil }
+    func getString(_ a: Int) -> String? {
+        guard nftnl_expr_is_set(ptr, attr(a)) else { return nil }
+        return nftnl_expr_get_str(ptr, attr(a)).map { String(cString: $0) }
+    }
+}

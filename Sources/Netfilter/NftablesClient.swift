@@ -1,0 +1,158 @@
+import CNetfilter
+import NftModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Applies, updates, reads back and removes dronewall's nftables table through a transport.
+///
+/// Every change is one netlink batch, which the kernel commits all or nothing.
+public final class NftablesClient {
+    public let transport: NetlinkTransport
+    private var nextSequence: UInt32
+
+    /// `firstSequence`: the sequence number of the first message sent (tests pin it).
+    public init(transport: NetlinkTransport, firstSequence: UInt32 = 1) {
+        self.transport = transport
+        self.nextSequence = firstSequence
+    }
+
+    // MARK: building batches
+
+    /// The messages `apply` sends, without sending them (batch begin and end included).
+    public func applyBatch(_ ruleset: Ruleset) throws(NetlinkError) -> [NetlinkMessage] {
+        let table = ruleset.table
+        let lin = Linearizer(table: table)
+        // Make sure the table exists so that deleting it cannot fail, then replace it.
+        var body = [lin.tableMessage(raw(NFT_MSG_NEWTABLE), flags: NLM_F_CREATE),
+                    lin.tableMessage(raw(NFT_MSG_DELTABLE), flags: 0),
+                    lin.tableMessage(raw(NFT_MSG_NEWTABLE), flags: NLM_F_CREATE)]
+        for s in table.sets {
+            body.append(lin.setMessage(s))
+            if !s.elements.isEmpty {
+                body += try lin.elementMessages(s, s.elements, delete: false, firstSegment: true, withSetID: true)
+            }
+        }
+        for c in table.chains { body.append(lin.chainMessage(c)) }
+        for c in table.chains {
+            for (i, r) in c.rules.enumerated() { body.append(try lin.ruleMessage(r, chain: c, index: i)) }
+        }
+        return batch(body)
+    }
+
+    /// Wraps `body` in batch begin/end, numbers every message and asks for an ack on each.
+    private func batch(_ body: [NetlinkMessage]) -> [NetlinkMessage] {
+        var all = [NetlinkMessage(bytes: buildBatchControl(begin: true, flags: NLM_F_ACK))]
+        for var m in body {
+            m.bytes[6] |= UInt8(NLM_F_ACK)
+            all.append(m)
+        }
+        all.append(NetlinkMessage(bytes: buildBatchControl(begin: false, flags: NLM_F_ACK)))
+        for i in all.indices { all[i].sequence = takeSequence() }
+        return all
+    }
+
+    func takeSequence() -> UInt32 {
+        defer { nextSequence = nextSequence == UInt32.max ? 1 : nextSequence + 1 }
+        return nextSequence
+    }
+
+    // MARK: operations
+
+    /// Replaces dronewall's table with `ruleset` in one batch; on error nothing changed.
+    public func apply(_ ruleset: Ruleset) throws(NetlinkError) {
+        try send(try applyBatch(ruleset), operation: "apply")
+    }
+
+    /// Deletes `table` (only it) and reports whether it existed.
+    @discardableResult
+    public func flush(table: String, family: TableFamily = .inet) throws(NetlinkError) -> Bool {
+        let lin = Linearizer(family: family, tableName: table)
+        do {
+            try send(batch([lin.tableMessage(raw(NFT_MSG_DELTABLE), flags: 0)]), operation: "flush")
+            return true
+        } catch where error.errno == ENOENT && error.kind == .rejected {
+            return false
+        }
+    }
+
+    /// Adds elements to an existing set or map (e.g. learned addresses with a timeout), in one batch.
+    /// `set` gives the name, types and flags (its own elements are ignored).
+    public func addElements(table: String, family: TableFamily = .inet, set: NamedSet,
+                            elements: [SetElement]) throws(NetlinkError) {
+        guard !elements.isEmpty else { return }
+        let lin = Linearizer(family: family, tableName: table)
+        let body = try lin.elementMessages(set, elements, delete: false, firstSegment: false, withSetID: false)
+        try send(batch(body), operation: "add elements")
+    }
+
+    /// Deletes elements from an existing set or map, in one batch (absent elements are an error, ENOENT).
+    public func deleteElements(table: String, family: TableFamily = .inet, set: NamedSet,
+                               elements: [SetElement]) throws(NetlinkError) {
+        guard !elements.isEmpty else { return }
+        let lin = Linearizer(family: family, tableName: table)
+        let keysOnly = elements.map { SetElement(key: $0.key, data: $0.data, origin: $0.origin) }
+        let body = try lin.elementMessages(set, keysOnly, delete: true, firstSegment: false, withSetID: false)
+        try send(batch(body), operation: "delete elements")
+    }
+
+    /// Sends a batch and turns the first error ack into a `NetlinkError` naming its object.
+    private func send(_ messages: [NetlinkMessage], operation: String) throws(NetlinkError) {
+        let acks: [NetlinkAck]
+        do {
+            acks = try transport.sendBatch(messages)
+        } catch {
+            var e = error
+            e.operation = operation
+            throw e
+        }
+        let failed = acks.filter { !$0.isSuccess }
+        guard let first = failed.first else { return }
+        func describe(_ ack: NetlinkAck) -> (object: String?, origin: String?) {
+            guard let m = messages.first(where: { $0.sequence == ack.sequence }) else { return (nil, nil) }
+            if m.kind == .batchBegin || m.kind == .batchEnd { return ("batch", nil) }
+            if let offset = ack.errorOffset, let part = NftablesClient.part(of: m, at: offset) {
+                return (part.description, part.origin)
+            }
+            return (m.subject?.description, m.subject?.origin)
+        }
+        let (object, origin) = describe(first)
+        let later = failed.dropFirst().map { ack -> String in
+            let (o, org) = describe(ack)
+            var s = (o ?? "message \(ack.sequence)") + (org.map { " (from \($0))" } ?? "")
+            s += ": " + NetlinkError.strerror(ack.errno)
+            if let x = ack.extendedMessage { s += ": " + x }
+            return s
+        }
+        throw NetlinkError(kind: NetlinkError.kind(forErrno: first.errno, default: .rejected), errno: first.errno,
+                           extendedAck: first.extendedMessage, object: object, origin: origin,
+                           operation: operation, laterErrors: Array(later))
+    }
+
+    /// The list item (set element) of `message` that contains byte `offset`, using the
+    /// NFTA_SET_ELEM_LIST_ELEMENTS nest as built by libnftnl.
+    static func part(of message: NetlinkMessage, at offset: UInt32) -> MessageSubject? {
+        guard !message.parts.isEmpty else { return nil }
+        let b = message.bytes
+        var at = 20 // nlmsghdr + nfgenmsg
+        while at + 4 <= b.count {
+            let len = Int(message.readU16(at)), type = message.readU16(at + 2) & 0x3FFF
+            guard len >= 4 else { return nil }
+            if type == UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue) {
+                var item = at + 4, index = 0
+                while item + 4 <= at + len {
+                    let ilen = Int(message.readU16(item))
+                    guard ilen >= 4 else { return nil }
+                    if Int(offset) >= item && Int(offset) < item + ilen {
+                        return index < message.parts.count ? message.parts[index] : nil
+                    }
+                    item += (ilen + 3) & ~3
+                    index += 1
+                }
+                return nil
+            }
+            at += (len + 3) & ~3
+        }
+        return nil
+    }
+}

@@ -1,0 +1,142 @@
+import CNetfilter
+import NftModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the kernel holds for one table, read back for `dronewall status`.
+public struct TableStatus: Sendable, Hashable {
+    public var family: TableFamily
+    public var name: String
+    /// Chains in the kernel's order, each with its rules.
+    public var chains: [ChainStatus]
+    /// Sets and maps with their element counts.
+    public var sets: [SetStatus]
+}
+
+public struct ChainStatus: Sendable, Hashable {
+    public var name: String
+    /// The hook of a base chain, nil for regular chains.
+    public var hook: Hook?
+    public var rules: [RuleStatus]
+}
+
+public struct RuleStatus: Sendable, Hashable {
+    /// The kernel's rule handle.
+    public var handle: UInt64
+    /// Counter values, when the rule has a `counter`.
+    public var packets: UInt64?
+    public var bytes: UInt64?
+    /// The prefix of the rule's `log` statement, if any (dronewall encodes drone and category in it).
+    public var logPrefix: String?
+}
+
+public struct SetStatus: Sendable, Hashable {
+    public var name: String
+    /// Elements as the user sees them: interval sets count ranges, not their end markers.
+    public var elementCount: Int
+}
+
+extension NftablesClient {
+    /// Reads back `table`; nil when it does not exist.
+    public func status(table: String, family: TableFamily = .inet) throws(NetlinkError) -> TableStatus? {
+        var lastError: NetlinkError?
+        // A dump interrupted by a concurrent change is retried a few times.
+        for _ in 0..<3 {
+            do {
+                return try readStatus(table: table, family: family)
+            } catch where error.errno == EINTR {
+                lastError = error
+            }
+        }
+        throw lastError!
+    }
+
+    private func request(_ type: UInt32, family: TableFamily, dump: Bool, operation: String,
+                         _ payload: (UnsafeMutablePointer<nlmsghdr>) -> Void) throws(NetlinkError) -> [NetlinkMessage] {
+        var m = NetlinkMessage(bytes: buildMessage(type, family: family.nfproto,
+                                                   flags: dump ? NLM_F_DUMP : NLM_F_ACK, payload))
+        m.sequence = takeSequence()
+        do {
+            return try transport.request(m)
+        } catch {
+            var e = error
+            e.operation = operation
+            throw e
+        }
+    }
+
+    private func readStatus(table: String, family: TableFamily) throws(NetlinkError) -> TableStatus? {
+        let t = TableObject(family: family.nfproto, name: table)
+        do {
+            _ = try request(raw(NFT_MSG_GETTABLE), family: family, dump: false, operation: "status: get table") {
+                nftnl_table_nlmsg_build_payload($0, t.ptr)
+            }
+        } catch where error.errno == ENOENT && error.kind == .rejected {
+            return nil
+        }
+
+        // Chains (the kernel filters dumps by family; we filter by table).
+        let chainReplies = try request(raw(NFT_MSG_GETCHAIN), family: family, dump: true,
+                                       operation: "status: list chains") { _ in }
+        var chains: [ChainStatus] = []
+        for reply in chainReplies {
+            let c = ChainObject()
+            guard withHeader(reply, { nftnl_chain_nlmsg_parse($0, c.ptr) }) >= 0 else { continue }
+            guard c.string(attr(NFTNL_CHAIN_TABLE)) == table, let name = c.string(attr(NFTNL_CHAIN_NAME)) else { continue }
+            let hook = c.u32(attr(NFTNL_CHAIN_HOOKNUM)).flatMap { n in
+                [Hook.prerouting, .input, .forward, .output, .postrouting].first { $0.number == n }
+            }
+            chains.append(ChainStatus(name: name, hook: hook, rules: []))
+        }
+
+        let rq = RuleObject()
+        rq.setString(attr(NFTNL_RULE_TABLE), table)
+        let ruleReplies = try request(raw(NFT_MSG_GETRULE), family: family, dump: true,
+                                      operation: "status: list rules") { nftnl_rule_nlmsg_build_payload($0, rq.ptr) }
+        for reply in ruleReplies {
+            let r = RuleObject()
+            guard withHeader(reply, { nftnl_rule_nlmsg_parse($0, r.ptr) }) >= 0 else { continue }
+            guard r.string(attr(NFTNL_RULE_TABLE)) == table, let chain = r.string(attr(NFTNL_RULE_CHAIN)),
+                  let ci = chains.firstIndex(where: { $0.name == chain }) else { continue }
+            var status = RuleStatus(handle: r.u64(attr(NFTNL_RULE_HANDLE)) ?? 0)
+            r.forEachExpression { name, e in
+                switch name {
+                case "counter":
+                    status.packets = e.getU64(NFTNL_EXPR_CTR_PACKETS) ?? 0
+                    status.bytes = e.getU64(NFTNL_EXPR_CTR_BYTES) ?? 0
+                case "log":
+                    if status.logPrefix == nil { status.logPrefix = e.getString(NFTNL_EXPR_LOG_PREFIX) }
+                default: break
+                }
+            }
+            chains[ci].rules.append(status)
+        }
+
+        let sq = SetObject()
+        sq.setString(attr(NFTNL_SET_TABLE), table)
+        let setReplies = try request(raw(NFT_MSG_GETSET), family: family, dump: true,
+                                     operation: "status: list sets") { nftnl_set_nlmsg_build_payload($0, sq.ptr) }
+        var sets: [SetStatus] = []
+        for reply in setReplies {
+            let s = SetObject()
+            guard withHeader(reply, { nftnl_set_nlmsg_parse($0, s.ptr) }) >= 0 else { continue }
+            guard s.string(attr(NFTNL_SET_TABLE)) == table, let name = s.string(attr(NFTNL_SET_NAME)) else { continue }
+            // Anonymous sets (nft's `{ ... }` literals) are not ours to report.
+            if let flags = s.u32(attr(NFTNL_SET_FLAGS)), flags & UInt32(NFT_SET_ANONYMOUS.rawValue) != 0 { continue }
+            let eq = SetObject()
+            eq.setString(attr(NFTNL_SET_TABLE), table)
+            eq.setString(attr(NFTNL_SET_NAME), name)
+            let elemReplies = try request(raw(NFT_MSG_GETSETELEM), family: family, dump: true,
+                                          operation: "status: list elements of set \(name)") {
+                nftnl_set_elems_nlmsg_build_payload($0, eq.ptr)
+            }
+            let collected = SetObject()
+            for er in elemReplies { _ = withHeader(er) { nftnl_set_elems_nlmsg_parse($0, collected.ptr) } }
+            let endFlag = UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue)
+            let count = collected.elementFlags().filter { $0 & endFlag == 0 }.count
+            sets.append(SetStatus(name: name, elementCount: count))
+        }
+        return TableStatus(family: family, name: table, chains: chains, sets: sets)
+    }
+}
