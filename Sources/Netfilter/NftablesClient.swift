@@ -27,13 +27,14 @@ public final class NftablesClient {
         var body = [lin.tableMessage(raw(NFT_MSG_NEWTABLE), flags: NLM_F_CREATE),
                     lin.tableMessage(raw(NFT_MSG_DELTABLE), flags: 0),
                     lin.tableMessage(raw(NFT_MSG_NEWTABLE), flags: NLM_F_CREATE)]
+        // Chains before sets, as nft orders them: verdict-map elements may jump to a chain.
+        for c in table.chains { body.append(lin.chainMessage(c)) }
         for s in table.sets {
             body.append(lin.setMessage(s))
             if !s.elements.isEmpty {
                 body += try lin.elementMessages(s, s.elements, delete: false, firstSegment: true, withSetID: true)
             }
         }
-        for c in table.chains { body.append(lin.chainMessage(c)) }
         for c in table.chains {
             for (i, r) in c.rules.enumerated() { body.append(try lin.ruleMessage(r, chain: c, index: i)) }
         }

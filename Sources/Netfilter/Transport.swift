@@ -41,7 +41,8 @@ public final class RecordingTransport: NetlinkTransport {
             if let f = failures[i] {
                 acks.append(NetlinkAck(sequence: m.sequence, errno: f.errno, extendedMessage: f.extendedAck,
                                        errorOffset: f.offset))
-            } else if m.wantsAck, m.kind != .batchBegin, m.kind != .batchEnd {
+            } else if m.wantsAck {
+                // Like kernels since 6.4, which answer batch begin and end too.
                 acks.append(NetlinkAck(sequence: m.sequence))
             }
         }
@@ -152,22 +153,32 @@ public final class KernelTransport: NetlinkTransport {
             bytes += [UInt8](repeating: 0, count: (4 - m.bytes.count % 4) % 4)
         }
         try send(bytes)
-        // The kernel answers each message that asked for an ack, after the whole batch ran;
-        // batch begin/end are not answered unless the batch itself is refused.
-        let begin = messages.first { $0.kind == .batchBegin }?.sequence
+        // The kernel answers every message that asked for an ack once the whole batch has run.
+        // Kernels since 6.4 also answer batch begin and end; older ones answer them only when
+        // refusing the whole batch (e.g. EPERM, reported against batch begin). So we wait for
+        // every object message, and for batch end only once batch begin was answered.
+        let begin = messages.first { $0.kind == .batchBegin }
+        let end = messages.last { $0.kind == .batchEnd }
         var pending = Set(messages.filter { $0.wantsAck && $0.kind != .batchBegin && $0.kind != .batchEnd }
-            .map(\.sequence))
+            .map { $0.sequence })
+        var endPending = false, endSeen = false
         var acks: [NetlinkAck] = []
-        while !pending.isEmpty {
+        while !pending.isEmpty || endPending {
             for reply in try receive() where reply.kind == .error {
                 let ack = try NetlinkAck(errorMessage: reply)
-                if pending.remove(ack.sequence) != nil {
+                if ack.sequence == begin?.sequence {
                     acks.append(ack)
-                } else if ack.sequence == begin || (!ack.isSuccess && !messages.contains { $0.sequence == ack.sequence }) {
-                    // The batch as a whole was refused (e.g. EPERM): nothing else will come.
+                    if !ack.isSuccess { return acks }
+                    endPending = end?.wantsAck == true && !endSeen
+                } else if ack.sequence == end?.sequence {
                     acks.append(ack)
-                    return acks
-                }
+                    endSeen = true
+                    endPending = false
+                } else if pending.remove(ack.sequence) != nil {
+                    acks.append(ack)
+                    // An aborted batch is not answered at batch end.
+                    if !ack.isSuccess { endPending = false; endSeen = true }
+                } // else: a stale answer to an earlier request
             }
         }
         return acks

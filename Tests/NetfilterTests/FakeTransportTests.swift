@@ -16,8 +16,8 @@ final class FakeTransportTests: XCTestCase {
         try client.apply(small)
         XCTAssertEqual(fake.batches.count, 1)
         let batch = fake.batches[0]
-        XCTAssertEqual(batch.map(\.kind), [.batchBegin, .newTable, .deleteTable, .newTable, .newSet, .newSetElement,
-                                           .newChain, .newChain, .newRule, .newRule, .batchEnd])
+        XCTAssertEqual(batch.map(\.kind), [.batchBegin, .newTable, .deleteTable, .newTable, .newChain, .newChain,
+                                           .newSet, .newSetElement, .newRule, .newRule, .batchEnd])
         XCTAssertEqual(batch.map(\.sequence), Array(100..<111))
         for m in batch { XCTAssertTrue(m.wantsAck, "\(m.kind) lacks NLM_F_ACK") }
         // Batch begin names the nf_tables subsystem (res_id 10, big endian).

@@ -1,0 +1,217 @@
+import Foundation
+import XCTest
+import NftModel
+@testable import Netfilter
+
+/// Lab tests against the real kernel, each in fresh network namespaces that are always removed.
+/// They need root (CAP_NET_ADMIN + CAP_SYS_ADMIN for namespaces) and skip with a reason otherwise.
+final class KernelTests: XCTestCase {
+    // MARK: helpers
+
+    struct Namespace {
+        let name: String
+    }
+
+    /// Creates a namespace, runs `body`, and deletes the namespace whatever happens.
+    func withNamespace(_ body: (Namespace) throws -> Void) throws {
+        guard geteuid() == 0 else {
+            print("KernelTests skipped: not root (needs CAP_NET_ADMIN and network namespaces)")
+            throw XCTSkip("not root: kernel tests need CAP_NET_ADMIN and network namespaces")
+        }
+        let name = "dwtest-\(UInt32.random(in: 0...UInt32.max))"
+        let add = try run(["ip", "netns", "add", name])
+        guard add.status == 0 else {
+            print("KernelTests skipped: cannot create a network namespace: \(add.stderr)")
+            throw XCTSkip("cannot create a network namespace: \(add.stderr)")
+        }
+        defer { _ = try? run(["ip", "netns", "delete", name]) }
+        try body(Namespace(name: name))
+    }
+
+    @discardableResult
+    func run(_ args: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = args
+        let out = Pipe(), err = Pipe(), inp = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = inp
+        try p.run()
+        if let stdin { inp.fileHandleForWriting.write(stdin.data(using: .utf8)!) }
+        try inp.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func nft(_ ns: Namespace, _ args: String..., stdin: String? = nil) throws -> String {
+        let r = try run(["ip", "netns", "exec", ns.name, "nft"] + args, stdin: stdin)
+        XCTAssertEqual(r.status, 0, "nft \(args.joined(separator: " ")): \(r.stderr)")
+        return r.stdout
+    }
+
+    /// `nft list table inet dronewall` without the parts that depend on time.
+    func listing(_ ns: Namespace, table: String = "inet dronewall") throws -> String {
+        let parts = table.split(separator: " ").map(String.init)
+        let r = try run(["ip", "netns", "exec", ns.name, "nft", "list", "table"] + parts)
+        guard r.status == 0 else { return "<absent: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))>" }
+        return r.stdout.replacingOccurrences(of: #" expires [0-9hms]+"#, with: "", options: .regularExpression)
+    }
+
+    func client(_ ns: Namespace) throws -> NftablesClient {
+        NftablesClient(transport: try KernelTransport(networkNamespace: ns.name, timeoutSeconds: 10))
+    }
+
+    // MARK: tests
+
+    /// The differential oracle: our batch and `nft -f` of equivalent text list identically.
+    func testBatchListsLikeNftOfTheSameText() throws {
+        try withNamespace { ours in
+            try withNamespace { theirs in
+                try client(ours).apply(Fixtures.ruleset)
+                _ = try nft(theirs, "-f", "-", stdin: Fixtures.nftText)
+                let a = try listing(ours), b = try listing(theirs)
+                XCTAssertEqual(a, b, "\n--- ours ---\n\(a)\n--- nft -f ---\n\(b)")
+            }
+        }
+    }
+
+    /// The renderer's text, fed to `nft -f`, lists like our batch of the same IR.
+    func testBatchListsLikeNftOfRenderedText() throws {
+        try withNamespace { ours in
+            try withNamespace { theirs in
+                try client(ours).apply(Fixtures.ruleset)
+                let text = NftTextRenderer.render(Fixtures.ruleset)
+                let r = try run(["ip", "netns", "exec", theirs.name, "nft", "-f", "-"], stdin: text)
+                guard r.status == 0 else {
+                    return XCTFail("nft -f refused the rendered text (renderer issue, not Netfilter):\n\(r.stderr)\n\(text)")
+                }
+                let a = try listing(ours), b = try listing(theirs)
+                XCTAssertEqual(a, b, "\n--- ours ---\n\(a)\n--- nft -f rendered ---\n\(b)")
+            }
+        }
+    }
+
+    func testApplyTwiceAndFlushLeaveForeignTablesAlone() throws {
+        try withNamespace { ns in
+            _ = try nft(ns, "-f", "-", stdin: """
+                table inet other {
+                    set keep { type ipv4_addr; elements = { 192.0.2.200 } }
+                    chain input { type filter hook input priority 0; policy accept; ip saddr @keep counter accept; }
+                }
+                """)
+            let foreign = try listing(ns, table: "inet other")
+            let c = try client(ns)
+            try c.apply(Fixtures.ruleset)
+            let first = try listing(ns)
+            try c.apply(Fixtures.ruleset)
+            XCTAssertEqual(try listing(ns), first)
+            let tables = try nft(ns, "list", "tables")
+            XCTAssertEqual(tables.split(separator: "\n").sorted(), ["table inet dronewall", "table inet other"])
+            XCTAssertEqual(try listing(ns, table: "inet other"), foreign)
+
+            XCTAssertTrue(try c.flush(table: "dronewall"))
+            XCTAssertEqual(try nft(ns, "list", "tables"), "table inet other\n")
+            XCTAssertEqual(try listing(ns, table: "inet other"), foreign)
+            XCTAssertFalse(try c.flush(table: "dronewall"))
+            XCTAssertEqual(try listing(ns, table: "inet other"), foreign)
+        }
+    }
+
+    func testRejectedBatchChangesNothing() throws {
+        try withNamespace { ns in
+            let c = try client(ns)
+            try c.apply(Fixtures.ruleset)
+            let before = try listing(ns)
+
+            // A rule that jumps to a chain that does not exist.
+            var bad = Fixtures.ruleset
+            bad.table.chains[1].rules.append(Rule([], [], .verdict(.jump("drone_missing")), origin: "drones.d/x.conf:9:2"))
+            XCTAssertThrowsError(try c.apply(bad)) { error in
+                let e = error as! NetlinkError
+                XCTAssertEqual(e.kind, .rejected, "\(e)")
+                XCTAssertEqual(e.object, "rule \(bad.table.chains[1].rules.count) in chain forward", "\(e)")
+                XCTAssertEqual(e.origin, "drones.d/x.conf:9:2", "\(e)")
+                print("rejected as expected: \(e)")
+            }
+            XCTAssertEqual(try listing(ns), before)
+
+            // Overlapping intervals in one set.
+            var overlap = Fixtures.ruleset
+            overlap.table.sets[3].elements.append(SetElement(key: .network(Fixtures.net("192.0.2.20")),
+                                                             origin: "drones.d/y.conf:3:9"))
+            XCTAssertThrowsError(try c.apply(overlap)) { error in
+                let e = error as! NetlinkError
+                XCTAssertEqual(e.kind, .rejected, "\(e)")
+                XCTAssertTrue(e.object?.hasPrefix("set drones_v4") == true, "\(e)")
+                print("rejected as expected: \(e)")
+            }
+            XCTAssertEqual(try listing(ns), before)
+        }
+    }
+
+    func testTimeoutElementsAddAndDelete() throws {
+        try withNamespace { ns in
+            let c = try client(ns)
+            try c.apply(Fixtures.ruleset)
+            let v4 = Fixtures.ruleset.table.set(named: "learned_v4")!
+            let v6 = Fixtures.ruleset.table.set(named: "learned_v6")!
+            let e4 = SetElement(key: .network(Fixtures.net("198.51.100.77")), data: .mark(0x11), timeoutMilliseconds: 120_000)
+            let e6 = SetElement(key: .network(Fixtures.net("2001:db8::77")), data: .mark(0x12), timeoutMilliseconds: 60_000)
+            try c.addElements(table: "dronewall", set: v4, elements: [e4])
+            try c.addElements(table: "dronewall", set: v6, elements: [e6])
+            var text = try listing(ns)
+            XCTAssertTrue(text.contains("198.51.100.77 timeout 2m : 0x00000011"), text)
+            XCTAssertTrue(text.contains("2001:db8::77 timeout 1m : 0x00000012"), text)
+            let status = try XCTUnwrap(c.status(table: "dronewall"))
+            XCTAssertEqual(status.sets.first { $0.name == "learned_v4" }?.elementCount, 2)
+            XCTAssertEqual(status.sets.first { $0.name == "learned_v6" }?.elementCount, 1)
+
+            try c.deleteElements(table: "dronewall", set: v4, elements: [e4])
+            try c.deleteElements(table: "dronewall", set: v6, elements: [e6])
+            text = try listing(ns)
+            XCTAssertFalse(text.contains("198.51.100.77"), text)
+            XCTAssertFalse(text.contains("2001:db8::77"), text)
+            XCTAssertTrue(text.contains("198.51.100.9 timeout 1h"), text)
+
+            // Deleting what is not there is a typed error naming the element.
+            XCTAssertThrowsError(try c.deleteElements(table: "dronewall", set: v4, elements: [e4])) { error in
+                let e = error as! NetlinkError
+                XCTAssertEqual(e.errno, ENOENT, "\(e)")
+                XCTAssertEqual(e.object, "set learned_v4 element 198.51.100.77", "\(e)")
+            }
+        }
+    }
+
+    func testStatusReadsBack() throws {
+        try withNamespace { ns in
+            let c = try client(ns)
+            XCTAssertNil(try c.status(table: "dronewall"))
+            try c.apply(Fixtures.ruleset)
+            // Loopback traffic passes the output chain; let it hit the counter of a catch-all rule.
+            _ = try nft(ns, "insert", "rule", "inet", "dronewall", "output", "counter")
+            _ = try run(["ip", "netns", "exec", ns.name, "ip", "link", "set", "lo", "up"])
+            for _ in 0..<2 { // two UDP datagrams to the discard port (no ping in minimal images)
+                _ = try run(["ip", "netns", "exec", ns.name, "bash", "-c", "echo x > /dev/udp/127.0.0.1/9"])
+            }
+            let s = try XCTUnwrap(c.status(table: "dronewall"))
+            XCTAssertEqual(s.chains.map(\.name), ["drone_survey", "forward", "output"])
+            XCTAssertEqual(s.chains.map(\.hook), [nil, .forward, .output])
+            XCTAssertEqual(s.chains.map(\.rules.count), [3, 16, 4])
+            XCTAssertEqual(s.chains[0].rules[0].logPrefix, "dw survey flight-logs ")
+            XCTAssertEqual(s.chains[0].rules[0].packets, 0)
+            XCTAssertNil(s.chains[0].rules[1].packets)
+            XCTAssertGreaterThanOrEqual(s.chains[2].rules[0].packets ?? 0, 2)
+            XCTAssertGreaterThan(s.chains[2].rules[0].bytes ?? 0, 0)
+            let counts = Dictionary(uniqueKeysWithValues: s.sets.map { ($0.name, $0.elementCount) })
+            XCTAssertEqual(counts["drone_interfaces"], 2)
+            XCTAssertEqual(counts["endpoints_v4"], 2)
+            XCTAssertEqual(counts["endpoints_v6"], 1)
+            XCTAssertEqual(counts["drones_v4"], 2)
+            XCTAssertEqual(counts["drone_verdicts"], 2)
+            XCTAssertEqual(counts["learned_v6"], 0)
+        }
+    }
+}
