@@ -197,6 +197,7 @@ struct Linearizer {
         for m in rule.matches { try builder.match(m) }
         for s in rule.statements { try builder.statement(s) }
         if let a = rule.action { try builder.action(a) }
+        builder.finish()
         return NetlinkMessage(bytes: r.message(raw(NFT_MSG_NEWRULE), family: family,
                                                flags: NLM_F_CREATE | NLM_F_APPEND),
                               subject: subject)
@@ -210,6 +211,22 @@ struct RuleBuilder {
     let subject: MessageSubject
     private var nfproto: UInt8?
     private var etherDependency = false
+    /// True once the rule has loaded from the link-layer header as Ethernet.
+    private var linkIsEther = false
+
+    /// What an expression is, where the payload merge below needs to know.
+    enum Tag { case payload(base: UInt32, offset: UInt32, length: UInt32), cmpEqual([UInt8]), other }
+    /// Expressions are collected first so that the last ones can still be merged, then emitted.
+    private var pending: [(name: String, tag: Tag, configure: (Expression) -> Void)] = []
+
+    mutating func append(_ name: String, tag: Tag = .other, _ configure: @escaping (Expression) -> Void) {
+        pending.append((name, tag, configure))
+    }
+
+    /// Writes the collected expressions into the libnftnl rule.
+    func finish() {
+        for e in pending { rule.append(e.name, e.configure) }
+    }
 
     static let reg1 = UInt32(NFT_REG_1.rawValue)
     static let regVerdict = UInt32(NFT_REG_VERDICT.rawValue)
@@ -226,26 +243,26 @@ struct RuleBuilder {
     }
 
     // Expression helpers (one kernel expression each).
-    func meta(_ key: UInt32, _ dreg: UInt32 = reg1) {
-        rule.append("meta") { $0.u32(NFTNL_EXPR_META_KEY, key); $0.u32(NFTNL_EXPR_META_DREG, dreg) }
+    mutating func meta(_ key: UInt32, _ dreg: UInt32 = reg1) {
+        append("meta") { $0.u32(NFTNL_EXPR_META_KEY, key); $0.u32(NFTNL_EXPR_META_DREG, dreg) }
     }
-    func payload(_ base: UInt32, offset: UInt32, length: UInt32) {
-        rule.append("payload") {
+    mutating func payload(_ base: UInt32, offset: UInt32, length: UInt32) {
+        append("payload", tag: .payload(base: base, offset: offset, length: length)) {
             $0.u32(NFTNL_EXPR_PAYLOAD_DREG, RuleBuilder.reg1)
             $0.u32(NFTNL_EXPR_PAYLOAD_BASE, base)
             $0.u32(NFTNL_EXPR_PAYLOAD_OFFSET, offset)
             $0.u32(NFTNL_EXPR_PAYLOAD_LEN, length)
         }
     }
-    func cmp(_ negated: Bool, _ data: [UInt8]) {
-        rule.append("cmp") {
+    mutating func cmp(_ negated: Bool, _ data: [UInt8]) {
+        append("cmp", tag: negated ? .other : .cmpEqual(data)) {
             $0.u32(NFTNL_EXPR_CMP_SREG, RuleBuilder.reg1)
             $0.u32(NFTNL_EXPR_CMP_OP, negated ? raw(NFT_CMP_NEQ) : raw(NFT_CMP_EQ))
             $0.data(NFTNL_EXPR_CMP_DATA, data)
         }
     }
-    func bitwise(mask: [UInt8], xor: [UInt8]) {
-        rule.append("bitwise") {
+    mutating func bitwise(mask: [UInt8], xor: [UInt8]) {
+        append("bitwise") {
             $0.u32(NFTNL_EXPR_BITWISE_SREG, RuleBuilder.reg1)
             $0.u32(NFTNL_EXPR_BITWISE_DREG, RuleBuilder.reg1)
             $0.u32(NFTNL_EXPR_BITWISE_OP, 0) // NFT_BITWISE_MASK_XOR, sent explicitly as nft does
@@ -254,20 +271,35 @@ struct RuleBuilder {
             $0.data(NFTNL_EXPR_BITWISE_XOR, xor)
         }
     }
-    func ctLoad(_ key: UInt32) {
-        rule.append("ct") { $0.u32(NFTNL_EXPR_CT_KEY, key); $0.u32(NFTNL_EXPR_CT_DREG, RuleBuilder.reg1) }
+    mutating func ctLoad(_ key: UInt32) {
+        append("ct") { $0.u32(NFTNL_EXPR_CT_KEY, key); $0.u32(NFTNL_EXPR_CT_DREG, RuleBuilder.reg1) }
     }
-    func ctSet(_ key: UInt32) {
-        rule.append("ct") { $0.u32(NFTNL_EXPR_CT_KEY, key); $0.u32(NFTNL_EXPR_CT_SREG, RuleBuilder.reg1) }
+    mutating func ctSet(_ key: UInt32) {
+        append("ct") { $0.u32(NFTNL_EXPR_CT_KEY, key); $0.u32(NFTNL_EXPR_CT_SREG, RuleBuilder.reg1) }
     }
-    func lookup(_ setName: String, dreg: UInt32?, negated: Bool) {
+    mutating func lookup(_ setName: String, dreg: UInt32?, negated: Bool) {
         let id = linearizer.sets[setName]?.id
-        rule.append("lookup") {
+        append("lookup") {
             $0.u32(NFTNL_EXPR_LOOKUP_SREG, RuleBuilder.reg1)
             $0.string(NFTNL_EXPR_LOOKUP_SET, setName)
             if let id { $0.u32(NFTNL_EXPR_LOOKUP_SET_ID, id) }
             if let dreg { $0.u32(NFTNL_EXPR_LOOKUP_DREG, dreg) }
             if negated { $0.u32(NFTNL_EXPR_LOOKUP_FLAGS, raw(NFT_LOOKUP_F_INV)) }
+        }
+    }
+
+    /// `ether type == X`, merged into a directly preceding `ether saddr == Y` as nft does
+    /// (one 8-byte load of source address and type).
+    mutating func etherTypeDependency(_ etherType: [UInt8]) {
+        let ll = raw(NFT_PAYLOAD_LL_HEADER)
+        if pending.count >= 2, case .payload(ll, 6, 6) = pending[pending.count - 2].tag,
+           case .cmpEqual(let address) = pending[pending.count - 1].tag {
+            pending.removeLast(2)
+            payload(ll, offset: 6, length: 8)
+            cmp(false, address + etherType)
+        } else {
+            payload(ll, offset: 12, length: 2)
+            cmp(false, etherType)
         }
     }
 
@@ -277,7 +309,12 @@ struct RuleBuilder {
         switch field {
         case .ipv4Source, .ipv4Destination, .ipv6Source, .ipv6Destination:
             let proto: UInt8 = field.dataType == .ipv4Address ? UInt8(NFPROTO_IPV4) : UInt8(NFPROTO_IPV6)
-            if linearizer.family == UInt8(NFPROTO_INET), nfproto != proto {
+            if nfproto != proto && linkIsEther {
+                // After an Ethernet match nft depends on `ether type` instead of `meta nfproto`.
+                let etherType: [UInt8] = proto == UInt8(NFPROTO_IPV4) ? [0x08, 0x00] : [0x86, 0xDD]
+                etherTypeDependency(etherType)
+                nfproto = proto
+            } else if linearizer.family == UInt8(NFPROTO_INET), nfproto != proto {
                 meta(raw(NFT_META_NFPROTO))
                 cmp(false, [proto])
                 nfproto = proto
@@ -297,6 +334,7 @@ struct RuleBuilder {
                 etherDependency = true
             }
             payload(raw(NFT_PAYLOAD_LL_HEADER), offset: 6, length: 6)
+            linkIsEther = true
         case .inputInterfaceName: meta(raw(NFT_META_IIFNAME))
         case .outputInterfaceName: meta(raw(NFT_META_OIFNAME))
         case .socketUID: meta(raw(NFT_META_SKUID))
@@ -344,17 +382,17 @@ struct RuleBuilder {
     mutating func statement(_ s: Statement) throws(NetlinkError) {
         switch s {
         case .counter:
-            rule.append("counter") { _ in }
+            append("counter") { _ in }
         case .log(let prefix, let group):
             guard prefix.utf8.count <= 127 else { throw fail("log prefix longer than 127 bytes") }
-            rule.append("log") {
+            append("log") {
                 $0.string(NFTNL_EXPR_LOG_PREFIX, prefix)
                 $0.u16(NFTNL_EXPR_LOG_GROUP, group)
             }
         case .setConntrackMark(let source):
             switch source {
             case .constant(let v):
-                rule.append("immediate") {
+                append("immediate") {
                     $0.u32(NFTNL_EXPR_IMM_DREG, RuleBuilder.reg1)
                     $0.data(NFTNL_EXPR_IMM_DATA, hostBytes(v))
                 }
@@ -373,7 +411,7 @@ struct RuleBuilder {
     mutating func action(_ a: RuleAction) throws(NetlinkError) {
         switch a {
         case .verdict(let v):
-            rule.append("immediate") {
+            append("immediate") {
                 $0.u32(NFTNL_EXPR_IMM_DREG, RuleBuilder.regVerdict)
                 $0.s32(NFTNL_EXPR_IMM_VERDICT, v.code)
                 if let chain = v.chain { $0.string(NFTNL_EXPR_IMM_CHAIN, chain) }

@@ -119,3 +119,64 @@ enum Fixtures {
 
     """
 }
+
+extension Fixtures {
+    /// Corner cases of nft's linearization: open-ended and zero-based intervals, byte-aligned
+    /// prefixes, negated prefixes, several dependencies in one rule, ether before ip.
+    static var cornerCases: Ruleset {
+        let sets: [NamedSet] = [
+            NamedSet(name: "everything_v4", keyType: .ipv4Address, flags: .interval,
+                     elements: [SetElement(key: .network(net("0.0.0.0/1"))), SetElement(key: .network(net("255.255.255.0/24")))]),
+            NamedSet(name: "top_v6", keyType: .ipv6Address, flags: .interval,
+                     elements: [SetElement(key: .network(net("ffff::/16")))]),
+            NamedSet(name: "macs", keyType: .etherAddress, elements: [SetElement(key: .ether(mac1))]),
+            NamedSet(name: "users", keyType: .uid, flags: .timeout,
+                     elements: [SetElement(key: .uid(0), timeoutMilliseconds: 86_400_000)]),
+            NamedSet(name: "marks", keyType: .mark, elements: [SetElement(key: .mark(7))]),
+        ]
+        let chain = Chain(name: "input", base: BaseChainSpec(hook: .input, priority: 10, policy: .drop), rules: [
+            Rule([.equals(.ipv4Destination, .network(net("192.0.2.0/24")), negated: true),
+                  .equals(.ipv4Source, .network(net("10.0.0.0/8")), negated: false)], [], .verdict(.accept)),
+            Rule([.inSet(.ipv4Source, set: "everything_v4", negated: false),
+                  .inSet(.ipv4Destination, set: "everything_v4", negated: true)], [.counter]),
+            Rule([.inSet(.ipv6Destination, set: "top_v6", negated: false)], [], .verdict(.drop)),
+            Rule([.inSet(.etherSource, set: "macs", negated: false), .inSet(.inputInterfaceName, set: "ifs", negated: false)],
+                 [.counter]),
+            Rule([.inSet(.conntrackMark, set: "marks", negated: false)], []),
+            Rule([.equals(.etherSource, .ether(mac2), negated: false), .equals(.ipv4Source, .network(net("192.0.2.9")), negated: false)],
+                 [], .verdict(.drop)),
+            Rule([.inSet(.etherSource, set: "macs", negated: false),
+                  .equals(.ipv6Destination, .network(net("2001:db8::1")), negated: false)], [], .verdict(.accept)),
+            Rule([.equals(.etherSource, .ether(mac1), negated: true),
+                  .inSet(.ipv4Destination, set: "everything_v4", negated: false)], [.counter]),
+        ])
+        return Ruleset(table: Table(name: "dronewall", sets: sets + [
+            NamedSet(name: "ifs", keyType: .interfaceName, elements: [SetElement(key: .interfaceName("eth0"))])],
+            chains: [chain]))
+    }
+}
+
+extension Fixtures {
+    static let cornerCasesText = """
+    table inet dronewall {
+        set everything_v4 { type ipv4_addr; flags interval; elements = { 0.0.0.0/1, 255.255.255.0/24 } }
+        set top_v6 { type ipv6_addr; flags interval; elements = { ffff::/16 } }
+        set macs { type ether_addr; elements = { 60:60:1f:12:34:56 } }
+        set users { type uid; flags timeout; elements = { 0 timeout 1d } }
+        set marks { type mark; elements = { 0x00000007 } }
+        set ifs { type ifname; elements = { "eth0" } }
+        chain input {
+            type filter hook input priority 10; policy drop;
+            ip daddr != 192.0.2.0/24 ip saddr 10.0.0.0/8 accept
+            ip saddr @everything_v4 ip daddr != @everything_v4 counter
+            ip6 daddr @top_v6 drop
+            ether saddr @macs iifname @ifs counter
+            ct mark @marks
+            ether saddr 60:60:1f:12:34:57 ip saddr 192.0.2.9 drop
+            ether saddr @macs ip6 daddr 2001:db8::1 accept
+            ether saddr != 60:60:1f:12:34:56 ip daddr @everything_v4 counter
+        }
+    }
+
+    """
+}
