@@ -214,3 +214,9 @@ public final class KernelTransport: NetlinkTransport {
         }
     }
 }
+
+/// Test support: drops CAP_NET_ADMIN from the calling thread only (capabilities are per thread),
+/// so a test can check what an unprivileged caller gets. Returns false when it could not.
+func dropNetAdminForCurrentThread() -> Bool {
+    cnf_drop_effective_capability(12 /* CAP_NET_ADMIN */) == 0
+}

@@ -219,6 +219,35 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Without CAP_NET_ADMIN the batch is refused as a whole and the error says so (CLI exit 77).
+    func testWithoutNetAdminIsPermissionDenied() throws {
+        try withNamespace { ns in
+            final class Outcome: @unchecked Sendable { var error: Error?; var dropped = false }
+            let outcome = Outcome()
+            let done = DispatchSemaphore(value: 0)
+            let name = ns.name
+            // A dedicated thread: dropping the capability there leaves the test process untouched.
+            let thread = Thread {
+                defer { done.signal() }
+                outcome.dropped = dropNetAdminForCurrentThread()
+                do {
+                    let c = NftablesClient(transport: try KernelTransport(networkNamespace: name, timeoutSeconds: 5))
+                    try c.apply(Fixtures.ruleset)
+                } catch {
+                    outcome.error = error
+                }
+            }
+            thread.start()
+            done.wait()
+            guard outcome.dropped else { throw XCTSkip("cannot drop CAP_NET_ADMIN on a thread") }
+            let e = try XCTUnwrap(outcome.error as? NetlinkError, "apply succeeded without CAP_NET_ADMIN")
+            XCTAssertTrue(e.isPermissionDenied, "\(e)")
+            XCTAssertEqual(e.errno, EPERM)
+            print("refused as expected: \(e)")
+            XCTAssertTrue(try listing(ns).hasPrefix("<absent"), "nothing may be applied")
+        }
+    }
+
     func testStatusReadsBack() throws {
         try withNamespace { ns in
             let c = try client(ns)

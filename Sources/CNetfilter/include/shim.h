@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <errno.h>
+#include <linux/capability.h>
 
 /* setns(2) without _GNU_SOURCE: moves the calling thread into the namespace behind fd. */
 static inline int cnf_setns(int fd, int nstype) {
@@ -34,5 +35,15 @@ static inline int cnf_clone_newnet(void) { return 0x40000000; }
 static inline int cnf_set_receive_timeout(int fd, long seconds) {
     struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
     return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+/* Clears one capability from the calling thread's effective set (capabilities are per thread);
+   lets tests see what a caller without CAP_NET_ADMIN sees. */
+static inline int cnf_drop_effective_capability(int cap) {
+    struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[2];
+    if (cap < 0 || cap >= 64) return -1;
+    if (syscall(SYS_capget, &hdr, data) != 0) return -1;
+    data[cap / 32].effective &= ~(1u << (cap % 32));
+    return (int)syscall(SYS_capset, &hdr, data);
 }
 #endif
