@@ -248,6 +248,33 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// A station-sized ruleset: thousands of elements (split over many messages), hundreds of chains.
+    func testLargeBatchApplies() throws {
+        try withNamespace { ns in
+            var table = Fixtures.ruleset.table
+            var elements: [SetElement] = []
+            for i in 0..<6000 {
+                let b = [UInt8(10), UInt8(i >> 8 & 0xFF), UInt8(i & 0xFF), 0]
+                elements.append(SetElement(key: .network(IPNetwork(bytes: b, prefixLength: 24)), data: .mark(UInt32(i))))
+            }
+            table.sets.append(NamedSet(name: "many", keyType: .ipv4Address, dataType: .mark, flags: .interval,
+                                       elements: elements))
+            for d in 0..<400 {
+                table.chains.insert(Chain(name: "drone_\(d)", rules: [
+                    Rule([.masked(.conntrackMark, mask: 0xFFFF, value: UInt32(d), negated: false)],
+                         [.counter, .log(prefix: "dw d\(d) ", group: 5)], .verdict(.drop)),
+                    Rule([], [], .verdict(.return)),
+                ]), at: 0)
+            }
+            let c = try client(ns)
+            try c.apply(Ruleset(table: table))
+            try c.apply(Ruleset(table: table))
+            let s = try XCTUnwrap(c.status(table: "dronewall"))
+            XCTAssertEqual(s.chains.count, 403)
+            XCTAssertEqual(s.sets.first { $0.name == "many" }?.elementCount, 6000)
+        }
+    }
+
     func testStatusReadsBack() throws {
         try withNamespace { ns in
             let c = try client(ns)
