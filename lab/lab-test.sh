@@ -34,6 +34,18 @@ CAT=(--catalogue "$ROOT/rules/vendors" --catalogue "$LAB_DIR/vendors.d")
 CONF=(--config "$LAB_DIR/lab.conf")
 
 lab_up
+
+# --- positive control: before any policy every drone reaches every endpoint, so a
+#     "closed" below can only come from dronewall ---
+for d in alpha bravo charlie delta unknown station; do
+    for a in $LAB_GEOFENCE4 $LAB_GEOFENCE6 $LAB_SHARED4 $LAB_SHARED6 $LAB_FIRMWARE4 $LAB_FIRMWARE6 \
+             $LAB_VENDOR4 $LAB_VENDOR6 $LAB_PLAIN4 $LAB_PLAIN6 $LAB_BLOCKED4 $LAB_BLOCKED6; do
+        r=$(lab_connect "$d" "$a")
+        [ "$r" = open ] || fail "control: $d -> $a is $r before any policy (lab broken)"
+    done
+done
+[ "$FAIL" = 0 ] && ok "control: every drone reaches every endpoint before apply"
+
 out=$(lab_ns "$LAB_STATION" "$DW" apply "${CONF[@]}" "${CAT[@]}" 2>&1); rc=$?
 expect "dronewall apply succeeds ($out)" 0 "$rc"
 
@@ -66,7 +78,6 @@ drops=$(echo "$listing" | grep -c 'packets [1-9][0-9]* .* drop')
 
 # --- differential oracle: our netlink batch == nft -f of `dronewall show` ---
 ip netns add "$ORACLE_NS"
-for i in 1 2 3 4 5; do lab_ns "$ORACLE_NS" ip link add "dw-d$i" type dummy; done
 "$DW" show "${CONF[@]}" "${CAT[@]}" > "/tmp/dw-show-$LAB_ID.nft" 2>/dev/null
 lab_ns "$ORACLE_NS" nft -f "/tmp/dw-show-$LAB_ID.nft"; rc=$?
 expect "nft -f accepts dronewall show" 0 "$rc"
@@ -83,7 +94,7 @@ ip netns add "$FOREIGN_NS"
 lab_ns "$FOREIGN_NS" nft -f - <<'NFT'
 table inet other {
     set keep { type ipv4_addr; elements = { 192.0.2.200 } }
-    chain c { type filter hook input priority 10; policy accept; ip saddr @keep accept }
+    chain c { type filter hook input priority 10; policy accept; ip saddr @keep accept; }
 }
 NFT
 before=$(lab_ns "$FOREIGN_NS" nft list table inet other)

@@ -48,6 +48,9 @@ lab_up() {
     lab_ns "$LAB_STATION" ip link set dw-up up
     lab_ns "$LAB_STATION" ip addr add 198.51.100.1/24 dev dw-up
     lab_ns "$LAB_STATION" ip -6 addr add 2001:db8:f::1/64 dev dw-up nodad
+    # The cloud is the station's upstream: everything not on a drone link goes there.
+    lab_ns "$LAB_STATION" ip route add default via 198.51.100.2
+    lab_ns "$LAB_STATION" ip -6 route add default via 2001:db8:f::2
     lab_ns "$LAB_CLOUD" ip link set lo up
     lab_ns "$LAB_CLOUD" ip link set eth0 up
     lab_ns "$LAB_CLOUD" ip addr add 198.51.100.2/24 dev eth0
@@ -69,16 +72,31 @@ lab_up() {
     lab_drone charlie 3 02:00:00:00:00:03
     lab_drone delta   4 02:00:00:00:00:04
     lab_drone unknown 5 02:00:00:00:00:05
+    # Link-local addresses stay tentative until duplicate detection ends; IPv6 neighbour
+    # discovery needs them, so wait for that (at most ~5 s) instead of racing it.
+    local ns _
+    for ns in "${LAB_NAMESPACES[@]}"; do
+        for _ in $(seq 50); do
+            [ -z "$(lab_ns "$ns" ip -6 addr show tentative)" ] && break
+            sleep 0.1
+        done
+    done
     # One TCP listener answers on every cloud address.
-    lab_ns "$LAB_CLOUD" python3 "$LAB_DIR/tcp_probe.py" listen "$LAB_PORT" &
-    LAB_LISTENER=$!
-    sleep 0.5
+    ip netns exec "$LAB_CLOUD" python3 "$LAB_DIR/tcp_probe.py" listen "$LAB_PORT" </dev/null >/dev/null 2>&1 &
+    # Wait until the listener answers, rather than sleeping a guess.
+    for _ in $(seq 50); do
+        lab_ns "$LAB_CLOUD" python3 "$LAB_DIR/tcp_probe.py" connect 127.0.0.1 "$LAB_PORT" | grep -q open && break
+        sleep 0.1
+    done
 }
 
 lab_down() {
-    [ -n "${LAB_LISTENER:-}" ] && kill "$LAB_LISTENER" 2>/dev/null
     local ns
-    for ns in "${LAB_NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
+    for ns in "${LAB_NAMESPACES[@]}"; do
+        # Processes started in a namespace (the listener) would outlive its name.
+        ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+        ip netns del "$ns" 2>/dev/null
+    done
     LAB_NAMESPACES=()
 }
 
