@@ -2,26 +2,15 @@
 # Root lab tests: build namespaces (drones -> station -> cloud), apply the lab policy with
 # `dronewall apply` in the station, and check connection by connection (TCP, IPv4 and IPv6)
 # what is open and what is closed; then the differential oracle, re-apply, foreign-table
-# and flush checks. Prints "N passed, N failed" last; exits non-zero on any failure.
+# and flush checks. Prints "lab: N passed, N failed" last; exits non-zero on any failure.
 set -u
 LAB_DIR="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$LAB_DIR/.." && pwd)"
 DW="${DRONEWALL:-$ROOT/.build/debug/dronewall}"
 
-if [ "$(id -u)" != 0 ]; then
-    echo "lab tests skipped: they need root (network namespaces and nftables); CI runs them as root"
-    echo "0 passed, 0 failed, 1 skipped"
-    exit 0
-fi
 for tool in ip nft python3; do
     command -v "$tool" >/dev/null || { echo "lab tests need '$tool' (see .ci/run)"; exit 1; }
 done
-
-. "$LAB_DIR/topology.sh"
-ORACLE_NS="dw-or-$LAB_ID"
-FOREIGN_NS="dw-fo-$LAB_ID"
-cleanup() { lab_down; ip netns del "$ORACLE_NS" 2>/dev/null; ip netns del "$FOREIGN_NS" 2>/dev/null; }
-trap cleanup EXIT INT TERM
 
 PASS=0; FAIL=0
 ok()   { PASS=$((PASS + 1)); echo "ok   $*"; }
@@ -29,6 +18,41 @@ fail() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
 expect() { # expect DESCRIPTION EXPECTED ACTUAL
     if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: expected '$2', got '$3'"; fi
 }
+
+# --- CLI checks that need no root: explain and check, as a user sees them ---
+VCAT=(--catalogue "$ROOT/rules/vendors")
+expect "explain --format json of a shared DJI host" \
+    '{"query": "mydjiflight.dji.com", "vendor": "dji", "categories": ["flight-logs", "telemetry", "firmware"], "entry": "mydjiflight.dji.com", "source": '"$("$DW" explain mydjiflight.dji.com --format json "${VCAT[@]}" | sed 's/.*"source": //')" \
+    "$("$DW" explain mydjiflight.dji.com --format json "${VCAT[@]}")"
+expect "explain matches a subdomain of a catalogued host" "geofence" \
+    "$("$DW" explain a.b.flysafe-api.dji.com "${VCAT[@]}" | awk '/categories:/ {print $2}')"
+"$DW" explain notdji.com "${VCAT[@]}" >/dev/null; rc=$?
+expect "explain of an unknown name exits 1" 1 "$rc"
+expect "explain json of an unknown name has vendor null" \
+    '{"query": "notdji.com", "vendor": null, "categories": [], "entry": null, "source": null}' \
+    "$("$DW" explain notdji.com --format json "${VCAT[@]}")"
+BAD=$(mktemp -d)
+printf '[station]\ndrone-interfaces = wlan0\n[drone a]\nmac = 02:00:00:00:00:zz\npolicy = local-dta\n' > "$BAD/dronewall.conf"
+err=$("$DW" check --config "$BAD/dronewall.conf" "${VCAT[@]}" 2>&1 >/dev/null); rc=$?
+expect "check of a bad config exits 65" 65 "$rc"
+expect "check names file:line:col and shows a caret" \
+    "$BAD/dronewall.conf:4:7: error: bad MAC address '02:00:00:00:00:zz': expected six hex pairs like 60:60:1f:12:34:56|mac = 02:00:00:00:00:zz|      ^~~~~~~~~~~~~~~~~" \
+    "$(echo "$err" | head -3 | paste -sd '|')"
+echo "$err" | grep -q "5:10: error: unknown policy 'local-dta'; did you mean 'local-data'?" \
+    && ok "check reports every error in one run" || fail "second error missing: $err"
+rm -rf "$BAD"
+
+if [ "$(id -u)" != 0 ]; then
+    echo "lab tests skipped: they need root (network namespaces and nftables); CI runs them as root"
+    echo "lab: $PASS passed, $FAIL failed, 1 skipped"
+    [ "$FAIL" = 0 ]; exit
+fi
+
+. "$LAB_DIR/topology.sh"
+ORACLE_NS="dw-or-$LAB_ID"
+FOREIGN_NS="dw-fo-$LAB_ID"
+cleanup() { lab_down; ip netns del "$ORACLE_NS" 2>/dev/null; ip netns del "$FOREIGN_NS" 2>/dev/null; }
+trap cleanup EXIT INT TERM
 
 CAT=(--catalogue "$ROOT/rules/vendors" --catalogue "$LAB_DIR/vendors.d")
 CONF=(--config "$LAB_DIR/lab.conf")
@@ -46,7 +70,7 @@ for d in alpha bravo charlie delta unknown station; do
 done
 [ "$FAIL" = 0 ] && ok "control: every drone reaches every endpoint before apply"
 
-out=$(lab_ns "$LAB_STATION" "$DW" apply "${CONF[@]}" "${CAT[@]}" 2>&1); rc=$?
+out=$(lab_ns "$LAB_STATION" "$DW" apply "${CONF[@]}" "${CAT[@]}" 2>/dev/null); rc=$?
 expect "dronewall apply succeeds ($out)" 0 "$rc"
 
 # --- connection matrix: drone x endpoint, IPv4 and IPv6 ---
@@ -126,5 +150,4 @@ if command -v setpriv >/dev/null; then
 fi
 
 echo "lab: $PASS passed, $FAIL failed"
-echo "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]

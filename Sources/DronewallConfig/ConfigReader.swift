@@ -125,7 +125,9 @@ public struct ConfigReader {
             default: break
             }
         }
-        if !drone.hasIdentity {
+        // Invalid identity values were reported already; say "no identity" only when none was written.
+        let identityKeys: Set<String> = ["mac", "address", "interface", "user"]
+        if !drone.hasIdentity && !section.entries.contains(where: { identityKeys.contains($0.key) }) {
             diags.error("drone '\(drone.name)' has no identity: give at least one of mac, address, interface, user",
                         at: nameWord.location, length: nameWord.text.count)
         }

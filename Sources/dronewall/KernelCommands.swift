@@ -82,12 +82,18 @@ enum StatusReport {
         out += "\nsets and maps:\n"
         for set in s.sets { out += "  \(pad(set.name, 36)) \(set.elementCount) element(s)\n" }
         // Counters of blocking rules, by drone and reason, from the log prefixes.
+        // Rules of one drone and reason (IPv4 and IPv6 host sets) are summed into one row.
         var rows: [(String, String, UInt64, UInt64)] = []
         for chain in s.chains {
             for rule in chain.rules {
                 guard let p = rule.logPrefix, let (drone, reason) = KernelLayout.parseLogPrefix(p) else { continue }
-                rows.append((drone == KernelLayout.unknownDroneWord ? "(unknown devices)" : drone, reason,
-                             rule.packets ?? 0, rule.bytes ?? 0))
+                let name = drone == KernelLayout.unknownDroneWord ? "(unknown devices)" : drone
+                if let i = rows.firstIndex(where: { $0.0 == name && $0.1 == reason }) {
+                    rows[i].2 += rule.packets ?? 0
+                    rows[i].3 += rule.bytes ?? 0
+                } else {
+                    rows.append((name, reason, rule.packets ?? 0, rule.bytes ?? 0))
+                }
             }
         }
         out += "\nblocked by the kernel (counters since apply):\n"
