@@ -66,3 +66,22 @@ func directoryOf(_ path: String) -> String {
     guard let slash = path.lastIndex(of: "/") else { return "" }
     return slash == path.startIndex ? "/" : String(path[..<slash])
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Standard error for diagnostics: writes straight to fd 2, since the C `stderr` global is
+/// not concurrency-safe in Swift 6.
+public enum StandardError {
+    public static func write(_ s: String) {
+        guard !s.isEmpty else { return }
+        let bytes = Array(s.utf8)
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress! + off, $0.count - off) }
+            if n <= 0 { break }
+            off += n
+        }
+    }
+}

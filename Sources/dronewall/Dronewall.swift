@@ -29,11 +29,6 @@ struct SourceOptions: ParsableArguments {
         """, valueName: "dir"))
     var catalogue: [String] = []
 
-    var catalogueDirectories: [String] { catalogue.isEmpty ? CatalogueReaderDefaults.directories : catalogue }
-}
-
-enum CatalogueReaderDefaults {
-    static let directories = ["/usr/share/dronewall/vendors", "/etc/dronewall/vendors.d"]
 }
 
 /// sysexits(3) codes used by the CLI.

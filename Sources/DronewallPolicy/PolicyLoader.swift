@@ -1,0 +1,59 @@
+import DronewallConfig
+import NftModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads the config and the catalogue and compiles them: the one path the CLI and the
+/// daemon share, so both enforce exactly the same thing for the same files.
+public struct PolicyLoader {
+    public static let defaultCatalogueDirectories = CatalogueReader.defaultDirectories
+
+    public var configPath: String
+    public var catalogueDirectories: [String]
+    public var reader: SourceReader
+    public var resolveUser: PolicyCompiler.UserResolver
+
+    public init(configPath: String, catalogueDirectories: [String], reader: SourceReader = DiskReader(),
+                resolveUser: @escaping PolicyCompiler.UserResolver = SystemUsers.uid(named:)) {
+        self.configPath = configPath
+        self.catalogueDirectories = catalogueDirectories.isEmpty ? PolicyLoader.defaultCatalogueDirectories
+                                                                 : catalogueDirectories
+        self.reader = reader
+        self.resolveUser = resolveUser
+    }
+
+    /// What a load produced. `ruleset` is nil when `diagnostics` has errors.
+    public struct Result: Sendable {
+        public var ruleset: Ruleset?
+        public var config: Config
+        public var catalogue: Catalogue
+        public var diagnostics: Diagnostics
+    }
+
+    public func load() -> Result {
+        let (catalogue, catDiags) = CatalogueReader(reader: reader).read(directories: catalogueDirectories)
+        let (config, confDiags) = ConfigReader(reader: reader).read(mainPath: configPath)
+        var diags = Diagnostics()
+        diags.append(contentsOf: catDiags)
+        diags.append(contentsOf: confDiags)
+        if catalogue.files.isEmpty && !catDiags.hasErrors {
+            diags.warning("no vendor catalogue found in \(catalogueDirectories.joined(separator: ", ")): "
+                          + "no manufacturer endpoint will be recognised", at: nil)
+        }
+        var ruleset: Ruleset?
+        if !diags.hasErrors {
+            ruleset = PolicyCompiler(config: config, catalogue: catalogue, resolveUser: resolveUser).compile(into: &diags)
+        }
+        return Result(ruleset: diags.hasErrors ? nil : ruleset, config: config, catalogue: catalogue, diagnostics: diags)
+    }
+}
+
+/// The station's user database.
+public enum SystemUsers {
+    /// getpwnam(3): the uid of a user name, or nil when there is no such user.
+    @Sendable public static func uid(named name: String) -> UInt32? {
+        guard let pw = getpwnam(name) else { return nil }
+        return pw.pointee.pw_uid
+    }
+}
