@@ -25,13 +25,34 @@ public struct PolicyCompiler {
     /// Pass the diagnostics the config was read with, so messages show their source lines.
     public func compile(into diags: inout Diagnostics) -> Ruleset? {
         let errorsBefore = diags.errors.count
-        let draft = build(generation: 0, &diags)
+        let draft = build(&diags)
         if diags.errors.count > errorsBefore { return nil }
         // The generation is a hash of the policy itself: re-applying the same policy keeps
         // established flows on the fast path, a changed policy re-examines them.
         let gen = PolicyCompiler.generation(of: NftTextRenderer.render(draft))
-        var ignored = Diagnostics()
-        return build(generation: gen, &ignored)
+        return PolicyCompiler.stamp(draft, generation: gen)
+    }
+
+    /// Writes the generation into the rules built with generation 0: the fast-path match
+    /// of the base chains and the mark set by `accept_flow`.
+    static func stamp(_ ruleset: Ruleset, generation gen: UInt32) -> Ruleset {
+        var r = ruleset
+        for c in r.table.chains.indices {
+            for i in r.table.chains[c].rules.indices {
+                var rule = r.table.chains[c].rules[i]
+                rule.matches = rule.matches.map { m in
+                    if case let .masked(.conntrackMark, mask, 0, negated) = m, mask == KernelLayout.generationMask {
+                        return .masked(.conntrackMark, mask: mask, value: gen, negated: negated)
+                    }
+                    return m
+                }
+                rule.statements = rule.statements.map { s in
+                    s == .setConntrackMark(.orBits(0)) ? .setConntrackMark(.orBits(gen)) : s
+                }
+                r.table.chains[c].rules[i] = rule
+            }
+        }
+        return r
     }
 
     static func generation(of text: String) -> UInt32 {
@@ -42,7 +63,9 @@ public struct PolicyCompiler {
 
     // MARK: building
 
-    func build(generation gen: UInt32, _ diags: inout Diagnostics) -> Ruleset {
+    /// The ruleset with generation 0; `compile` stamps the real one in.
+    func build(_ diags: inout Diagnostics) -> Ruleset {
+        let gen: UInt32 = 0
         var sets: [NamedSet] = []
         var droneChains: [Chain] = []
         let station = config.station
