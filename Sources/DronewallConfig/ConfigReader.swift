@@ -95,23 +95,13 @@ public struct ConfigReader {
         for entry in entries(of: section, allowed: ConfigReader.droneKeys, &diags) {
             switch entry.key {
             case "mac":
-                for w in entry.words {
-                    if let mac = MACAddress.parse(w.text) { drone.macs.append(Located(mac, at: w.location)) } else {
-                        diags.error("bad MAC address '\(w.text)': expected six hex pairs like 60:60:1f:12:34:56",
-                                    at: w.location, length: w.text.count)
-                    }
-                }
+                drone.macs += entry.words.compactMap { Words.mac($0, &diags) }
             case "address":
                 drone.addresses += entry.words.compactMap { network($0, &diags) }
             case "interface":
                 drone.interfaces += entry.words.compactMap { interfaceName($0, &diags) }
             case "user":
-                for w in entry.words {
-                    if let u = Syntax.user(w.text) { drone.users.append(Located(u, at: w.location)) } else {
-                        diags.error("bad user '\(w.text)': expected a user name or a numeric uid",
-                                    at: w.location, length: w.text.count)
-                    }
-                }
+                drone.users += entry.words.compactMap { Words.user($0, &diags) }
             case "policy":
                 drone.policy = single(entry, &diags).flatMap { policy($0, &diags) }
             case "allow":

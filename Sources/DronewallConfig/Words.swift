@@ -10,6 +10,19 @@ enum Words {
         return nil
     }
 
+    static func mac(_ w: IniWord, _ diags: inout Diagnostics) -> Located<MACAddress>? {
+        if let mac = MACAddress.parse(w.text) { return Located(mac, at: w.location) }
+        diags.error("bad MAC address '\(w.text)': expected six hex pairs like 60:60:1f:12:34:56",
+                    at: w.location, length: w.text.count)
+        return nil
+    }
+
+    static func user(_ w: IniWord, _ diags: inout Diagnostics) -> Located<UserRef>? {
+        if let u = Syntax.user(w.text) { return Located(u, at: w.location) }
+        diags.error("bad user '\(w.text)': expected a user name or a numeric uid", at: w.location, length: w.text.count)
+        return nil
+    }
+
     static func network(_ w: IniWord, _ diags: inout Diagnostics) -> Located<IPNetwork>? {
         do {
             return Located(try IPNetwork.parse(w.text), at: w.location)
