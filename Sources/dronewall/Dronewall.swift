@@ -10,7 +10,7 @@ struct Dronewall: ParsableCommand {
         catalogue, compiles them into the nftables table 'inet dronewall', and sends it to the kernel in \
         one atomic netlink batch. Other tables are never touched.
 
-        Exit codes: 0 success; 1 not found (explain) or the kernel refused; 65 configuration or catalogue \
+        Exit codes: 0 success; 1 not found (explain), nothing enforced (status) or refused by the kernel; 65 configuration or catalogue \
         errors; 77 not permitted (apply, flush and status need root or CAP_NET_ADMIN).
         """,
         subcommands: [Check.self, Show.self, Apply.self, Status.self, Explain.self, Flush.self]
