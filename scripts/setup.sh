@@ -2,7 +2,8 @@
 # Installs the system packages dronewall builds, tests and demos with (Debian 12, as root).
 # The Swift toolchain itself is expected at /opt/swift or on PATH.
 set -euo pipefail
-PACKAGES=(libnftnl-dev libmnl-dev pkg-config nftables iproute2 python3 util-linux)
+# The one list of system packages (also read by .ci/run).
+read -r -a PACKAGES < "$(dirname "${BASH_SOURCE[0]}")/packages.txt"
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
