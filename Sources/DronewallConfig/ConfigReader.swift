@@ -199,7 +199,7 @@ public struct ConfigReader {
         var macs: [MACAddress: (String, SourceLocation)] = [:]
         var interfaces: [String: (String, SourceLocation)] = [:]
         var users: [UserRef: (String, SourceLocation)] = [:]
-        var networks: [(IPNetwork, String, SourceLocation)] = []
+        var networks: [(IPNetwork, String, SourceLocation)] = []  // in config order
         for drone in config.drones {
             if let first = names[drone.name] {
                 diags.error("duplicate drone name '\(drone.name)'", at: drone.location, length: drone.name.count,
@@ -225,16 +225,36 @@ public struct ConfigReader {
                                 length: u.value.description.count, notes: [diags.note("claimed here", at: at)])
                 } else { users[u.value] = (drone.name, u.location) }
             }
-            for a in drone.addresses {
-                // The kernel's interval maps reject overlaps, so every overlap is an error here.
-                if let (net, owner, at) = networks.first(where: { $0.0.overlaps(a.value) }) {
-                    let what = net == a.value ? "is already claimed" : "overlaps \(net)"
-                    let whose = owner == drone.name ? "of the same drone" : "claimed by drone '\(owner)'"
-                    diags.error("address \(a.value) \(what) \(what.hasPrefix("is") ? "by drone '\(owner)'" : whose)",
-                                at: a.location, length: a.value.description.count,
-                                notes: [diags.note("claimed here", at: at)])
-                } else { networks.append((a.value, drone.name, a.location)) }
-            }
+            for a in drone.addresses { networks.append((a.value, drone.name, a.location)) }
+        }
+        checkOverlaps(networks, &diags)
+    }
+
+    /// The kernel's interval maps reject overlapping elements, so every overlap is an error,
+    /// reported at the later of the two places. Prefixes either nest or are disjoint: after
+    /// sorting by address (wider first), a network overlaps an earlier one exactly when a
+    /// network still open on the containment stack contains it.
+    func checkOverlaps(_ networks: [(IPNetwork, String, SourceLocation)], _ diags: inout Diagnostics) {
+        let order = networks.indices.sorted { i, j in
+            let a = networks[i].0, b = networks[j].0
+            if a.isIPv4 != b.isIPv4 { return a.isIPv4 }
+            if a.bytes != b.bytes { return a.bytes.lexicographicallyPrecedes(b.bytes) }
+            return a.prefixLength != b.prefixLength ? a.prefixLength < b.prefixLength : i < j
+        }
+        var stack: [Int] = []
+        var reported: [(Int, Int)] = []
+        for i in order {
+            while let top = stack.last, !networks[top].0.contains(networks[i].0) { stack.removeLast() }
+            if let top = stack.last { reported.append((min(top, i), max(top, i))) }
+            stack.append(i)
+        }
+        for (first, second) in reported.sorted(by: { $0.1 < $1.1 }) {
+            let (a, owner, at) = networks[first]
+            let (b, drone, location) = networks[second]
+            let what = a == b ? "is already claimed by" : "overlaps \(a) claimed by"
+            let whose = owner == drone ? "the same drone" : "drone '\(owner)'"
+            diags.error("address \(b) \(what) \(whose)", at: location, length: b.description.count,
+                        notes: [diags.note("claimed here", at: at)])
         }
     }
 }

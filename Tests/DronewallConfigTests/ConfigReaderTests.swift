@@ -131,6 +131,26 @@ func headers(_ d: Diagnostics, _ severity: Severity = .error) -> [String] {
         #expect(mac.notes.first?.location == SourceLocation(file: "/etc/dw/dronewall.conf", line: 4, column: 7))
     }
 
+    @Test func everyAddressOverlapIsReportedAtTheLaterPlace() {
+        let (_, diags) = read("""
+            [drone a]
+            address = 192.0.2.64/26 2001:db8::/64 198.51.100.1
+            policy = isolate
+            [drone b]
+            address = 192.0.2.100 2001:db8:1::1 198.51.100.2
+            policy = isolate
+            [drone c]
+            address = 2001:db8::5 198.51.100.2 192.0.2.0/24
+            policy = isolate
+            """)
+        #expect(headers(diags) == [
+            "/etc/dw/dronewall.conf:5:11: address 192.0.2.100 overlaps 192.0.2.64/26 claimed by drone 'a'",
+            "/etc/dw/dronewall.conf:8:11: address 2001:db8::5 overlaps 2001:db8::/64 claimed by drone 'a'",
+            "/etc/dw/dronewall.conf:8:23: address 198.51.100.2 is already claimed by drone 'b'",
+            "/etc/dw/dronewall.conf:8:36: address 192.0.2.0/24 overlaps 192.0.2.64/26 claimed by drone 'a'",
+        ])
+    }
+
     @Test func allowAndBlockOfOneCategoryConflict() {
         let (_, diags) = read("[drone a]\nuser = 1000\npolicy = local-data\nallow = media\nblock = media\n")
         #expect(headers(diags) == ["/etc/dw/dronewall.conf:5:9: category 'media' is both allowed and blocked"])
