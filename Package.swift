@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C boundary: libnftnl + libmnl, plus a few shims for macros Swift cannot import.
@@ -25,22 +26,25 @@ let package = Package(
         .target(name: "NftModel", dependencies: ["NetAddress"]),
         // Validated policy + catalogue -> Ruleset. Pure function, no root.
         .target(name: "DronewallPolicy", dependencies: ["DronewallConfig", "NftModel"]),
+        // Blocked events -> flow records -> SQLite (GRDB, WAL); report queries and renderings.
+        .target(name: "FlowLog", dependencies: ["NetAddress", .product(name: "GRDB", package: "GRDB.swift")]),
         // The only importer of CNetfilter: Ruleset -> one atomic netlink batch.
         .target(name: "Netfilter", dependencies: ["CNetfilter", "NftModel"]),
         .executableTarget(
             name: "dronewall",
             dependencies: [
-                "DronewallConfig", "DronewallPolicy", "NftModel", "Netfilter",
+                "DronewallConfig", "DronewallPolicy", "NftModel", "Netfilter", "FlowLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "dronewalld",
-            dependencies: ["DronewallConfig", "DronewallPolicy", "NftModel", "Netfilter"]
+            dependencies: ["DronewallConfig", "DronewallPolicy", "NftModel", "Netfilter", "FlowLog"]
         ),
         .testTarget(name: "DronewallConfigTests", dependencies: ["DronewallConfig", "NetAddress"]),
         .testTarget(name: "DronewallPolicyTests", dependencies: ["DronewallPolicy", "DronewallConfig", "NftModel"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "NftModel"]),
+        .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
     ]
 )

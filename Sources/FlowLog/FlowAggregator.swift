@@ -1,0 +1,52 @@
+/// Folds events into flow records, in memory, until the writer takes them.
+///
+/// `take()` returns what changed since the last take (as deltas) and forgets windows that
+/// have closed, so memory stays bounded by the flows of the current window.
+public struct FlowAggregator: Sendable {
+    /// Length of a flow window (default one minute).
+    public let windowMicros: Int64
+    private var pending: [FlowKey: FlowRecord] = [:]
+    /// Source ports seen per open window, so a retry from the same port is not a new attempt.
+    private var portsSeen: [FlowKey: Set<UInt16>] = [:]
+    public private(set) var eventsFolded: Int = 0
+
+    public init(windowSeconds: Int = 60) {
+        self.windowMicros = Int64(max(1, windowSeconds)) * 1_000_000
+    }
+
+    public var pendingCount: Int { pending.count }
+
+    public mutating func add(_ e: BlockedEvent) {
+        eventsFolded += 1
+        let window = e.timeMicros - (e.timeMicros % windowMicros + windowMicros) % windowMicros
+        let key = FlowKey(drone: e.drone, category: e.category, verdict: e.verdict, proto: e.proto.description,
+                          source: e.source, destination: e.destination, port: Int(e.port ?? 0), windowStart: window)
+        var isNewAttempt = true
+        if let sp = e.sourcePort {
+            isNewAttempt = portsSeen[key, default: []].insert(sp).inserted
+        }
+        if var r = pending[key] {
+            r.firstSeen = min(r.firstSeen, e.timeMicros)
+            r.lastSeen = max(r.lastSeen, e.timeMicros)
+            r.packets += 1
+            r.bytes += Int64(e.length)
+            r.attempts += isNewAttempt ? 1 : 0
+            if r.host == nil { r.host = e.host }
+            if r.vendor == nil { r.vendor = e.vendor }
+            pending[key] = r
+        } else {
+            pending[key] = FlowRecord(key: key, vendor: e.vendor, host: e.host, firstSeen: e.timeMicros,
+                                      lastSeen: e.timeMicros, packets: 1, bytes: Int64(e.length),
+                                      attempts: isNewAttempt ? 1 : 0)
+        }
+    }
+
+    /// What changed since the last call, as deltas; windows that ended before `nowMicros`
+    /// are forgotten afterwards.
+    public mutating func take(nowMicros: Int64) -> [FlowRecord] {
+        let out = pending.values.sorted { ($0.firstSeen, $0.key.drone) < ($1.firstSeen, $1.key.drone) }
+        pending.removeAll(keepingCapacity: true)
+        portsSeen = portsSeen.filter { $0.key.windowStart + windowMicros > nowMicros }
+        return out
+    }
+}

@@ -1,0 +1,147 @@
+import GRDB
+
+/// What an operator asks for: a time window, filters and the dimensions to group by.
+public struct ReportQuery: Sendable {
+    public enum Dimension: String, Sendable, CaseIterable {
+        case drone, vendor, category, destination, day
+    }
+
+    public var sinceMicros: Int64?
+    public var untilMicros: Int64?
+    public var drones: [String] = []
+    public var vendors: [String] = []
+    public var categories: [String] = []
+    public var groupBy: [Dimension] = []
+
+    public init() {}
+}
+
+/// One flow record as reports show it.
+public struct FlowRow: Sendable, Hashable {
+    public var drone: String
+    public var vendor: String?
+    public var category: String
+    public var verdict: String
+    public var proto: String
+    public var source: String
+    public var destination: String
+    public var port: Int?
+    public var host: String?
+    public var firstSeen: Int64
+    public var lastSeen: Int64
+    public var packets: Int64
+    public var bytes: Int64
+    public var attempts: Int64
+}
+
+/// One group of a grouped report: the dimension values and the sums.
+public struct GroupRow: Sendable, Hashable {
+    public var values: [String]
+    public var flows: Int64
+    public var attempts: Int64
+    public var packets: Int64
+    public var bytes: Int64
+    public var firstSeen: Int64
+    public var lastSeen: Int64
+}
+
+/// Attempts per drone per time bucket, for the HTML chart.
+public struct TimeBucket: Sendable, Hashable {
+    public var drone: String
+    public var bucketStart: Int64
+    public var attempts: Int64
+}
+
+/// The answer to a query.
+public struct Report: Sendable {
+    public var query: ReportQuery
+    public var rows: [FlowRow]
+    public var groups: [GroupRow]
+    public var totals: GroupRow
+    /// Events the log lost in the window (sequence gaps), and receive-buffer overruns.
+    public var lostEvents: Int64
+    public var overruns: Int64
+    public var buckets: [TimeBucket]
+    public var generatedMicros: Int64
+}
+
+extension FlowStore {
+    /// Runs `query` in one read transaction (a consistent snapshot, even while the daemon writes).
+    public func report(_ query: ReportQuery, nowMicros: Int64, withRows: Bool = true,
+                       bucketMicros: Int64 = 3_600_000_000) throws -> Report {
+        var conditions: [String] = []
+        var args: [any DatabaseValueConvertible] = []
+        if let s = query.sinceMicros { conditions.append("last_seen >= ?"); args.append(s) }
+        if let u = query.untilMicros { conditions.append("first_seen <= ?"); args.append(u) }
+        func inList(_ column: String, _ values: [String]) {
+            guard !values.isEmpty else { return }
+            conditions.append("\(column) IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
+            args += values.map { $0 as any DatabaseValueConvertible }
+        }
+        inList("drone", query.drones)
+        inList("vendor", query.vendors)
+        inList("category", query.categories)
+        let whereSQL = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let arguments = StatementArguments(args.map { $0.databaseValue })
+
+        return try writer.read { db in
+            var rows: [FlowRow] = []
+            if withRows {
+                rows = try Row.fetchAll(db, sql: """
+                    SELECT drone, vendor, category, verdict, protocol, source, destination, port, host,
+                           first_seen, last_seen, packets, bytes, attempts
+                    FROM flow \(whereSQL) ORDER BY first_seen, drone, destination, port
+                    """, arguments: arguments).map { r in
+                    FlowRow(drone: r[0], vendor: r[1], category: r[2], verdict: r[3], proto: r[4], source: r[5],
+                            destination: r[6], port: (r[7] as Int) == 0 ? nil : r[7], host: r[8], firstSeen: r[9],
+                            lastSeen: r[10], packets: r[11], bytes: r[12], attempts: r[13])
+                }
+            }
+            let sums = "count(*), coalesce(sum(attempts), 0), coalesce(sum(packets), 0), coalesce(sum(bytes), 0), coalesce(min(first_seen), 0), coalesce(max(last_seen), 0)"
+            func group(_ r: Row, _ offset: Int) -> GroupRow {
+                GroupRow(values: (0..<offset).map { (r[$0] as String?) ?? "-" }, flows: r[offset],
+                         attempts: r[offset + 1], packets: r[offset + 2], bytes: r[offset + 3],
+                         firstSeen: r[offset + 4], lastSeen: r[offset + 5])
+            }
+            var groups: [GroupRow] = []
+            if !query.groupBy.isEmpty {
+                let cols = query.groupBy.map(ReportQuery.sqlExpression)
+                groups = try Row.fetchAll(db, sql: """
+                    SELECT \(cols.joined(separator: ", ")), \(sums) FROM flow \(whereSQL)
+                    GROUP BY \(cols.indices.map { String($0 + 1) }.joined(separator: ", "))
+                    ORDER BY \(cols.count + 2) DESC, 1
+                    """, arguments: arguments).map { group($0, cols.count) }
+            }
+            let totalRow = try Row.fetchOne(db, sql: "SELECT \(sums) FROM flow \(whereSQL)", arguments: arguments)!
+            let totals = group(totalRow, 0)
+            var lossArgs: [any DatabaseValueConvertible] = []
+            var lossWhere: [String] = []
+            if let s = query.sinceMicros { lossWhere.append("time >= ?"); lossArgs.append(s) }
+            if let u = query.untilMicros { lossWhere.append("time <= ?"); lossArgs.append(u) }
+            let loss = try Row.fetchOne(db, sql: """
+                SELECT coalesce(sum(lost), 0), coalesce(sum(overruns), 0) FROM loss
+                \(lossWhere.isEmpty ? "" : "WHERE " + lossWhere.joined(separator: " AND "))
+                """, arguments: StatementArguments(lossArgs.map { $0.databaseValue }))!
+            let buckets = try Row.fetchAll(db, sql: """
+                SELECT drone, (first_seen / ?) * ?, sum(attempts) FROM flow \(whereSQL)
+                GROUP BY 1, 2 ORDER BY 2, 1
+                """, arguments: StatementArguments([bucketMicros, bucketMicros]) + arguments).map {
+                TimeBucket(drone: $0[0], bucketStart: $0[1], attempts: $0[2])
+            }
+            return Report(query: query, rows: rows, groups: groups, totals: totals, lostEvents: loss[0],
+                          overruns: loss[1], buckets: buckets, generatedMicros: nowMicros)
+        }
+    }
+}
+
+extension ReportQuery {
+    static func sqlExpression(_ d: Dimension) -> String {
+        switch d {
+        case .drone: return "drone"
+        case .vendor: return "vendor"
+        case .category: return "category"
+        case .destination: return "destination"
+        case .day: return "date(first_seen / 1000000, 'unixepoch')"
+        }
+    }
+}
