@@ -88,14 +88,8 @@ extension FlowStore {
             var rows: [FlowRow] = []
             if withRows {
                 rows = try Row.fetchAll(db, sql: """
-                    SELECT drone, vendor, category, verdict, protocol, source, destination, port, host,
-                           first_seen, last_seen, packets, bytes, attempts
-                    FROM flow \(whereSQL) ORDER BY first_seen, drone, destination, port
-                    """, arguments: arguments).map { r in
-                    FlowRow(drone: r[0], vendor: r[1], category: r[2], verdict: r[3], proto: r[4], source: r[5],
-                            destination: r[6], port: (r[7] as Int) == 0 ? nil : r[7], host: r[8], firstSeen: r[9],
-                            lastSeen: r[10], packets: r[11], bytes: r[12], attempts: r[13])
-                }
+                    SELECT \(FlowStore.rowColumns) FROM flow \(whereSQL) ORDER BY first_seen, drone, destination, port
+                    """, arguments: arguments).map(FlowStore.flowRow)
             }
             let sums = "count(*), coalesce(sum(attempts), 0), coalesce(sum(packets), 0), coalesce(sum(bytes), 0), coalesce(min(first_seen), 0), coalesce(max(last_seen), 0)"
             func group(_ r: Row, _ offset: Int) -> GroupRow {
@@ -143,5 +137,46 @@ extension ReportQuery {
         case .destination: return "destination"
         case .day: return "date(first_seen / 1000000, 'unixepoch')"
         }
+    }
+}
+
+extension FlowStore {
+    /// The `limit` flows seen last, oldest first (for `dronewall log`).
+    public func recent(limit: Int) throws -> [FlowRow] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM (SELECT \(FlowStore.rowColumns) FROM flow ORDER BY last_seen DESC, id DESC LIMIT ?)
+                ORDER BY last_seen, drone
+                """, arguments: [limit]).map(FlowStore.flowRow)
+        }
+    }
+
+    /// Flows whose last packet came after `micros`, oldest first (for `dronewall log --follow`).
+    public func seen(after micros: Int64) throws -> [FlowRow] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT \(FlowStore.rowColumns) FROM flow WHERE last_seen > ? ORDER BY last_seen, drone",
+                             arguments: [micros]).map(FlowStore.flowRow)
+        }
+    }
+
+    static let rowColumns = """
+        drone, vendor, category, verdict, protocol, source, destination, port, host, first_seen, last_seen, \
+        packets, bytes, attempts
+        """
+
+    static func flowRow(_ r: Row) -> FlowRow {
+        FlowRow(drone: r[0], vendor: r[1], category: r[2], verdict: r[3], proto: r[4], source: r[5],
+                destination: r[6], port: (r[7] as Int) == 0 ? nil : r[7], host: r[8], firstSeen: r[9],
+                lastSeen: r[10], packets: r[11], bytes: r[12], attempts: r[13])
+    }
+}
+
+extension FlowRow {
+    /// One line for `dronewall log`.
+    public var logLine: String {
+        let dst = destination.contains(":") ? "[\(destination)]" : destination
+        let target = (host.map { "\($0) (\(dst))" } ?? dst) + (port.map { ":\($0)" } ?? "")
+        return "\(TimeText.iso8601(micros: lastSeen)) \(verdict) \(drone) -> \(target) \(proto) "
+            + "\(category) \(vendor ?? "-") (\(attempts) attempt(s), \(packets) packet(s), \(bytes) byte(s))"
     }
 }

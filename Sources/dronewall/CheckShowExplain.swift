@@ -2,6 +2,7 @@ import ArgumentParser
 import DronewallConfig
 import DronewallPolicy
 import NftModel
+import FlowLog
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,13 +54,13 @@ struct Explain: ParsableCommand {
         let vendor = match.flatMap { catalogue.vendor($0.vendorID) }
         switch format {
         case .json:
-            var fields: [(String, String)] = [("query", JSON.string(query))]
-            fields.append(("vendor", match.map { JSON.string($0.vendorID) } ?? "null"))
-            fields.append(("categories", "[" + (match?.categories.map { JSON.string($0.rawValue) } ?? [])
+            var fields: [(String, String)] = [("query", JSONText.string(query))]
+            fields.append(("vendor", match.map { JSONText.string($0.vendorID) } ?? "null"))
+            fields.append(("categories", "[" + (match?.categories.map { JSONText.string($0.rawValue) } ?? [])
                 .joined(separator: ", ") + "]"))
-            fields.append(("entry", match.map { JSON.string($0.pattern.description) } ?? "null"))
-            fields.append(("source", match.map { JSON.string($0.source) } ?? "null"))
-            print("{" + fields.map { "\(JSON.string($0.0)): \($0.1)" }.joined(separator: ", ") + "}")
+            fields.append(("entry", match.map { JSONText.string($0.pattern.description) } ?? "null"))
+            fields.append(("source", match.map { JSONText.string($0.source) } ?? "null"))
+            print("{" + fields.map { "\(JSONText.string($0.0)): \($0.1)" }.joined(separator: ", ") + "}")
         case .text:
             guard let match, let vendor else {
                 print("\(query): not in the catalogue")
@@ -74,27 +75,5 @@ struct Explain: ParsableCommand {
                 """)
         }
         if match == nil { throw ExitCode(ExitCodes.notFound) }
-    }
-}
-
-/// Minimal JSON string escaping (RFC 8259) without Foundation.
-enum JSON {
-    static func string(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let h = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
     }
 }

@@ -1,0 +1,122 @@
+import ArgumentParser
+import DronewallConfig
+import FlowLog
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the flow log lives; shared by report and log.
+struct DatabaseOption: ParsableArguments {
+    @Option(help: ArgumentHelp("The flow log database written by dronewalld.", valueName: "path"))
+    var db: String = FlowStore.defaultPath
+
+    /// Opens the log read-only; unreadable or missing files become clear messages.
+    func open() throws -> FlowStore {
+        if access(db, F_OK) != 0 {
+            printStderr("dronewall: no flow log at \(db) (dronewalld writes it; is it running?)\n")
+            throw ExitCode(ExitCodes.notFound)
+        }
+        if access(db, R_OK) != 0 {
+            printStderr("dronewall: cannot read \(db): permission denied. Reports are for root and members "
+                        + "of group 'dronewall' (ask an admin: usermod -aG dronewall \(userName()))\n")
+            throw ExitCode(ExitCodes.noPermission)
+        }
+        do {
+            return try FlowStore(readOnlyPath: db)
+        } catch {
+            printStderr("dronewall: cannot open \(db): \(error)\n")
+            throw ExitCode(ExitCodes.noPermission)
+        }
+    }
+
+    func userName() -> String {
+        guard let pw = getpwuid(getuid()), let name = pw.pointee.pw_name else { return "USER" }
+        return String(cString: name)
+    }
+}
+
+func nowMicros() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+}
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Report blocked flows: which drone tried to send what to which vendor, how often, when.",
+        discussion: """
+        Reads the flow log (read-only; root or group 'dronewall'). Times are UTC. --since/--until take a \
+        duration back from now (90s, 15m, 24h, 7d, 2w) or an ISO 8601 time (2026-11-25, 2026-11-25T12:00:00Z). \
+        Without --by, every flow record is listed; with --by, flows are summed per group. Every report states \
+        how many events the log lost in the window.
+        """)
+
+    @Option(help: "Start of the window (default: 24h).") var since: String = "24h"
+    @Option(help: "End of the window (default: now).") var until: String?
+    @Option(help: "Only this drone (repeatable).") var drone: [String] = []
+    @Option(help: "Only this vendor id (repeatable).") var vendor: [String] = []
+    @Option(help: "Only this category or reason (repeatable).") var category: [String] = []
+    @Option(help: ArgumentHelp("Group by drone, vendor, category, destination or day (repeatable or comma-separated).",
+                               valueName: "dimension"))
+    var by: [String] = []
+    @Option(help: "table, csv, json or html.") var format: String = "table"
+    @OptionGroup var database: DatabaseOption
+
+    func run() throws {
+        let now = nowMicros()
+        var q = ReportQuery()
+        guard let s = TimeText.parse(since, nowMicros: now) else { throw ValidationError("--since: cannot read '\(since)'") }
+        q.sinceMicros = s
+        if let until {
+            guard let u = TimeText.parse(until, nowMicros: now) else { throw ValidationError("--until: cannot read '\(until)'") }
+            q.untilMicros = u
+        }
+        q.drones = drone
+        q.vendors = vendor
+        q.categories = category
+        for word in by.flatMap({ $0.split(separator: ",") }) {
+            guard let d = ReportQuery.Dimension(rawValue: String(word)) else {
+                throw ValidationError("--by: unknown dimension '\(word)' (drone, vendor, category, destination, day)")
+            }
+            q.groupBy.append(d)
+        }
+        guard let fmt = ReportFormat(rawValue: format) else {
+            throw ValidationError("--format: one of table, csv, json, html")
+        }
+        let store = try database.open()
+        let report = try store.report(q, nowMicros: now, withRows: q.groupBy.isEmpty || fmt == .html)
+        print(ReportRenderer.render(report, as: fmt), terminator: "")
+    }
+}
+
+struct Log: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show recent blocked flows, newest last; --follow keeps printing them as they happen.",
+        discussion: "A flow that keeps trying is printed again with its updated counts.")
+
+    @Option(help: "How many recent flows to show first.") var lines: Int = 20
+    @Flag(help: "Keep printing new and updated flows.") var follow = false
+    @Option(help: "With --follow: seconds between polls.") var interval: Double = 1
+    @OptionGroup var database: DatabaseOption
+
+    func run() throws {
+        let store = try database.open()
+        var watermark: Int64 = 0
+        for row in try store.recent(limit: lines) {
+            print(row.logLine)
+            watermark = max(watermark, row.lastSeen)
+        }
+        guard follow else { return }
+        while true {
+            usleep(useconds_t(max(0.1, interval) * 1_000_000))
+            for row in try store.seen(after: watermark) {
+                print(row.logLine)
+                watermark = max(watermark, row.lastSeen)
+            }
+            fflushStdout()
+        }
+    }
+}
+
+/// Flushes stdout so `log --follow | grep` sees lines as they come.
+func fflushStdout() { fflush(nil) }
