@@ -16,12 +16,15 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink_log.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netlink.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <errno.h>
 #include <linux/capability.h>
+#include <poll.h>
 
 /* setns(2) without _GNU_SOURCE: moves the calling thread into the namespace behind fd. */
 static inline int cnf_setns(int fd, int nstype) {
