@@ -1,0 +1,397 @@
+import CNetfilter
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads the packets the kernel logs to one NFLOG group (`log group N` in nftables).
+///
+/// Binding: the reader binds only its group. It does not send NFULNL_CFG_CMD_PF_UNBIND/PF_BIND (what
+/// ulogd's `unbind` option does): they are not obsolete, they set the namespace's default logger for a
+/// protocol family, which nft's `log group N` does not use (it asks for the NFLOG logger by type), and
+/// PF_UNBIND would detach the syslog logger that other tables' plain `log` rules rely on.
+public final class NflogReader {
+    /// The group this reader is bound to.
+    public let group: UInt16
+    /// True when the kernel accepted NFULNL_CFG_F_CONNTRACK, so events can carry the conntrack mark.
+    public private(set) var conntrackEnabled = false
+
+    private let socket: NflogSocket
+    private let tuning: NflogTuning
+    private var requestedReceiveBuffer: Int
+    private var nextSequence: UInt32 = 0
+    private var messageSequence: UInt32 = 0
+    private var pending: [NflogEvent] = []
+    private var counters = NflogStats()
+
+    /// Binds `group` in `networkNamespace` (a name under /run/netns or a path such as /proc/PID/ns/net),
+    /// asks for packet copies of the IP + transport headers, sequence numbers and conntrack data (falling
+    /// back without conntrack if the kernel refuses), and sets a large receive buffer.
+    public convenience init(group: UInt16, networkNamespace: String? = nil,
+                            receiveBufferBytes: Int = 4 << 20) throws(NetlinkError) {
+        let socket = try KernelNflogSocket(networkNamespace: networkNamespace)
+        try self.init(group: group, socket: socket, receiveBufferBytes: receiveBufferBytes, tuning: NflogTuning())
+    }
+
+    /// The seam for tests: any `NflogSocket` (the kernel's or a scripted fake).
+    init(group: UInt16, socket: NflogSocket, receiveBufferBytes: Int, tuning: NflogTuning) throws(NetlinkError) {
+        self.group = group
+        self.socket = socket
+        self.tuning = tuning
+        requestedReceiveBuffer = max(receiveBufferBytes, 64 << 10)
+        socket.setReceiveBuffer(requestedReceiveBuffer)
+        try bind()
+        counters.receiveBufferBytes = socket.receiveBufferBytes()
+    }
+
+    /// Counters since the reader was opened (events, malformed, ENOBUFS, events lost by sequence gaps).
+    public var stats: NflogStats { counters }
+
+    /// A file descriptor to poll on, for callers that multiplex.
+    public var fileDescriptor: Int32 { socket.fileDescriptor }
+
+    /// Waits up to `timeoutMilliseconds` and returns what arrived (maybe empty). On ENOBUFS: counts it,
+    /// doubles the receive buffer up to a cap (as ulogd2 does), and carries on.
+    public func read(timeoutMilliseconds: Int) throws(NetlinkError) -> [NflogEvent] {
+        var events = pending
+        pending = []
+        var wait = events.isEmpty ? max(timeoutMilliseconds, 0) : 0
+        // Drain what is queued, bounded so that one busy group cannot starve the caller.
+        for _ in 0..<tuning.receivesPerRead {
+            switch try socket.receive(timeoutMilliseconds: wait) {
+            case .timeout:
+                return events
+            case .overrun:
+                counters.enobufs += 1
+                growReceiveBuffer()
+            case .data(let bytes):
+                absorb(bytes, into: &events, waitingFor: nil)
+            }
+            wait = 0
+        }
+        return events
+    }
+
+    // MARK: - setup
+
+    private func bind() throws(NetlinkError) {
+        // A group is owned by one netlink port; a dead owner's binding goes with its socket. Unbinding
+        // first clears a binding of this port and tells "another process owns the group" (EPERM here)
+        // apart from a missing capability before we try to bind.
+        let unbind = NflogConfig.message(group: group, sequence: nextMessageSequence(),
+                                         command: UInt8(NFULNL_CFG_CMD_UNBIND.rawValue))
+        let unbindErrno = try exchange(unbind)
+        if unbindErrno == EPERM, let owner = socket.groupOwner(group) {
+            throw NetlinkError(kind: .rejected, errno: EBUSY, operation: "bind NFLOG group \(group)",
+                               detail: "group is bound by another process (netlink port \(owner)); is another "
+                                   + "dronewalld or ulogd running?")
+        }
+        guard unbindErrno == 0 || unbindErrno == ENODEV else {
+            throw failure(unbindErrno, "unbind NFLOG group \(group)")
+        }
+        // One message binds and configures, so no packet is logged with default settings.
+        var flags = UInt16(NFULNL_CFG_F_SEQ) | UInt16(NFULNL_CFG_F_CONNTRACK)
+        var retriedAfterModuleLoad = false
+        while true {
+            let config = NflogConfig.message(group: group, sequence: nextMessageSequence(),
+                                             command: UInt8(NFULNL_CFG_CMD_BIND.rawValue),
+                                             copyRange: tuning.copyRange, queueThreshold: tuning.queueThreshold,
+                                             flushTimeoutCentiseconds: tuning.flushTimeoutCentiseconds,
+                                             kernelBufferBytes: tuning.kernelBufferBytes, flags: flags)
+            let e = try exchange(config)
+            if e == 0 { break }
+            let withConntrack = flags & UInt16(NFULNL_CFG_F_CONNTRACK) != 0
+            // EAGAIN: the kernel has just loaded the conntrack netlink module; asking again works.
+            if e == EAGAIN && withConntrack && !retriedAfterModuleLoad {
+                retriedAfterModuleLoad = true
+                continue
+            }
+            if withConntrack && e != EPERM && e != EACCES {
+                flags &= ~UInt16(NFULNL_CFG_F_CONNTRACK)
+                continue
+            }
+            throw failure(e, "bind NFLOG group \(group)")
+        }
+        conntrackEnabled = flags & UInt16(NFULNL_CFG_F_CONNTRACK) != 0
+    }
+
+    private func failure(_ e: Int32, _ operation: String) -> NetlinkError {
+        NetlinkError(kind: NetlinkError.kind(forErrno: e, default: .rejected), errno: e, operation: operation)
+    }
+
+    private func nextMessageSequence() -> UInt32 {
+        messageSequence &+= 1
+        return messageSequence
+    }
+
+    /// Sends one config message and returns the errno of its ack (0 = success). Packets that arrive in
+    /// the meantime are kept for the next `read`.
+    private func exchange(_ message: [UInt8]) throws(NetlinkError) -> Int32 {
+        try socket.send(message)
+        let sequence = NflogDecoder.readHost32(message, 8)
+        var waited = 0
+        while waited < tuning.ackTimeoutMilliseconds {
+            switch try socket.receive(timeoutMilliseconds: 100) {
+            case .timeout:
+                waited += 100
+            case .overrun:
+                counters.enobufs += 1
+                growReceiveBuffer()
+            case .data(let bytes):
+                if let e = absorb(bytes, into: &pending, waitingFor: sequence) { return e }
+            }
+        }
+        throw NetlinkError(kind: .timeout, errno: ETIMEDOUT, operation: "configure NFLOG group \(group)",
+                           detail: "no answer from the kernel")
+    }
+
+    /// Decodes the packet messages in `bytes` into `events`, updating the counters; returns the errno of
+    /// the ack for `waitingFor` if one is in the buffer.
+    @discardableResult
+    private func absorb(_ bytes: [UInt8], into events: inout [NflogEvent], waitingFor: UInt32?) -> Int32? {
+        var ackErrno: Int32? = nil
+        var offset = 0
+        while offset < bytes.count {
+            guard bytes.count - offset >= 16 else { counters.malformed += 1; break }
+            let length = Int(NflogDecoder.readHost32(bytes, offset))
+            guard length >= 16, length <= bytes.count - offset else { counters.malformed += 1; break }
+            let type = NflogDecoder.readHost16(bytes, offset + 4)
+            switch type {
+            case NflogDecoder.nlmsgError:
+                // struct nlmsgerr: int error, then the echoed request header (seq at +8).
+                if let want = waitingFor, length >= 16 + 4 + 16,
+                   NflogDecoder.readHost32(bytes, offset + 20 + 8) == want {
+                    ackErrno = -Int32(bitPattern: NflogDecoder.readHost32(bytes, offset + 16))
+                }
+            case NflogDecoder.nlmsgNoop, NflogDecoder.nlmsgDone:
+                break
+            default:
+                switch NflogDecoder.decode(bytes, start: offset, end: offset + length) {
+                case .success(let event):
+                    account(event)
+                    events.append(event)
+                case .failure:
+                    counters.malformed += 1
+                }
+            }
+            offset += (length + 3) & ~3
+        }
+        return ackErrno
+    }
+
+    /// Counts the events the kernel numbered but we never saw. The kernel numbers each packet of the
+    /// instance from 0 as it queues it, so a jump is exactly the number lost (e.g. dropped with the rest of a
+    /// batch at ENOBUFS).
+    private func account(_ event: NflogEvent) {
+        counters.events += 1
+        guard let s = event.sequence else { return }
+        let jump = s &- nextSequence
+        if jump < 1 << 31 { counters.sequenceGaps += UInt64(jump) }
+        nextSequence = s &+ 1
+    }
+
+    private func growReceiveBuffer() {
+        let cap = max(tuning.maximumReceiveBufferBytes, requestedReceiveBuffer)
+        guard requestedReceiveBuffer < cap else { return }
+        requestedReceiveBuffer = min(requestedReceiveBuffer * 2, cap)
+        socket.setReceiveBuffer(requestedReceiveBuffer)
+        counters.receiveBufferBytes = socket.receiveBufferBytes()
+    }
+}
+
+/// The knobs of an NFLOG instance, with the reader's defaults.
+struct NflogTuning {
+    /// Bytes of each packet copied: IPv6 + extension headers + TCP header fit in 128.
+    var copyRange: UInt32 = 128
+    /// The kernel sends a batch once this many packets are queued ...
+    var queueThreshold: UInt32 = 64
+    /// ... or after this long (1/100 s), whichever comes first.
+    var flushTimeoutCentiseconds: UInt32 = 5
+    /// Size of the kernel's batch buffer (NFULA_CFG_NLBUFSIZ; the kernel allows up to 128 KiB).
+    var kernelBufferBytes: UInt32 = 128 << 10
+    /// Where ENOBUFS stops doubling the socket receive buffer.
+    var maximumReceiveBufferBytes = 64 << 20
+    /// Receive calls per `read` at most.
+    var receivesPerRead = 256
+    var ackTimeoutMilliseconds = 5000
+}
+
+/// NFULNL_MSG_CONFIG requests as bytes (pure, so tests can check them).
+enum NflogConfig {
+    static let type = UInt16(NFNL_SUBSYS_ULOG) << 8 | UInt16(NFULNL_MSG_CONFIG.rawValue)
+
+    /// One config message for `group`; nil values are left out.
+    static func message(group: UInt16, sequence: UInt32, command: UInt8? = nil, copyRange: UInt32? = nil,
+                        queueThreshold: UInt32? = nil, flushTimeoutCentiseconds: UInt32? = nil,
+                        kernelBufferBytes: UInt32? = nil, flags: UInt16? = nil) -> [UInt8] {
+        var b: [UInt8] = []
+        func host16(_ v: UInt16) { b += [UInt8(v & 0xFF), UInt8(v >> 8)] }
+        func host32(_ v: UInt32) { for i in 0..<4 { b.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(i)))) } }
+        func big32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (24 - 8 * UInt32($0))) } }
+        func attribute(_ type: UInt32, _ value: [UInt8]) {
+            host16(UInt16(4 + value.count))
+            host16(UInt16(type))
+            b += value
+            b += [UInt8](repeating: 0, count: (4 - value.count % 4) % 4)
+        }
+        host32(0) // length, set below
+        host16(type)
+        host16(UInt16(NLM_F_REQUEST | NLM_F_ACK))
+        host32(sequence)
+        host32(0) // port id: the kernel's
+        b += [UInt8(AF_UNSPEC), UInt8(NFNETLINK_V0), UInt8(group >> 8), UInt8(group & 0xFF)]
+        if let command { attribute(NFULA_CFG_CMD.rawValue, [command]) }
+        if let copyRange {
+            // struct nfulnl_msg_config_mode (packed): be32 copy_range, u8 copy_mode, u8 pad.
+            attribute(NFULA_CFG_MODE.rawValue, big32(copyRange) + [UInt8(NFULNL_COPY_PACKET), 0])
+        }
+        if let kernelBufferBytes { attribute(NFULA_CFG_NLBUFSIZ.rawValue, big32(kernelBufferBytes)) }
+        if let flushTimeoutCentiseconds { attribute(NFULA_CFG_TIMEOUT.rawValue, big32(flushTimeoutCentiseconds)) }
+        if let queueThreshold { attribute(NFULA_CFG_QTHRESH.rawValue, big32(queueThreshold)) }
+        if let flags { attribute(NFULA_CFG_FLAGS.rawValue, [UInt8(flags >> 8), UInt8(flags & 0xFF)]) }
+        let length = UInt32(b.count)
+        for i in 0..<4 { b[i] = UInt8(truncatingIfNeeded: length >> (8 * UInt32(i))) }
+        return b
+    }
+}
+
+/// What one receive from the NFLOG socket gave.
+enum NflogReceive {
+    case data([UInt8])
+    /// Nothing arrived in time.
+    case timeout
+    /// ENOBUFS: the kernel dropped messages because the receive buffer was full.
+    case overrun
+}
+
+/// The message boundary of the reader: the kernel's NETLINK_NETFILTER socket or a test fake.
+protocol NflogSocket: AnyObject {
+    var fileDescriptor: Int32 { get }
+    func send(_ bytes: [UInt8]) throws(NetlinkError)
+    func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NflogReceive
+    /// SO_RCVBUF as the kernel reports it.
+    func receiveBufferBytes() -> Int
+    func setReceiveBuffer(_ bytes: Int)
+    /// The netlink port bound to `group` in the socket's namespace, if it can be told.
+    func groupOwner(_ group: UInt16) -> UInt32?
+}
+
+/// A NETLINK_NETFILTER socket via libmnl, created in the given network namespace.
+final class KernelNflogSocket: NflogSocket {
+    private let socket: OpaquePointer
+    private var buffer: [UInt8]
+    private let networkNamespace: String?
+
+    init(networkNamespace: String?) throws(NetlinkError) {
+        self.networkNamespace = networkNamespace
+        socket = try NflogNamespace.run(in: networkNamespace) { () throws(NetlinkError) -> OpaquePointer in
+            guard let nl = mnl_socket_open(NETLINK_NETFILTER) else { throw .system("socket(NETLINK_NETFILTER)") }
+            guard mnl_socket_bind(nl, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
+                let e = NetlinkError.system("bind")
+                mnl_socket_close(nl)
+                throw e
+            }
+            return nl
+        }
+        // The kernel's batches are at most 128 KiB (NFULNL nlbufsiz), plus one oversized packet.
+        buffer = [UInt8](repeating: 0, count: 256 << 10)
+    }
+
+    deinit { mnl_socket_close(socket) } // the kernel unbinds the group when the socket goes
+
+    var fileDescriptor: Int32 { mnl_socket_get_fd(socket) }
+
+    func send(_ bytes: [UInt8]) throws(NetlinkError) {
+        let n = bytes.withUnsafeBytes { mnl_socket_sendto(socket, $0.baseAddress, $0.count) }
+        guard n == bytes.count else { throw .system("sendto") }
+    }
+
+    func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NflogReceive {
+        let fd = fileDescriptor
+        while true {
+            if timeoutMilliseconds > 0 {
+                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let r = poll(&p, 1, Int32(clamping: timeoutMilliseconds))
+                if r < 0 {
+                    if errno == EINTR { continue }
+                    throw .system("poll")
+                }
+                if r == 0 { return .timeout }
+            }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n < 0 {
+                switch errno {
+                case EINTR: continue
+                case EAGAIN, EWOULDBLOCK: return .timeout
+                case ENOBUFS: return .overrun
+                default: throw .system("recv")
+                }
+            }
+            return .data(Array(buffer[0..<n]))
+        }
+    }
+
+    func receiveBufferBytes() -> Int {
+        var size: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fileDescriptor, SOL_SOCKET, SO_RCVBUF, &size, &len) == 0 else { return 0 }
+        return Int(size)
+    }
+
+    func setReceiveBuffer(_ bytes: Int) {
+        var size = Int32(clamping: bytes)
+        let len = socklen_t(MemoryLayout<Int32>.size)
+        // FORCE passes net.core.rmem_max, with CAP_NET_ADMIN.
+        if setsockopt(fileDescriptor, SOL_SOCKET, SO_RCVBUFFORCE, &size, len) != 0 {
+            _ = setsockopt(fileDescriptor, SOL_SOCKET, SO_RCVBUF, &size, len)
+        }
+    }
+
+    func groupOwner(_ group: UInt16) -> UInt32? {
+        // /proc/net/netfilter/nfnetlink_log of the socket's namespace: "group portid qlen mode range ...".
+        let text = try? NflogNamespace.run(in: networkNamespace) { () throws(NetlinkError) -> String? in
+            readSmallFile("/proc/thread-self/net/netfilter/nfnetlink_log")
+        }
+        for line in (text ?? nil)?.split(separator: "\n") ?? [] {
+            let fields = line.split(separator: " ")
+            if fields.count >= 2, UInt16(fields[0]) == group { return UInt32(fields[1]) }
+        }
+        return nil
+    }
+}
+
+private func readSmallFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { break }
+        out += chunk[0..<n]
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// Runs code with the calling thread in another network namespace, as `KernelTransport` does: sockets
+/// keep the namespace they were created in, and the thread goes back at once.
+enum NflogNamespace {
+    static func run<T>(in namespace: String?, _ body: () throws(NetlinkError) -> T) throws(NetlinkError) -> T {
+        guard let ns = namespace else { return try body() }
+        let path = ns.hasPrefix("/") ? ns : "/run/netns/\(ns)"
+        let restoreFD = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard restoreFD >= 0 else { throw .system("open /proc/thread-self/ns/net") }
+        defer { close(restoreFD) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .system("open \(path)") }
+        let r = cnf_setns(fd, cnf_clone_newnet())
+        let e = errno
+        close(fd)
+        guard r == 0 else { throw NetlinkError.system("setns \(path)", errno: e) }
+        defer {
+            let back = cnf_setns(restoreFD, cnf_clone_newnet())
+            precondition(back == 0, "cannot return to the original network namespace")
+        }
+        return try body()
+    }
+}

@@ -1,0 +1,225 @@
+import XCTest
+@testable import Netfilter
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The reader against a scripted socket: the config it sends, how it answers the kernel's refusals, and
+/// how it counts loss. No root.
+final class NflogReaderTests: XCTestCase {
+    typealias B = NflogMessageBuilder
+
+    /// Answers each config message with an ack (errno from `ackErrnos`, else 0), then serves `script`.
+    final class FakeSocket: NflogSocket {
+        var sent: [[UInt8]] = []
+        var ackErrnos: [Int32] = []
+        var script: [NflogReceive] = []
+        var owner: UInt32? = nil
+        var receiveBuffer = 212_992
+        var receiveBufferRequests: [Int] = []
+        private var queued: [[UInt8]] = []
+
+        var fileDescriptor: Int32 { -1 }
+
+        func send(_ bytes: [UInt8]) throws(NetlinkError) {
+            sent.append(bytes)
+            let e = ackErrnos.isEmpty ? 0 : ackErrnos.removeFirst()
+            // NLMSG_ERROR, NLM_F_CAPPED: error code, then the request's header.
+            let code = UInt32(bitPattern: -e)
+            var ack: [UInt8] = [36, 0, 0, 0, 2, 0, 0, 1] + Array(bytes[8..<16])
+            ack += (0..<4).map { UInt8(truncatingIfNeeded: code >> (8 * UInt32($0))) }
+            ack += Array(bytes[0..<16])
+            queued.append(ack)
+        }
+
+        func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NflogReceive {
+            if !queued.isEmpty { return .data(queued.removeFirst()) }
+            if !script.isEmpty { return script.removeFirst() }
+            return .timeout
+        }
+
+        func receiveBufferBytes() -> Int { receiveBuffer }
+        func setReceiveBuffer(_ bytes: Int) {
+            receiveBufferRequests.append(bytes)
+            receiveBuffer = 2 * bytes // as Linux reports it
+        }
+        func groupOwner(_ group: UInt16) -> UInt32? { owner }
+    }
+
+    func event(sequence: UInt32, port: UInt16 = 9) -> [UInt8] {
+        var b = B()
+        b.add(10, Array("dw drone=a cat=maps\0".utf8))
+        b.add32(12, sequence)
+        b.add(9, [0x45, 0, 0, 29, 0, 0, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 77]
+                + B.big16(40000) + B.big16(port) + [0, 9, 0, 0, 0x78])
+        let m = b.build()
+        return m + [UInt8](repeating: 0, count: (4 - m.count % 4) % 4)
+    }
+
+    func reader(_ socket: FakeSocket, group: UInt16 = 7) throws -> NflogReader {
+        try NflogReader(group: group, socket: socket, receiveBufferBytes: 4 << 20, tuning: NflogTuning())
+    }
+
+    /// Attributes of a config message: type -> value.
+    func attributes(_ m: [UInt8]) -> [UInt16: [UInt8]] {
+        var out: [UInt16: [UInt8]] = [:]
+        var o = 20
+        while o + 4 <= m.count {
+            let len = Int(m[o]) | Int(m[o + 1]) << 8, type = UInt16(m[o + 2]) | UInt16(m[o + 3]) << 8
+            out[type] = Array(m[(o + 4)..<(o + len)])
+            o += (len + 3) & ~3
+        }
+        return out
+    }
+
+    // MARK: setup
+
+    func testUnbindsThenBindsAndConfiguresInOneMessage() throws {
+        let s = FakeSocket()
+        let r = try reader(s, group: 0x1234)
+        XCTAssertTrue(r.conntrackEnabled)
+        XCTAssertEqual(s.sent.count, 2)
+        for m in s.sent {
+            XCTAssertEqual(Int(m[0]) | Int(m[1]) << 8, m.count, "nlmsg_len")
+            XCTAssertEqual(Array(m[4..<8]), [0x01, 0x04, 0x05, 0x00], "NFULNL_MSG_CONFIG, NLM_F_REQUEST|NLM_F_ACK")
+            XCTAssertEqual(Array(m[16..<20]), [0, 0, 0x12, 0x34], "AF_UNSPEC, v0, group big-endian")
+        }
+        XCTAssertEqual(attributes(s.sent[0]), [1: [2]], "NFULNL_CFG_CMD_UNBIND only")
+        let a = attributes(s.sent[1])
+        XCTAssertEqual(a[1], [1], "NFULNL_CFG_CMD_BIND")
+        XCTAssertEqual(a[2], [0, 0, 0, 128, 2, 0], "copy range 128, NFULNL_COPY_PACKET")
+        XCTAssertEqual(a[3], [0, 2, 0, 0], "kernel batch buffer 128 KiB")
+        XCTAssertEqual(a[4], [0, 0, 0, 5], "flush after 50 ms")
+        XCTAssertEqual(a[5], [0, 0, 0, 64], "queue threshold")
+        XCTAssertEqual(a[6], [0, 5], "NFULNL_CFG_F_SEQ | NFULNL_CFG_F_CONNTRACK, big-endian")
+        XCTAssertNil(a[3 + 100])
+        XCTAssertEqual(s.receiveBufferRequests, [4 << 20])
+        XCTAssertEqual(r.stats.receiveBufferBytes, 8 << 20)
+    }
+
+    func testFallsBackWithoutConntrackWhenRefused() throws {
+        let s = FakeSocket()
+        s.ackErrnos = [ENODEV, EOPNOTSUPP, 0] // nothing to unbind; no ctnetlink glue; then fine
+        let r = try reader(s)
+        XCTAssertFalse(r.conntrackEnabled)
+        XCTAssertEqual(s.sent.count, 3)
+        XCTAssertEqual(attributes(s.sent[2])[6], [0, 1], "NFULNL_CFG_F_SEQ alone")
+        XCTAssertEqual(attributes(s.sent[2])[1], [1], "still binds in the same message")
+    }
+
+    func testAsksAgainAfterTheKernelLoadedConntrack() throws {
+        let s = FakeSocket()
+        s.ackErrnos = [0, EAGAIN, 0]
+        let r = try reader(s)
+        XCTAssertTrue(r.conntrackEnabled)
+        XCTAssertEqual(attributes(s.sent[2])[6], [0, 5])
+    }
+
+    func testGroupOwnedByAnotherProcess() {
+        let s = FakeSocket()
+        s.ackErrnos = [EPERM]
+        s.owner = 4242
+        XCTAssertThrowsError(try reader(s)) { error in
+            let e = error as! NetlinkError
+            XCTAssertEqual(e.errno, EBUSY)
+            XCTAssertEqual(e.kind, .rejected)
+            XCTAssertTrue(e.description.contains("4242"), e.description)
+        }
+    }
+
+    func testWithoutCapabilityIsPermissionDenied() {
+        let s = FakeSocket()
+        s.ackErrnos = [EPERM]
+        XCTAssertThrowsError(try reader(s)) { error in
+            XCTAssertEqual((error as! NetlinkError).kind, .permissionDenied)
+        }
+    }
+
+    func testOtherBindFailureIsReported() {
+        let s = FakeSocket()
+        s.ackErrnos = [0, EINVAL, EINVAL]
+        XCTAssertThrowsError(try reader(s)) { error in
+            let e = error as! NetlinkError
+            XCTAssertEqual(e.errno, EINVAL)
+            XCTAssertEqual(e.operation, "bind NFLOG group 7")
+        }
+    }
+
+    // MARK: reading and loss
+
+    func testSequenceGapsAndENOBUFSAreCounted() throws {
+        let s = FakeSocket()
+        let r = try reader(s)
+        s.script = [.data(event(sequence: 0) + event(sequence: 1) + event(sequence: 2)),
+                    .overrun,
+                    .data(event(sequence: 7) + event(sequence: 8))]
+        let events = try r.read(timeoutMilliseconds: 10)
+        XCTAssertEqual(events.compactMap(\.sequence), [0, 1, 2, 7, 8])
+        XCTAssertEqual(events.first?.packet?.destinationPort, 9)
+        XCTAssertEqual(r.stats.events, 5)
+        XCTAssertEqual(r.stats.sequenceGaps, 4, "3, 4, 5, 6 went with the overrun")
+        XCTAssertEqual(r.stats.enobufs, 1)
+        XCTAssertEqual(s.receiveBufferRequests, [4 << 20, 8 << 20], "doubled once")
+        XCTAssertEqual(try r.read(timeoutMilliseconds: 10), [])
+    }
+
+    func testEventsLostBeforeTheFirstOneAreCounted() throws {
+        let s = FakeSocket()
+        let r = try reader(s)
+        s.script = [.data(event(sequence: 3))]
+        _ = try r.read(timeoutMilliseconds: 0)
+        XCTAssertEqual(r.stats.sequenceGaps, 3, "the instance we bound numbers from 0")
+    }
+
+    func testSequenceWrapIsNotALoss() throws {
+        let s = FakeSocket()
+        let r = try reader(s)
+        s.script = [.data(event(sequence: 0xFFFF_FFFE) + event(sequence: 0xFFFF_FFFF) + event(sequence: 0)
+                          + event(sequence: 2))]
+        _ = try r.read(timeoutMilliseconds: 0)
+        XCTAssertEqual(r.stats.sequenceGaps, 1, "only 1 is missing; a huge first jump is not believed")
+    }
+
+    func testReceiveBufferGrowthStopsAtTheCap() throws {
+        let s = FakeSocket()
+        let r = try reader(s)
+        s.script = Array(repeating: .overrun, count: 10)
+        _ = try r.read(timeoutMilliseconds: 0)
+        XCTAssertEqual(r.stats.enobufs, 10)
+        XCTAssertEqual(s.receiveBufferRequests, [4 << 20, 8 << 20, 16 << 20, 32 << 20, 64 << 20])
+    }
+
+    func testPacketsThatArriveBeforeTheAckAreKept() throws {
+        let s = FakeSocket()
+        s.script = [] // the fake serves acks first; put an event in front of the bind ack instead
+        final class Early: NflogSocket {
+            let inner: FakeSocket
+            var early: [UInt8]?
+            init(_ inner: FakeSocket, early: [UInt8]) { self.inner = inner; self.early = early }
+            var fileDescriptor: Int32 { -1 }
+            func send(_ bytes: [UInt8]) throws(NetlinkError) { try inner.send(bytes) }
+            func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NflogReceive {
+                if inner.sent.count == 2, let e = early { early = nil; return .data(e) }
+                return try inner.receive(timeoutMilliseconds: timeoutMilliseconds)
+            }
+            func receiveBufferBytes() -> Int { inner.receiveBufferBytes() }
+            func setReceiveBuffer(_ bytes: Int) { inner.setReceiveBuffer(bytes) }
+            func groupOwner(_ group: UInt16) -> UInt32? { nil }
+        }
+        let r = try NflogReader(group: 7, socket: Early(s, early: event(sequence: 0)), receiveBufferBytes: 1 << 20,
+                                tuning: NflogTuning())
+        XCTAssertEqual(try r.read(timeoutMilliseconds: 0).compactMap(\.sequence), [0])
+    }
+
+    func testMalformedMessagesAreCountedAndSkipped() throws {
+        let s = FakeSocket()
+        let r = try reader(s)
+        var bad = event(sequence: 1)
+        bad[20] = 2 // first attribute shorter than its header
+        s.script = [.data(event(sequence: 0) + bad + event(sequence: 2)), .data([1, 2, 3])]
+        let events = try r.read(timeoutMilliseconds: 0)
+        XCTAssertEqual(events.compactMap(\.sequence), [0, 2])
+        XCTAssertEqual(r.stats.malformed, 2)
+        XCTAssertEqual(r.stats.sequenceGaps, 1, "the malformed one counts as lost too: its content is gone")
+    }
+}
