@@ -95,10 +95,25 @@ matrix unknown closed   closed closed   closed closed closed   # no drone: unkno
 matrix station closed   closed closed   closed open   open   4242  # user drone in output, local-data
 matrix station open     open   open     open   open   open     # the station's own traffic is not a drone
 
+# --- packets conntrack cannot track (SYN|FIN) must not slip past the category tests ---
+for a in $LAB_GEOFENCE4 $LAB_GEOFENCE6; do
+    expect "invalid packets from alpha to geofence $a are dropped" 0 "$(lab_invalid_reaches alpha "$a")"
+done
+expect "invalid packets from bravo (allowlist) to a plain host are dropped" 0 "$(lab_invalid_reaches bravo "$LAB_PLAIN4")"
+# Control: the station itself is no drone, so its invalid probes do arrive (the probe works).
+expect "control: the station's own invalid probes arrive" 3 "$(lab_invalid_reaches station "$LAB_GEOFENCE4")"
+
+# --- spoofing: a device on charlie's link (interface identity, isolate) borrowing delta's
+#     address (monitor) still gets charlie's policy ---
+lab_ns "dw-charlie-$LAB_ID" ip addr add 192.0.2.66/32 dev eth0
+expect "charlie spoofing delta's address stays isolated" closed "$(lab_connect charlie "$LAB_PLAIN4" "" 192.0.2.66)"
+
 # --- kernel counters saw the blocks ---
 listing=$(lab_ns "$LAB_STATION" nft list table inet dronewall)
-drops=$(echo "$listing" | grep -c 'packets [1-9][0-9]* .* drop')
-[ "$drops" -ge 5 ] && ok "drop rules counted packets ($drops rules)" || fail "drop rule counters: only $drops non-zero"
+counted=$(echo "$listing" | grep -c 'counter packets [1-9][0-9]* .* log prefix "dw drone=')
+[ "$counted" -ge 10 ] && ok "blocking rules counted packets ($counted rules)" || fail "rule counters: only $counted non-zero"
+echo "$listing" | grep -q 'packets [1-9][0-9]* .*cat=geofence would-block' \
+    && ok "monitor drone delta counted would-block geofence packets" || fail "no would-block count for delta"
 
 # --- differential oracle: our netlink batch == nft -f of `dronewall show` ---
 ip netns add "$ORACLE_NS"

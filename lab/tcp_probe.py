@@ -2,10 +2,65 @@
 """Lab helper: a TCP listener on every address, and a connect probe.
 
 listen PORT                 accept and close connections on all IPv4/IPv6 addresses
-connect ADDR PORT [UID]     print "open" if a TCP connection succeeds within 1.5 s, else "closed"
-                            (with UID, the probe first drops to that user id, to test `user =` drones)
+connect ADDR PORT [UID] [SRC]
+                            print "open" if a TCP connection succeeds within 1.5 s, else "closed"
+                            (UID: drop to that user id first, to test `user =` drones; SRC: bind
+                            this source address, to test spoofing)
+invalid ADDR PORT           send 3 raw TCP segments with SYN and FIN set (conntrack calls them
+                            invalid) carrying the marker DWPROBE
+sniff IFACE SECONDS         count packets carrying the marker seen on IFACE for SECONDS; print it
 """
-import os, socket, sys, threading
+import os, socket, struct, sys, threading, time
+
+MARKER = b"DWPROBE"
+
+
+def checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def send_invalid(addr, port):
+    """SYN|FIN with a payload: never part of a valid connection, so conntrack marks it invalid."""
+    v6 = ":" in addr
+    family = socket.AF_INET6 if v6 else socket.AF_INET
+    # Learn the source address the kernel would use, for the checksum's pseudo-header.
+    probe = socket.socket(family, socket.SOCK_DGRAM)
+    probe.connect((addr, port))
+    src = probe.getsockname()[0]
+    probe.close()
+    s = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    for i in range(3):
+        header = struct.pack("!HHIIBBHHH", 40000 + i, port, 1000 + i, 0, 5 << 4, 0x03, 65535, 0, 0)
+        segment = header + MARKER
+        if v6:
+            pseudo = socket.inet_pton(family, src) + socket.inet_pton(family, addr) + struct.pack("!I3xB", len(segment), 6)
+        else:
+            pseudo = socket.inet_pton(family, src) + socket.inet_pton(family, addr) + struct.pack("!BBH", 0, 6, len(segment))
+        csum = checksum(pseudo + segment)
+        segment = segment[:16] + struct.pack("!H", csum) + segment[18:]
+        s.sendto(segment, (addr, 0))
+        time.sleep(0.05)
+    s.close()
+
+
+def sniff(iface, seconds):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    s.bind((iface, 0))
+    s.settimeout(0.2)
+    seen = 0
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            if MARKER in s.recv(65535):
+                seen += 1
+        except socket.timeout:
+            pass
+    print(seen, flush=True)
 
 def serve(family, addr, port):
     s = socket.socket(family, socket.SOCK_STREAM)
@@ -33,11 +88,14 @@ def main():
             t.join()
     elif sys.argv[1] == "connect":
         addr, port = sys.argv[2], int(sys.argv[3])
+        # Drop to the user first: a socket belongs to the user that creates it (meta skuid).
         if len(sys.argv) > 4 and sys.argv[4]:
             os.setgid(int(sys.argv[4]))
             os.setuid(int(sys.argv[4]))
         family = socket.AF_INET6 if ":" in addr else socket.AF_INET
         s = socket.socket(family, socket.SOCK_STREAM)
+        if len(sys.argv) > 5 and sys.argv[5]:
+            s.bind((sys.argv[5], 0))
         s.settimeout(1.5)
         try:
             s.connect((addr, port))
@@ -46,6 +104,10 @@ def main():
             print("closed")
         finally:
             s.close()
+    elif sys.argv[1] == "invalid":
+        send_invalid(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "sniff":
+        sniff(sys.argv[2], float(sys.argv[3]))
 
 if __name__ == "__main__":
     main()

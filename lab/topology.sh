@@ -100,9 +100,21 @@ lab_down() {
     LAB_NAMESPACES=()
 }
 
-# lab_connect DRONE ADDRESS -> prints "open" or "closed" (TCP connect within 1.5 s).
+lab_drone_ns() { if [ "$1" = station ]; then echo "$LAB_STATION"; else echo "dw-$1-$LAB_ID"; fi; }
+
+# lab_connect DRONE ADDRESS [UID] [SOURCE] -> prints "open" or "closed" (TCP connect within 1.5 s).
 lab_connect() {
-    local ns="dw-$1-$LAB_ID"
-    [ "$1" = station ] && ns=$LAB_STATION
-    lab_ns "$ns" python3 "$LAB_DIR/tcp_probe.py" connect "$2" "$LAB_PORT" "${3:-}"
+    lab_ns "$(lab_drone_ns "$1")" python3 "$LAB_DIR/tcp_probe.py" connect "$2" "$LAB_PORT" "${3:-}" "${4:-}"
+}
+
+# lab_invalid_reaches DRONE ADDRESS -> prints how many of 3 invalid (SYN|FIN) probes the cloud saw.
+lab_invalid_reaches() {
+    local out="/tmp/dw-sniff-$LAB_ID" n
+    lab_ns "$LAB_CLOUD" python3 "$LAB_DIR/tcp_probe.py" sniff eth0 2 > "$out" &
+    local sniffer=$!
+    sleep 0.5
+    lab_ns "$(lab_drone_ns "$1")" python3 "$LAB_DIR/tcp_probe.py" invalid "$2" "$LAB_PORT"
+    wait "$sniffer"
+    n=$(cat "$out"); rm -f "$out"
+    echo "$n"
 }

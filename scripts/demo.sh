@@ -4,7 +4,9 @@
 # shows which connections are blocked and allowed, prints the status, and cleans up.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-. scripts/setup.sh
+# Setup runs in its own shell (its `set -e` must not end this script early); PATH for swift here.
+bash scripts/setup.sh || exit 1
+[ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (it creates network namespaces)" >&2; exit 77; }
 swift build 2>&1 | tail -1
 DW="$PWD/.build/debug/dronewall"

@@ -12,12 +12,17 @@ public struct CatalogueReader {
     let reader: SourceReader
     public init(reader: SourceReader = DiskReader()) { self.reader = reader }
 
-    public func read(directories: [String]) -> (Catalogue, Diagnostics) {
+    /// Reads every `*.rules` file of `directories`, in order. With `required`, a missing
+    /// directory is an error (one the user named must exist; the default path may not).
+    public func read(directories: [String], required: Bool = false) -> (Catalogue, Diagnostics) {
         var diags = Diagnostics()
         var catalogue = Catalogue()
         var owner: [HostPattern: (vendor: String, index: Int, location: SourceLocation)] = [:]
         for dir in directories {
-            guard let names = reader.list(dir) else { continue }
+            guard let names = reader.list(dir) else {
+                if required { diags.error("catalogue directory \(dir) does not exist", at: nil) }
+                continue
+            }
             for name in names.filter({ $0.hasSuffix(".rules") && !$0.hasPrefix(".") }).sorted() {
                 let path = joinPath(dir, name)
                 switch reader.read(path) {

@@ -32,6 +32,7 @@ enum Words {
             case .notAnAddress: why = "bad address '\(w.text)': expected an IPv4 or IPv6 address or CIDR"
             case let .badPrefixLength(max): why = "bad prefix length in '\(w.text)': expected 0 to \(max)"
             case let .hostBitsSet(net): why = "'\(w.text)' has host bits set beyond its prefix; did you mean \(net)?"
+            case let .ipv4Mapped(v4): why = "'\(w.text)' is an IPv4-mapped IPv6 address, which IPv4 packets never carry; write \(v4)"
             }
             diags.error(why, at: w.location, length: w.text.count)
             return nil

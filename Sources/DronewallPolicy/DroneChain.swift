@@ -20,6 +20,26 @@ extension PolicyCompiler {
         }
     }
 
+    /// Category bits logged as would-block: what local-data would block that the policy lets through.
+    static func wouldBlockMask(_ policy: PolicyKind, allow: UInt32, block: UInt32) -> UInt32 {
+        policy == .monitor ? Category.allBits & ~allow & ~block : 0
+    }
+
+    /// Counting and rate-limited logging of one reason, one rule per family (the family match
+    /// comes first so each counter sees only its packets). No verdict: the caller adds the
+    /// drop in a separate rule, so a packet over the log limit is still dropped.
+    static func logRules(drone: String, reason: String, verdict: KernelLayout.LogVerdict, group: UInt16,
+                         matches: [Match], origin: String) -> [Rule] {
+        let prefix = KernelLayout.logPrefix(drone: drone, reason: reason, verdict: verdict)
+        return [(NetworkFamily.ipv4, KernelLayout.logMeterV4, [Field.ipv4Source, .ipv4Destination]),
+                (.ipv6, KernelLayout.logMeterV6, [.ipv6Source, .ipv6Destination])].map { family, meter, key in
+            Rule([.family(family)] + matches,
+                 [.counter, .meterLimit(set: meter, key: key, perSecond: KernelLayout.logRatePerSecond,
+                                        burst: KernelLayout.logBurst),
+                  .log(prefix: prefix, group: group)], nil, origin: origin)
+        }
+    }
+
     /// The chain a drone's new flows go through, and the host sets it refers to.
     func droneChain(_ drone: DroneConfig, policy: PolicyKind, logGroup: UInt16,
                     _ diags: inout Diagnostics) -> (Chain, [NamedSet]) {
@@ -27,23 +47,38 @@ extension PolicyCompiler {
         let allow = drone.allow.reduce(UInt32(0)) { $0 | $1.value.bit }
         let block = drone.block.reduce(UInt32(0)) { $0 | $1.value.bit }
         let blocked = PolicyCompiler.blockedMask(policy, allow: allow, block: block)
+        let wouldBlock = PolicyCompiler.wouldBlockMask(policy, allow: allow, block: block)
         let origin = drone.location.description
-        func drop(_ reason: String, _ matches: [Match]) -> Rule {
-            Rule(matches, [.counter, .log(prefix: KernelLayout.logPrefix(drone: name, reason: reason), group: logGroup)],
-                 .verdict(.drop), origin: origin)
+        func log(_ reason: String, _ matches: [Match], _ verdict: KernelLayout.LogVerdict = .blocked) -> [Rule] {
+            PolicyCompiler.logRules(drone: name, reason: reason, verdict: verdict, group: logGroup, matches: matches,
+                                    origin: origin)
         }
+        func drop(_ matches: [Match]) -> Rule { Rule(matches, [], .verdict(.drop), origin: origin) }
         let accept = RuleAction.verdict(.goto(KernelLayout.acceptFlowChain))
+        let prefixFor = { (reason: String) in KernelLayout.logPrefix(drone: name, reason: reason) }
 
-        var rules = [Rule([], [], .verdict(.jump(KernelLayout.classifyChain)), origin: origin)]
+        // Packets without conntrack carry no class mark and would pass every category test:
+        // drop them (logged) before anything else.
+        let untracked = Match.conntrackState([.invalid, .untracked])
+        var rules = log(KernelLayout.reasonUntracked, [untracked])
+        rules.append(drop([untracked]))
+        rules.append(Rule([], [], .verdict(.jump(KernelLayout.classifyChain)), origin: origin))
         var sets: [NamedSet] = []
 
         // Explicit hosts first: block-host beats everything, allow-host beats categories.
         for kind in [KernelLayout.HostListKind.block, .allow] {
             let hosts = kind == .block ? drone.blockHosts : drone.allowHosts
             for domain in hosts.filter({ if case .domain = $0.value { true } else { false } }) {
-                diags.warning("'\(domain.value)' is a name: names in \(kind.rawValue)-host take effect through the "
-                              + "station's DNS resolver, which this version does not run yet; only addresses and "
-                              + "networks are enforced", at: domain.location, length: domain.value.description.count)
+                // A block that cannot be enforced is an error (fail closed); an allow that cannot
+                // be is only a warning, since it leaves the traffic blocked.
+                let why = "'\(domain.value)' is a name: names in \(kind.rawValue)-host need the station's DNS "
+                    + "resolver, which this version does not run yet; use addresses or networks"
+                if kind == .block {
+                    diags.error(why, at: domain.location, length: domain.value.description.count)
+                } else {
+                    diags.warning(why + " (until then the name stays blocked by the policy)", at: domain.location,
+                                  length: domain.value.description.count)
+                }
             }
             for ipv6 in [false, true] {
                 let nets = hosts.compactMap { h -> SetElement? in
@@ -55,7 +90,19 @@ extension PolicyCompiler {
                 sets.append(NamedSet(name: setName, keyType: ipv6 ? .ipv6Address : .ipv4Address, flags: .interval,
                                      elements: mergeHostNetworks(nets), origin: origin))
                 let match = Match.inSet(ipv6 ? .ipv6Destination : .ipv4Destination, set: setName, negated: false)
-                rules.append(kind == .block ? drop(KernelLayout.reasonHost, [match]) : Rule([match], [], accept, origin: origin))
+                if kind == .block {
+                    // The set match fixes the family, so one logging rule (and its meter) suffices.
+                    let meter = ipv6 ? KernelLayout.logMeterV6 : KernelLayout.logMeterV4
+                    let key: [Field] = ipv6 ? [.ipv6Source, .ipv6Destination] : [.ipv4Source, .ipv4Destination]
+                    rules.append(Rule([match], [.counter, .meterLimit(set: meter, key: key,
+                                                                       perSecond: KernelLayout.logRatePerSecond,
+                                                                       burst: KernelLayout.logBurst),
+                                                .log(prefix: prefixFor(KernelLayout.reasonHost), group: logGroup)],
+                                      nil, origin: origin))
+                    rules.append(drop([match]))
+                } else {
+                    rules.append(Rule([match], [], accept, origin: origin))
+                }
             }
         }
 
@@ -74,15 +121,23 @@ extension PolicyCompiler {
 
         switch policy {
         case .isolate:
-            rules.append(drop(KernelLayout.reasonAll, []))
+            rules += log(KernelLayout.reasonAll, [])
+            rules.append(drop([]))
         case .localData, .allowlist, .monitor:
-            // One rule per blocked category, so the log prefix and counter name it.
+            // Logging rules per blocked category (so prefix and counter name it), then one drop.
             for c in Category.from(mask: blocked) {
-                rules.append(drop(c.rawValue, [.masked(.conntrackMark, mask: c.bit, value: 0, negated: true)]))
+                rules += log(c.rawValue, [.masked(.conntrackMark, mask: c.bit, value: 0, negated: true)])
+            }
+            if blocked != 0 {
+                rules.append(drop([.masked(.conntrackMark, mask: blocked, value: 0, negated: true)]))
             }
             if policy == .allowlist {
-                rules.append(drop(KernelLayout.reasonUnlisted,
-                                  [.masked(.conntrackMark, mask: Category.allBits, value: 0, negated: false)]))
+                let unlisted = Match.masked(.conntrackMark, mask: Category.allBits, value: 0, negated: false)
+                rules += log(KernelLayout.reasonUnlisted, [unlisted])
+                rules.append(drop([unlisted]))
+            }
+            for c in Category.from(mask: wouldBlock) {
+                rules += log(c.rawValue, [.masked(.conntrackMark, mask: c.bit, value: 0, negated: true)], .wouldBlock)
             }
             rules.append(Rule([], [], accept, origin: origin))
         }
@@ -110,13 +165,7 @@ extension PolicyCompiler {
             }
             return
         }
-        if policy == .monitor {
-            for a in drone.allow {
-                diags.warning("allow = \(a.value.rawValue) has no effect under policy monitor, which blocks only "
-                              + "what 'block' names", at: a.location, length: a.value.rawValue.count)
-            }
-            return
-        }
+        if policy == .monitor { return } // allow only keeps those categories out of the would-block log
         let allow = drone.allow.reduce(UInt32(0)) { $0 | $1.value.bit }
         let block = drone.block.reduce(UInt32(0)) { $0 | $1.value.bit }
         let blocked = PolicyCompiler.blockedMask(policy, allow: allow, block: block)

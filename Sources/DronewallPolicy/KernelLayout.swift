@@ -9,11 +9,10 @@ public enum KernelLayout {
 
     // Conntrack mark layout (dronewall owns the conntrack mark of the flows it filters):
     //   bits 0-10  category bits of the destination (Category.bit)
-    //   bits 16-30 ruleset generation, bit 31 "accepted under this generation"
+    //   bits 16-31 ruleset generation (never 0), set when a flow is accepted
     // The fast path accepts a flow whose upper half equals the current generation, so a
     // re-apply with a different policy re-examines every flow once.
     public static let generationMask: UInt32 = 0xffff_0000
-    public static let acceptedBit: UInt32 = 0x8000_0000
 
     public static let droneInterfacesSet = "drone_interfaces"
     public static let dronesByMAC = "drones_by_mac"
@@ -47,18 +46,41 @@ public enum KernelLayout {
     public static let reasonHost = "host"      // block-host
     public static let reasonAll = "all"        // isolate
     public static let reasonUnlisted = "unlisted" // allowlist: not named
+    /// Packets conntrack could not track (invalid, or untracked by a notrack rule elsewhere):
+    /// they carry no class mark, so they are dropped rather than judged.
+    public static let reasonUntracked = "untracked"
     /// Drone word in the log prefix of devices that match no drone.
     public static let unknownDroneWord = "*"
 
-    /// `dw drone=NAME cat=REASON ` — parsed back by the flow log (NFLOG prefix, max 127 bytes).
-    public static func logPrefix(drone: String, reason: String) -> String { "dw drone=\(drone) cat=\(reason) " }
+    /// What a logging rule reports: the packet was dropped, or (monitor) would have been.
+    public enum LogVerdict: String, Sendable { case blocked, wouldBlock = "would-block" }
 
-    /// The drone and reason from a prefix made by `logPrefix`, or nil for anything else.
-    public static func parseLogPrefix(_ prefix: String) -> (drone: String, reason: String)? {
-        let words = prefix.split(separator: " ")
-        guard words.count == 3, words[0] == "dw", words[1].hasPrefix("drone="), words[2].hasPrefix("cat=") else {
-            return nil
-        }
-        return (String(words[1].dropFirst(6)), String(words[2].dropFirst(4)))
+    /// `dw drone=NAME cat=REASON ` (blocked) or `dw drone=NAME cat=REASON would-block ` —
+    /// parsed back by the flow log (NFLOG prefix, at most 127 bytes).
+    public static func logPrefix(drone: String, reason: String, verdict: LogVerdict = .blocked) -> String {
+        "dw drone=\(drone) cat=\(reason) " + (verdict == .wouldBlock ? "would-block " : "")
     }
+
+    /// Drone, reason and verdict from a prefix made by `logPrefix`, or nil for anything else.
+    public static func parseLogPrefix(_ prefix: String) -> (drone: String, reason: String, verdict: LogVerdict)? {
+        let words = prefix.split(separator: " ")
+        guard words.count == 3 || words.count == 4, words[0] == "dw", words[1].hasPrefix("drone="),
+              words[2].hasPrefix("cat=") else { return nil }
+        var verdict = LogVerdict.blocked
+        if words.count == 4 {
+            guard words[3] == "would-block" else { return nil }
+            verdict = .wouldBlock
+        }
+        return (String(words[1].dropFirst(6)), String(words[2].dropFirst(4)), verdict)
+    }
+
+    // Logging is limited per flow (source and destination address) by a token bucket in
+    // these dynamic sets, so a drone retrying in a tight loop cannot flood the log; the
+    // rules' counters still count every packet.
+    public static let logMeterV4 = "log_meter_v4"
+    public static let logMeterV6 = "log_meter_v6"
+    public static let logRatePerSecond: UInt32 = 10
+    public static let logBurst: UInt32 = 20
+    public static let logMeterSize: UInt32 = 65_536
+    public static let logMeterTimeoutMilliseconds: UInt64 = 60_000
 }

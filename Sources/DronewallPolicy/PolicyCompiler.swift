@@ -58,7 +58,7 @@ public struct PolicyCompiler {
     static func generation(of text: String) -> UInt32 {
         var h: UInt32 = 2_166_136_261
         for b in text.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
-        return KernelLayout.acceptedBit | ((h % 0x7fff + 1) << 16)
+        return (h % 0xffff + 1) << 16
     }
 
     // MARK: building
@@ -74,7 +74,7 @@ public struct PolicyCompiler {
         // Identity maps: one lookup per identity kind leads straight to the drone's chain.
         var byMAC: [SetElement] = [], byV4: [SetElement] = [], byV6: [SetElement] = []
         var byIface: [SetElement] = [], byUser: [SetElement] = []
-        var droneIfaces = station.droneInterfaces.map(\.value)
+        var droneIfaces = station.droneInterfaces.map(\.value)  // the drone LAN (isolate reaches it)
         var seenUIDs: [UInt32: String] = [:]
         var anyUserDrone = false
 
@@ -119,7 +119,7 @@ public struct PolicyCompiler {
             warnIneffectiveAllows(drone, policy: policy, &diags)
         }
 
-        if station.unknownDevices != nil && droneIfaces.isEmpty {
+        if station.unknownDevices != nil && station.droneInterfaces.isEmpty {
             diags.warning("unknown-devices applies only to traffic from drone-interfaces, and none are set",
                           at: station.unknownDevices?.location, length: station.unknownDevicesPolicy.rawValue.count)
         }
@@ -155,7 +155,7 @@ public struct PolicyCompiler {
             ]),
         ]
         chains += droneChains
-        if !droneIfaces.isEmpty {
+        if !station.droneInterfaces.isEmpty {
             var unknown = DroneConfig(name: KernelLayout.unknownDroneWord,
                                       location: station.location ?? SourceLocation(file: "", line: 0, column: 0))
             unknown.policy = station.unknownDevices
@@ -166,20 +166,20 @@ public struct PolicyCompiler {
 
         let fastPath = Rule([.masked(.conntrackMark, mask: KernelLayout.generationMask, value: gen, negated: false)], [],
                             .verdict(.accept))
-        var forward: [Rule] = []
-        if !droneIfaces.isEmpty {
-            forward.append(Rule([.inSet(.inputInterfaceName, set: KernelLayout.droneInterfacesSet, negated: true)], [],
-                                .verdict(.return)))
-        }
-        forward += [
+        // Identity, strongest first: the interface a packet arrives on cannot be spoofed by the
+        // device, a MAC or an address can. Every forwarded packet is looked up (no early return
+        // on drone-interfaces), so a drone is filtered whichever link it uses.
+        var forward: [Rule] = [
             fastPath,
+            Rule([], [], .verdictMap(.inputInterfaceName, map: KernelLayout.dronesByInterface)),
             Rule([], [], .verdictMap(.etherSource, map: KernelLayout.dronesByMAC)),
             Rule([], [], .verdictMap(.ipv4Source, map: KernelLayout.dronesByIPv4)),
             Rule([], [], .verdictMap(.ipv6Source, map: KernelLayout.dronesByIPv6)),
-            Rule([], [], .verdictMap(.inputInterfaceName, map: KernelLayout.dronesByInterface)),
         ]
-        if !droneIfaces.isEmpty {
-            forward.append(Rule([], [], .verdict(.goto(KernelLayout.unknownDevicesChain))))
+        if !station.droneInterfaces.isEmpty {
+            // What arrives on a drone interface and matched no drone is an unknown device.
+            forward.append(Rule([.inSet(.inputInterfaceName, set: KernelLayout.droneInterfacesSet, negated: false)], [],
+                                .verdict(.goto(KernelLayout.unknownDevicesChain))))
         }
         chains.append(Chain(name: KernelLayout.forwardChain, base: BaseChainSpec(hook: .forward), rules: forward))
         if anyUserDrone {
@@ -209,6 +209,10 @@ public struct PolicyCompiler {
                      elements: elements(v6)),
             NamedSet(name: KernelLayout.learnedV4, keyType: .ipv4Address, dataType: .mark, flags: .timeout),
             NamedSet(name: KernelLayout.learnedV6, keyType: .ipv6Address, dataType: .mark, flags: .timeout),
+            .meter(name: KernelLayout.logMeterV4, key: [.ipv4Address, .ipv4Address], size: KernelLayout.logMeterSize,
+                   timeoutMilliseconds: KernelLayout.logMeterTimeoutMilliseconds),
+            .meter(name: KernelLayout.logMeterV6, key: [.ipv6Address, .ipv6Address], size: KernelLayout.logMeterSize,
+                   timeoutMilliseconds: KernelLayout.logMeterTimeoutMilliseconds),
         ]
     }
 }

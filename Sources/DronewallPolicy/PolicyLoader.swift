@@ -11,6 +11,8 @@ public struct PolicyLoader {
 
     public var configPath: String
     public var catalogueDirectories: [String]
+    /// True when the directories were named by the user (each must exist).
+    public var catalogueRequired: Bool
     public var reader: SourceReader
     public var resolveUser: PolicyCompiler.UserResolver
 
@@ -19,6 +21,7 @@ public struct PolicyLoader {
         self.configPath = configPath
         self.catalogueDirectories = catalogueDirectories.isEmpty ? PolicyLoader.defaultCatalogueDirectories
                                                                  : catalogueDirectories
+        self.catalogueRequired = !catalogueDirectories.isEmpty
         self.reader = reader
         self.resolveUser = resolveUser
     }
@@ -32,14 +35,24 @@ public struct PolicyLoader {
     }
 
     public func load() -> Result {
-        let (catalogue, catDiags) = CatalogueReader(reader: reader).read(directories: catalogueDirectories)
+        let (catalogue, catDiags) = CatalogueReader(reader: reader).read(directories: catalogueDirectories,
+                                                                        required: catalogueRequired)
         let (config, confDiags) = ConfigReader(reader: reader).read(mainPath: configPath)
         var diags = Diagnostics()
         diags.append(contentsOf: catDiags)
         diags.append(contentsOf: confDiags)
-        if catalogue.files.isEmpty && !catDiags.hasErrors {
-            diags.warning("no vendor catalogue found in \(catalogueDirectories.joined(separator: ", ")): "
-                          + "no manufacturer endpoint will be recognised", at: nil)
+        // Without a catalogue, local-data and allowlist would recognise no vendor endpoint and
+        // block nothing (or everything): refuse rather than fail open.
+        let needsCatalogue = config.drones.contains { [.localData, .allowlist, .monitor].contains($0.policy?.value) }
+            || [.localData, .allowlist, .monitor].contains(config.station.unknownDevicesPolicy)
+        if catalogue.endpoints.isEmpty && !catDiags.hasErrors {
+            let msg = "no vendor catalogue found in \(catalogueDirectories.joined(separator: ", "))"
+            if needsCatalogue {
+                diags.error(msg + ": policies local-data, allowlist and monitor need one (install the package's "
+                            + "catalogue or pass --catalogue DIR)", at: nil)
+            } else {
+                diags.warning(msg + ": no manufacturer endpoint will be recognised", at: nil)
+            }
         }
         var ruleset: Ruleset?
         if !diags.hasErrors {

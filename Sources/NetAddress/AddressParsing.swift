@@ -7,12 +7,24 @@ public enum AddressParseError: Error, Equatable, Sendable {
     case badPrefixLength(maximum: Int)
     /// The address has bits set beyond the prefix (`192.0.2.1/24`).
     case hostBitsSet(network: String)
+    /// An IPv4-mapped IPv6 address; the plain IPv4 form is meant.
+    case ipv4Mapped(String)
 }
 
 extension IPNetwork {
     /// Parses `192.0.2.1`, `192.0.2.0/24`, `2001:db8::1`, `2001:db8::/32`.
     /// Host bits beyond the prefix are an error, so a typo cannot widen a rule silently.
+    /// IPv4-mapped IPv6 (`::ffff:192.0.2.1`) is refused: IPv4 traffic never carries it.
     public static func parse(_ text: String) throws(AddressParseError) -> IPNetwork {
+        let net = try parseAny(text)
+        if !net.isIPv4, net.bytes[0..<10].allSatisfy({ $0 == 0 }), net.bytes[10] == 0xff, net.bytes[11] == 0xff,
+           net.prefixLength >= 96 {
+            throw .ipv4Mapped(IPNetwork.format(address: Array(net.bytes[12...])))
+        }
+        return net
+    }
+
+    static func parseAny(_ text: String) throws(AddressParseError) -> IPNetwork {
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         let addressText = String(parts[0])
         guard let bytes = parseIPv4(addressText) ?? parseIPv6(addressText) else { throw .notAnAddress }
@@ -57,7 +69,8 @@ extension IPNetwork {
                     out.append(UInt16(v4[0]) << 8 | UInt16(v4[1]))
                     out.append(UInt16(v4[2]) << 8 | UInt16(v4[3]))
                 } else {
-                    guard !item.isEmpty, item.count <= 4, let v = UInt16(item, radix: 16) else { return nil }
+                    guard !item.isEmpty, item.count <= 4, item.allSatisfy(\.isHexDigit),
+                          let v = UInt16(item, radix: 16) else { return nil }
                     out.append(v)
                 }
             }
@@ -144,7 +157,7 @@ public struct MACAddress: Sendable, Hashable, CustomStringConvertible {
         guard parts.count == 6 else { return nil }
         var out: [UInt8] = []
         for p in parts {
-            guard p.count == 2, let v = UInt8(p, radix: 16) else { return nil }
+            guard p.count == 2, p.allSatisfy(\.isHexDigit), let v = UInt8(p, radix: 16) else { return nil }
             out.append(v)
         }
         return MACAddress(bytes: out)

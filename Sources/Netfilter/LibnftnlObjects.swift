@@ -93,6 +93,7 @@ final class SetObject {
 
     func setString(_ a: UInt16, _ s: String) { _ = nftnl_set_set_str(ptr, a, s) }
     func setU32(_ a: UInt16, _ v: UInt32) { nftnl_set_set_u32(ptr, a, v) }
+    func setU64(_ a: UInt16, _ v: UInt64) { nftnl_set_set_u64(ptr, a, v) }
     func setData(_ a: UInt16, _ bytes: [UInt8]) {
         bytes.withUnsafeBytes { _ = nftnl_set_set_data(ptr, a, $0.baseAddress, UInt32($0.count)) }
     }
@@ -187,6 +188,9 @@ struct Expression {
     let ptr: OpaquePointer
     func u32(_ a: Int, _ v: UInt32) { nftnl_expr_set_u32(ptr, attr(a), v) }
     func u16(_ a: Int, _ v: UInt16) { nftnl_expr_set_u16(ptr, attr(a), v) }
+    func u64(_ a: Int, _ v: UInt64) { nftnl_expr_set_u64(ptr, attr(a), v) }
+    /// Hands a standalone expression to this one (dynset's inner expression); ownership moves.
+    func adopt(_ a: Int, _ inner: OpaquePointer) { _ = nftnl_expr_set(ptr, attr(a), UnsafeRawPointer(inner), 0) }
     func s32(_ a: Int, _ v: Int32) { nftnl_expr_set_u32(ptr, attr(a), UInt32(bitPattern: v)) }
     func string(_ a: Int, _ s: String) { _ = nftnl_expr_set_str(ptr, attr(a), s) }
     func data(_ a: Int, _ bytes: [UInt8]) {

@@ -58,8 +58,14 @@ struct Linearizer {
         s.setString(attr(NFTNL_SET_TABLE), tableName)
         s.setString(attr(NFTNL_SET_NAME), set.name)
         s.setU32(attr(NFTNL_SET_FLAGS), set.flags.rawValue)
-        s.setU32(attr(NFTNL_SET_KEY_TYPE), set.keyType.nftTypeID)
-        s.setU32(attr(NFTNL_SET_KEY_LEN), UInt32(set.keyType.byteLength))
+        // A concatenated key: nft's type id packs the parts 6 bits each; every part takes
+        // whole 32-bit registers, so the key length rounds each part up to 4 bytes.
+        s.setU32(attr(NFTNL_SET_KEY_TYPE), set.keyTypes.reduce(UInt32(0)) { $0 << 6 | $1.nftTypeID })
+        let keyLength = set.keyParts == nil ? set.keyType.byteLength
+                                            : set.keyTypes.reduce(0) { $0 + registerBytes($1.byteLength) }
+        s.setU32(attr(NFTNL_SET_KEY_LEN), UInt32(keyLength))
+        if let size = set.size { s.setU32(attr(NFTNL_SET_DESC_SIZE), size) }
+        if let t = set.timeoutMilliseconds { s.setU64(attr(NFTNL_SET_TIMEOUT), t) }
         if let data = set.dataType {
             // The kernel knows verdict data as NFT_DATA_VERDICT, not nft's TYPE_VERDICT.
             s.setU32(attr(NFTNL_SET_DATA_TYPE), data == .verdict ? NFT_DATA_VERDICT.rawValue : data.nftTypeID)
@@ -68,7 +74,7 @@ struct Linearizer {
         if let id = sets[set.name]?.id { s.setU32(attr(NFTNL_SET_ID), id) }
         // nft stores the byte order of key and data so that `nft list` prints values right.
         var udata: [UInt8] = []
-        udata += udataU32(0 /* NFTNL_UDATA_SET_KEYBYTEORDER */, set.keyType.nftByteOrder)
+        udata += udataU32(0 /* NFTNL_UDATA_SET_KEYBYTEORDER */, set.keyParts == nil ? set.keyType.nftByteOrder : 0)
         if let data = set.dataType {
             udata += udataU32(1 /* NFTNL_UDATA_SET_DATABYTEORDER */, data.nftByteOrder)
         }
@@ -246,9 +252,9 @@ struct RuleBuilder {
     mutating func meta(_ key: UInt32, _ dreg: UInt32 = reg1) {
         append("meta") { $0.u32(NFTNL_EXPR_META_KEY, key); $0.u32(NFTNL_EXPR_META_DREG, dreg) }
     }
-    mutating func payload(_ base: UInt32, offset: UInt32, length: UInt32) {
-        append("payload", tag: .payload(base: base, offset: offset, length: length)) {
-            $0.u32(NFTNL_EXPR_PAYLOAD_DREG, RuleBuilder.reg1)
+    mutating func payload(_ base: UInt32, offset: UInt32, length: UInt32, dreg: UInt32 = reg1) {
+        append("payload", tag: dreg == RuleBuilder.reg1 ? .payload(base: base, offset: offset, length: length) : .other) {
+            $0.u32(NFTNL_EXPR_PAYLOAD_DREG, dreg)
             $0.u32(NFTNL_EXPR_PAYLOAD_BASE, base)
             $0.u32(NFTNL_EXPR_PAYLOAD_OFFSET, offset)
             $0.u32(NFTNL_EXPR_PAYLOAD_LEN, length)
@@ -305,7 +311,7 @@ struct RuleBuilder {
 
     /// Loads `field` into reg 1, preceded by its protocol dependency unless already present.
     /// `bytes`: load only a prefix of the field (nft does this for byte-aligned prefixes).
-    mutating func load(_ field: Field, bytes: Int? = nil) {
+    mutating func load(_ field: Field, bytes: Int? = nil, dreg: UInt32 = reg1) {
         switch field {
         case .ipv4Source, .ipv4Destination, .ipv6Source, .ipv6Destination:
             let proto: UInt8 = field.dataType == .ipv4Address ? UInt8(NFPROTO_IPV4) : UInt8(NFPROTO_IPV6)
@@ -326,7 +332,7 @@ struct RuleBuilder {
             default: 24
             }
             payload(raw(NFT_PAYLOAD_NETWORK_HEADER), offset: offset,
-                    length: UInt32(bytes ?? field.dataType.byteLength))
+                    length: UInt32(bytes ?? field.dataType.byteLength), dreg: dreg)
         case .etherSource:
             if !etherDependency {
                 meta(raw(NFT_META_IFTYPE))
@@ -344,6 +350,15 @@ struct RuleBuilder {
 
     mutating func match(_ m: Match) throws(NetlinkError) {
         switch m {
+        case .conntrackState(let states):
+            ctLoad(raw(NFT_CT_STATE))
+            bitwise(mask: hostBytes(states.reduce(UInt32(0)) { $0 | $1.bit }), xor: hostBytes(UInt32(0)))
+            cmp(true, hostBytes(UInt32(0)))
+        case .family(let f):
+            let proto = f == .ipv4 ? UInt8(NFPROTO_IPV4) : UInt8(NFPROTO_IPV6)
+            meta(raw(NFT_META_NFPROTO))
+            cmp(false, [proto])
+            nfproto = proto
         case .equals(let field, let value, let negated):
             if case .network(let net) = value, !net.isHost, net.isIPv4 == (field.dataType == .ipv4Address),
                field.dataType == .ipv4Address || field.dataType == .ipv6Address {
@@ -405,7 +420,35 @@ struct RuleBuilder {
                 lookup(map, dreg: RuleBuilder.reg1, negated: false)
             }
             ctSet(raw(NFT_CT_MARK))
+        case .meterLimit(let set, let key, let perSecond, let burst):
+            // Key parts go to consecutive registers, as nft lays out a concatenation.
+            var offset = 0
+            for field in key {
+                load(field, dreg: RuleBuilder.register(atByteOffset: offset))
+                offset += registerBytes(field.dataType.byteLength)
+            }
+            let id = linearizer.sets[set]?.id
+            append("dynset") {
+                $0.u32(NFTNL_EXPR_DYNSET_SREG_KEY, RuleBuilder.reg1)
+                $0.u32(NFTNL_EXPR_DYNSET_OP, raw(NFT_DYNSET_OP_UPDATE))
+                $0.string(NFTNL_EXPR_DYNSET_SET_NAME, set)
+                if let id { $0.u32(NFTNL_EXPR_DYNSET_SET_ID, id) }
+                let limit = nftnl_expr_alloc("limit")!
+                let l = Expression(ptr: limit)
+                l.u64(NFTNL_EXPR_LIMIT_RATE, UInt64(perSecond))
+                l.u64(NFTNL_EXPR_LIMIT_UNIT, 1) // per second
+                l.u32(NFTNL_EXPR_LIMIT_BURST, burst)
+                l.u32(NFTNL_EXPR_LIMIT_TYPE, raw(NFT_LIMIT_PKTS))
+                l.u32(NFTNL_EXPR_LIMIT_FLAGS, 0)
+                $0.adopt(NFTNL_EXPR_DYNSET_EXPR, limit)
+            }
         }
+    }
+
+    /// The register a concatenation part at `offset` bytes goes to: a 128-bit register when
+    /// 16-byte aligned, else the 32-bit one (NFT_REG32_00 + offset / 4), as nft numbers them.
+    static func register(atByteOffset offset: Int) -> UInt32 {
+        offset % 16 == 0 ? reg1 + UInt32(offset / 16) : UInt32(NFT_REG32_00.rawValue) + UInt32(offset / 4)
     }
 
     mutating func action(_ a: RuleAction) throws(NetlinkError) {
@@ -546,3 +589,6 @@ func increment(_ bytes: [UInt8]) -> [UInt8]? {
 
 /// One nftnl userdata TLV holding a u32 in host order.
 func udataU32(_ type: UInt8, _ value: UInt32) -> [UInt8] { [type, 4] + hostBytes(value) }
+
+/// Bytes a value of `length` takes in registers (whole 32-bit registers).
+func registerBytes(_ length: Int) -> Int { (length + 3) / 4 * 4 }

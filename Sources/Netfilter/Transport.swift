@@ -140,13 +140,36 @@ public final class KernelTransport: NetlinkTransport {
                     throw NetlinkError(kind: .timeout, errno: ETIMEDOUT, operation: "receive",
                                        detail: "no answer from the kernel")
                 }
+                if errno == ENOBUFS {
+                    throw NetlinkError(kind: .system, errno: ENOBUFS, operation: "receive",
+                                       detail: "the kernel's answers overflowed the receive buffer, so whether the "
+                                           + "batch was applied is unknown; check with `dronewall status`")
+                }
                 throw NetlinkError.system("recvfrom")
             }
             return try NetlinkMessage.split(Array(buffer.prefix(n)))
         }
     }
 
+    /// Receive buffer size set so far (bytes asked for; the kernel doubles it for overhead).
+    private var receiveBufferSize = 4 << 20
+
+    /// Every ack is its own socket buffer (about 1 KiB of kernel memory with overhead), and they
+    /// all arrive after the batch ran: size the receive buffer for all of them, as nft does,
+    /// or the socket overflows (ENOBUFS) and acks of a committed batch are lost.
+    private func reserveReceiveBuffer(forAcks count: Int) {
+        let needed = count * 1024 + (1 << 20)
+        guard needed > receiveBufferSize else { return }
+        var size = Int32(clamping: needed)
+        let fd = mnl_socket_get_fd(socket)
+        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        receiveBufferSize = needed
+    }
+
     public func sendBatch(_ messages: [NetlinkMessage]) throws(NetlinkError) -> [NetlinkAck] {
+        reserveReceiveBuffer(forAcks: messages.count)
         var bytes: [UInt8] = []
         for m in messages {
             bytes += m.bytes

@@ -19,16 +19,20 @@ public enum NftTextRenderer {
 
     static func render(set: NamedSet) -> String {
         var out = "\t\(set.isMap ? "map" : "set") \(set.name) {\n"
+        let key = set.keyTypes.map(\.rawValue).joined(separator: " . ")
         if let data = set.dataType {
-            out += "\t\ttype \(set.keyType.rawValue) : \(data.rawValue)\n"
+            out += "\t\ttype \(key) : \(data.rawValue)\n"
         } else {
-            out += "\t\ttype \(set.keyType.rawValue)\n"
+            out += "\t\ttype \(key)\n"
         }
+        if let size = set.size { out += "\t\tsize \(size)\n" }
         var flags: [String] = []
         if set.flags.contains(.constant) { flags.append("constant") }
+        if set.flags.contains(.dynamic) { flags.append("dynamic") }
         if set.flags.contains(.interval) { flags.append("interval") }
         if set.flags.contains(.timeout) { flags.append("timeout") }
         if !flags.isEmpty { out += "\t\tflags \(flags.joined(separator: ","))\n" }
+        if let t = set.timeoutMilliseconds { out += "\t\ttimeout \(renderDuration(t))\n" }
         if !set.elements.isEmpty {
             let items = set.elements.map(render(element:))
             out += "\t\telements = { " + items.joined(separator: ",\n\t\t\t     ") + " }\n"
@@ -64,6 +68,10 @@ public enum NftTextRenderer {
 
     static func render(match: Match) -> String {
         switch match {
+        case let .family(f):
+            return "meta nfproto \(f.rawValue)"
+        case let .conntrackState(states):
+            return "ct state " + states.map(\.rawValue).joined(separator: ",")
         case let .equals(field, value, negated):
             return "\(field.rawValue) \(negated ? "!= " : "")\(render(value: value))"
         case let .inSet(field, set, negated):
@@ -83,6 +91,9 @@ public enum NftTextRenderer {
             case let .orBits(v): return "ct mark set ct mark | \(hex32(v))"
             case let .lookup(field, map): return "ct mark set \(field.rawValue) map @\(map)"
             }
+        case let .meterLimit(set, key, perSecond, burst):
+            let k = key.map(\.rawValue).joined(separator: " . ")
+            return "update @\(set) { \(k) limit rate \(perSecond)/second burst \(burst) packets }"
         }
     }
 

@@ -30,8 +30,33 @@ public enum Field: String, Sendable, Hashable {
     }
 }
 
+/// Layer-3 protocol of an inet-family packet.
+public enum NetworkFamily: String, Sendable, Hashable {
+    case ipv4, ipv6
+}
+
+/// Conntrack states a packet can be in (nft's `ct state` bits).
+public enum ConntrackState: String, Sendable, Hashable, CaseIterable {
+    case invalid, established, related, new, untracked
+
+    /// The kernel's bit (NF_CT_STATE_BIT / NF_CT_STATE_UNTRACKED_BIT).
+    public var bit: UInt32 {
+        switch self {
+        case .invalid: return 1
+        case .established: return 2
+        case .related: return 4
+        case .new: return 8
+        case .untracked: return 64
+        }
+    }
+}
+
 /// A condition; all matches of a rule must hold.
 public enum Match: Sendable, Hashable {
+    /// `ct state invalid,untracked`: the packet is in any of these states.
+    case conntrackState([ConntrackState])
+    /// `meta nfproto ipv4`: placed first so the statements after it (counters) see one family only.
+    case family(NetworkFamily)
     /// `FIELD == VALUE` / `FIELD != VALUE`.
     case equals(Field, Value, negated: Bool)
     /// `FIELD @set` / `FIELD != @set`.
@@ -58,6 +83,9 @@ public enum Statement: Sendable, Hashable {
     case log(prefix: String, group: UInt16)
     /// Set the conntrack mark.
     case setConntrackMark(MarkSource)
+    /// `update @set { KEY limit rate R/second burst B packets }`: a per-key token bucket; when
+    /// the key's bucket is empty the rule stops here (so put the verdict in a later rule).
+    case meterLimit(set: String, key: [Field], perSecond: UInt32, burst: UInt32)
 }
 
 /// The final action of a rule.

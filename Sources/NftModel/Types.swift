@@ -81,6 +81,8 @@ public struct SetFlags: OptionSet, Sendable, Hashable {
     public static let interval = SetFlags(rawValue: 0x4) // NFT_SET_INTERVAL
     public static let map = SetFlags(rawValue: 0x8)      // NFT_SET_MAP
     public static let timeout = SetFlags(rawValue: 0x10) // NFT_SET_TIMEOUT
+    /// Updated from the packet path (`update @set { ... }`): nft's `dynamic`.
+    public static let dynamic = SetFlags(rawValue: 0x20) // NFT_SET_EVAL
 }
 
 /// One element of a named set or map.
@@ -105,10 +107,29 @@ public struct SetElement: Sendable, Hashable {
 public struct NamedSet: Sendable, Hashable {
     public var name: String
     public var keyType: DataType
+    /// For a concatenated key (`ipv4_addr . ipv4_addr`): every part, in order;
+    /// `keyType` is then the first part.
+    public var keyParts: [DataType]?
     public var dataType: DataType?
     public var flags: SetFlags
     public var elements: [SetElement]
+    /// Default element timeout (`timeout 1m`), for sets the packet path fills.
+    public var timeoutMilliseconds: UInt64?
+    /// Maximum number of elements (`size 65536`); required by the kernel for dynamic sets.
+    public var size: UInt32?
     public var origin: String?
+
+    /// A dynamic set the packet path fills, keyed by a concatenation (per-flow log meters).
+    public static func meter(name: String, key: [DataType], size: UInt32, timeoutMilliseconds: UInt64) -> NamedSet {
+        var s = NamedSet(name: name, keyType: key[0], flags: [.dynamic, .timeout])
+        s.keyParts = key
+        s.size = size
+        s.timeoutMilliseconds = timeoutMilliseconds
+        return s
+    }
+
+    /// The key's parts (one for a plain key).
+    public var keyTypes: [DataType] { keyParts ?? [keyType] }
 
     public init(name: String, keyType: DataType, dataType: DataType? = nil, flags: SetFlags = [],
                 elements: [SetElement] = [], origin: String? = nil) {

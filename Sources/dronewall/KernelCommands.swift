@@ -86,8 +86,9 @@ enum StatusReport {
         var rows: [(String, String, UInt64, UInt64)] = []
         for chain in s.chains {
             for rule in chain.rules {
-                guard let p = rule.logPrefix, let (drone, reason) = KernelLayout.parseLogPrefix(p) else { continue }
+                guard let p = rule.logPrefix, let (drone, cat, verdict) = KernelLayout.parseLogPrefix(p) else { continue }
                 let name = drone == KernelLayout.unknownDroneWord ? "(unknown devices)" : drone
+                let reason = verdict == .wouldBlock ? "\(cat) (would-block)" : cat
                 if let i = rows.firstIndex(where: { $0.0 == name && $0.1 == reason }) {
                     rows[i].2 += rule.packets ?? 0
                     rows[i].3 += rule.bytes ?? 0
@@ -97,12 +98,13 @@ enum StatusReport {
             }
         }
         out += "\nblocked by the kernel (counters since apply):\n"
-        out += "  \(pad("drone", 24)) \(pad("reason", 14)) \(lpad("packets", 10)) \(lpad("bytes", 12))\n"
+        out += "  \(pad("drone", 24)) \(pad("reason", 26)) \(lpad("packets", 10)) \(lpad("bytes", 12))\n"
         let hits = rows.filter { $0.2 > 0 }
-        for r in hits { out += "  \(pad(r.0, 24)) \(pad(r.1, 14)) \(lpad(String(r.2), 10)) \(lpad(String(r.3), 12))\n" }
-        if hits.isEmpty { out += "  (none yet; \(rows.count) blocking rules in place)\n" }
-        let total = rows.reduce((UInt64(0), UInt64(0))) { ($0.0 + $1.2, $0.1 + $1.3) }
-        out += "  \(pad("total", 24)) \(pad("", 14)) \(lpad(String(total.0), 10)) \(lpad(String(total.1), 12))"
+        for r in hits { out += "  \(pad(r.0, 24)) \(pad(r.1, 26)) \(lpad(String(r.2), 10)) \(lpad(String(r.3), 12))\n" }
+        if hits.isEmpty { out += "  (none yet; \(rows.count) counting rules in place)\n" }
+        let blocked = rows.filter { !$0.1.hasSuffix("(would-block)") }
+        let total = blocked.reduce((UInt64(0), UInt64(0))) { ($0.0 + $1.2, $0.1 + $1.3) }
+        out += "  \(pad("total blocked", 24)) \(pad("", 26)) \(lpad(String(total.0), 10)) \(lpad(String(total.1), 12))"
         return out
     }
 

@@ -187,14 +187,15 @@ func headers(_ d: Diagnostics, _ severity: Severity = .error) -> [String] {
 @Suite struct AddressTests {
     @Test(arguments: [
         ("192.0.2.1", "192.0.2.1"), ("192.0.2.0/24", "192.0.2.0/24"), ("2001:DB8::1", "2001:db8::1"),
-        ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"), ("::", "::"), ("::ffff:192.0.2.1", "::ffff:c000:201"),
+        ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"), ("::", "::"), ("64:ff9b::192.0.2.1", "64:ff9b::c000:201"),
         ("2001:db8::/32", "2001:db8::/32"), ("0.0.0.0/0", "0.0.0.0/0"),
     ])
     func parsesAndPrintsCanonically(input: String, printed: String) throws {
         #expect(try IPNetwork.parse(input).description == printed)
     }
 
-    @Test(arguments: ["1.2.3", "01.2.3.4", "1.2.3.4.5", "2001:db8:::1", "1::2::3", "12345::", "1.2.3.4/", "g::1"])
+    @Test(arguments: ["1.2.3", "01.2.3.4", "1.2.3.4.5", "2001:db8:::1", "1::2::3", "12345::", "1.2.3.4/", "g::1",
+                      "2001:db8::+1", "::ffff:192.0.2.9"])
     func rejects(input: String) {
         #expect(throws: AddressParseError.self) { try IPNetwork.parse(input) }
     }
@@ -204,6 +205,12 @@ func headers(_ d: Diagnostics, _ severity: Severity = .error) -> [String] {
         #expect(a.overlaps(b) && a.contains(b) && !b.contains(a))
         #expect(!a.overlaps(try IPNetwork.parse("198.51.100.0/24")))
         #expect(!a.overlaps(try IPNetwork.parse("2001:db8::/32")))
+    }
+
+    @Test func macsAreSixHexPairs() {
+        #expect(MACAddress.parse("60-60-1F-12-34-56")?.description == "60:60:1f:12:34:56")
+        #expect(MACAddress.parse("+1:02:03:04:05:06") == nil)
+        #expect(MACAddress.parse("60:60:1f:12:34") == nil)
     }
 
     @Test func domains() {

@@ -44,10 +44,16 @@ import NftModel
     @Test func localDataBlocksEveryCategoryButTheAllowedOnes() throws {
         let (r, d) = compile(text: "[drone a]\nmac = 02:00:00:00:00:01\npolicy = local-data\nallow = firmware maps\n")
         let rules = try chain(try #require(r, "\(d.rendered)"), "drone_a")
-        let blocked = rules.filter { $0.contains(" drop") }
-        #expect(blocked.count == Category.allCases.count - 2)
+        // Untracked packets first (logged, dropped), then two logging rules (IPv4, IPv6) per
+        // blocked category and one drop for all of them.
+        #expect(rules[2] == "ct state invalid,untracked drop")
+        #expect(rules[3] == "jump classify")
+        let logging = rules.dropFirst(4).filter { $0.contains(" log prefix") }
+        #expect(logging.count == 2 * (Category.allCases.count - 2))
         #expect(!rules.contains { $0.contains("cat=firmware") || $0.contains("cat=maps") })
-        #expect(rules.first == "jump classify")
+        #expect(rules.filter { $0.hasSuffix("drop") }.last == "ct mark & 0x000007b7 != 0x00000000 drop")
+        #expect(logging.first == "meta nfproto ipv4 ct mark & 0x00000001 != 0x00000000 counter update @log_meter_v4 "
+                + "{ ip saddr . ip daddr limit rate 10/second burst 20 packets } log prefix \"dw drone=a cat=flight-logs \" group 7140")
         #expect(rules.last == "goto accept_flow")
     }
 
@@ -74,18 +80,56 @@ import NftModel
             """)
         let r1 = try #require(r)
         let a = try chain(r1, "drone_a")
-        #expect(a.contains("ct mark & 0x000007ff == 0x00000000 counter log prefix \"dw drone=a cat=unlisted \" group 7140 drop"))
+        #expect(a.contains("ct mark & 0x000007ff == 0x00000000 drop"))
+        #expect(a.contains { $0.hasPrefix("meta nfproto ipv6 ct mark & 0x000007ff == 0x00000000 counter") && $0.contains("cat=unlisted") })
         #expect(a.contains("oifname @drone_interfaces goto accept_flow"))
         let b = try chain(r1, "drone_b")
-        #expect(b.suffix(1) == ["counter log prefix \"dw drone=b cat=all \" group 7140 drop"])
+        #expect(b.suffix(3).map { $0.prefix(22) } == ["meta nfproto ipv4 coun", "meta nfproto ipv6 coun", "drop"])
+        #expect(b.suffix(3).first?.contains("log prefix \"dw drone=b cat=all \"") == true)
         #expect(try chain(r1, "unknown_devices").last?.hasSuffix("drop") == true)
     }
 
-    @Test func monitorBlocksOnlyExplicitBlocks() throws {
-        let (r, _) = compile(text: "[drone m]\nuser = 1000\npolicy = monitor\nblock = media\n")
+    @Test func monitorBlocksOnlyExplicitBlocksAndLogsTheRestAsWouldBlock() throws {
+        let (r, _) = compile(text: "[drone m]\nuser = 1000\npolicy = monitor\nblock = media\nallow = maps\n")
         let rules = try chain(try #require(r), "drone_m")
-        #expect(rules.filter { $0.hasSuffix("drop") } == [
-            "ct mark & 0x00000004 != 0x00000000 counter log prefix \"dw drone=m cat=media \" group 7140 drop"])
+        #expect(rules.filter { $0.hasSuffix("drop") } == ["ct state invalid,untracked drop",
+                                                          "ct mark & 0x00000004 != 0x00000000 drop"])
+        let would = rules.filter { $0.contains("would-block") }
+        #expect(would.count == 2 * (Category.allCases.count - 2)) // not media (blocked), not maps (allowed)
+        #expect(!would.contains { $0.contains("cat=maps") || $0.contains("cat=media") })
+        #expect(rules.last == "goto accept_flow")
+    }
+
+    @Test func logPrefixesRoundTrip() {
+        let p = KernelLayout.logPrefix(drone: "survey-01", reason: "geofence", verdict: .wouldBlock)
+        #expect(p.utf8.count <= 127)
+        #expect(KernelLayout.parseLogPrefix(p).map { "\($0.drone) \($0.reason) \($0.verdict)" } == "survey-01 geofence wouldBlock")
+        #expect(KernelLayout.parseLogPrefix("dw drone=a cat=host ").map(\.verdict) == .blocked)
+        #expect(KernelLayout.parseLogPrefix("something else") == nil)
+    }
+
+    @Test func forwardLooksUpEveryPacketInterfaceFirst() throws {
+        let (r, _) = compile(text: """
+            [station]
+            drone-interfaces = wlan0
+            [drone a]
+            mac = 02:00:00:00:00:01
+            policy = local-data
+            [drone b]
+            interface = usb0
+            policy = isolate
+            """)
+        let fwd = try chain(try #require(r), "forward")
+        #expect(!fwd.contains { $0.contains("return") }, "an early return would exempt drones on other links")
+        #expect(Array(fwd.dropFirst().prefix(2)) == ["iifname vmap @drones_by_interface", "ether saddr vmap @drones_by_mac"])
+        #expect(fwd.last == "iifname @drone_interfaces goto unknown_devices")
+    }
+
+    @Test func blockHostNamesAreErrorsAllowHostNamesWarnings() {
+        let (r, d) = compile(text: "[drone a]\nuser = 1\npolicy = isolate\nblock-host = evil.example.org\nallow-host = ok.example.org\n")
+        #expect(r == nil)
+        #expect(d.errors.map(\.location!.line) == [4])
+        #expect(d.warnings.map(\.location!.line) == [5])
     }
 
     @Test func unknownUserIsAnErrorAtItsPlace() {
