@@ -8,7 +8,11 @@ public struct StationConfig: Sendable {
     public var unknownDevices: Located<PolicyKind>?
     /// NFLOG group blocked packets are logged to.
     public var logGroup: UInt16 = StationConfig.defaultLogGroup
+    /// How long blocked-flow records are kept, in seconds.
+    public var logRetentionSeconds: Int64 = StationConfig.defaultLogRetentionSeconds
     public var location: SourceLocation?
+
+    public static let defaultLogRetentionSeconds: Int64 = 90 * 86_400
 
     /// Default NFLOG group; arbitrary but stable, away from ulogd's default 0/1.
     public static let defaultLogGroup: UInt16 = 7140

@@ -4,7 +4,7 @@ import NetAddress
 /// collecting every problem with its place.
 public struct ConfigReader {
     public static let defaultPath = "/etc/dronewall/dronewall.conf"
-    static let stationKeys = ["drone-interfaces", "unknown-devices", "log-group"]
+    static let stationKeys = ["drone-interfaces", "unknown-devices", "log-group", "log-retention"]
     static let droneKeys = ["mac", "address", "interface", "user", "policy", "allow", "block", "allow-host", "block-host"]
     static let listKeys: Set<String> = ["drone-interfaces", "mac", "address", "interface", "user", "allow", "block",
                                          "allow-host", "block-host"]
@@ -69,6 +69,15 @@ public struct ConfigReader {
                 station.droneInterfaces += entry.words.compactMap { interfaceName($0, &diags) }
             case "unknown-devices":
                 station.unknownDevices = single(entry, &diags).flatMap { policy($0, &diags) }
+            case "log-retention":
+                if let w = single(entry, &diags) {
+                    if let secs = Syntax.durationSeconds(w.text), secs >= 3600 {
+                        station.logRetentionSeconds = secs
+                    } else {
+                        diags.error("log-retention must be a duration of at least 1h, like 90d, 12w or 48h",
+                                    at: w.location, length: w.text.count)
+                    }
+                }
             case "log-group":
                 if let w = single(entry, &diags) {
                     if let g = UInt16(w.text) { station.logGroup = g } else {

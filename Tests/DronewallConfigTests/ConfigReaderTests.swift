@@ -22,6 +22,7 @@ func headers(_ d: Diagnostics, _ severity: Severity = .error) -> [String] {
             drone-interfaces = wlan0 usb0
             unknown-devices = monitor
             log-group = 12
+            log-retention = 30d
 
             [drone survey-01]
             mac = 60:60:1F:12:34:56
@@ -34,13 +35,14 @@ func headers(_ d: Diagnostics, _ severity: Severity = .error) -> [String] {
         #expect(config.station.droneInterfaces.map(\.value) == ["wlan0", "usb0"])
         #expect(config.station.unknownDevicesPolicy == .monitor)
         #expect(config.station.logGroup == 12)
+        #expect(config.station.logRetentionSeconds == 30 * 86_400)
         let d = try #require(config.drones.first)
         #expect(d.name == "survey-01")
         #expect(d.macs.map(\.value.description) == ["60:60:1f:12:34:56"])
         #expect(d.policy?.value == .localData)
         #expect(d.allow.map(\.value) == [.firmware])
         #expect(d.allowHosts.map(\.value.description) == ["tiles.example.org", "198.51.100.0/24"])
-        #expect(d.blockHosts.first?.location == SourceLocation(file: "/etc/dw/dronewall.conf", line: 12, column: 14))
+        #expect(d.blockHosts.first?.location == SourceLocation(file: "/etc/dw/dronewall.conf", line: 13, column: 14))
     }
 
     @Test func defaultsAreSafe() {
@@ -149,6 +151,11 @@ func headers(_ d: Diagnostics, _ severity: Severity = .error) -> [String] {
             "/etc/dw/dronewall.conf:8:23: address 198.51.100.2 is already claimed by drone 'b'",
             "/etc/dw/dronewall.conf:8:36: address 192.0.2.0/24 overlaps 192.0.2.64/26 claimed by drone 'a'",
         ])
+    }
+
+    @Test func logRetentionIsADurationOfAtLeastAnHour() {
+        let (_, diags) = read("[station]\nlog-retention = 10m\n[drone a]\nuser = 1\npolicy = monitor\n")
+        #expect(headers(diags) == ["/etc/dw/dronewall.conf:2:17: log-retention must be a duration of at least 1h, like 90d, 12w or 48h"])
     }
 
     @Test func allowAndBlockOfOneCategoryConflict() {
