@@ -7,6 +7,7 @@ set -u
 LAB_DIR="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$LAB_DIR/.." && pwd)"
 DW="${DRONEWALL:-$ROOT/.build/debug/dronewall}"
+DWD="${DRONEWALLD:-$(dirname "$DW")/dronewalld}"
 
 for tool in ip nft python3; do
     command -v "$tool" >/dev/null || { echo "lab tests need '$tool' (see .ci/run)"; exit 1; }
@@ -51,7 +52,14 @@ fi
 . "$LAB_DIR/topology.sh"
 ORACLE_NS="dw-or-$LAB_ID"
 FOREIGN_NS="dw-fo-$LAB_ID"
-cleanup() { lab_down; ip netns del "$ORACLE_NS" 2>/dev/null; ip netns del "$FOREIGN_NS" 2>/dev/null; }
+FLOWS="/tmp/dw-flows-$LAB_ID"
+OPS_GROUP="dwg$LAB_ID"; OP_IN="dwi$LAB_ID"; OP_OUT="dwo$LAB_ID"
+cleanup() {
+    lab_down; ip netns del "$ORACLE_NS" 2>/dev/null; ip netns del "$FOREIGN_NS" 2>/dev/null
+    userdel "$OP_IN" 2>/dev/null; userdel "$OP_OUT" 2>/dev/null; groupdel "$OPS_GROUP" 2>/dev/null
+    [ -n "${DAEMON:-}" ] && kill "$DAEMON" 2>/dev/null
+    rm -rf "$FLOWS" "$FLOWS.log" "$FLOWS.html"
+}
 trap cleanup EXIT INT TERM
 
 CAT=(--catalogue "$ROOT/rules/vendors" --catalogue "$LAB_DIR/vendors.d")
@@ -163,6 +171,58 @@ if command -v setpriv >/dev/null; then
     lab_ns "$LAB_STATION" setpriv --reuid 65534 --regid 65534 --clear-groups "$DW" flush >/dev/null 2>&1; rc=$?
     expect "flush without CAP_NET_ADMIN exits 77" 77 "$rc"
 fi
+
+# --- the flow log: dronewalld records blocked and would-block attempts, nothing allowed ---
+groupadd "$OPS_GROUP"
+useradd -M -N -g "$OPS_GROUP" "$OP_IN"
+useradd -M -N "$OP_OUT"
+start_daemon() {
+    # ip netns exec execs the daemon, so $! is the daemon itself (SIGTERM must reach it).
+    ip netns exec "$LAB_STATION" "$DWD" "${CONF[@]}" "${CAT[@]}" --db "$FLOWS/flows.db" --group "$OPS_GROUP" \
+        2>"$FLOWS.log" &
+    DAEMON=$!
+    for _ in $(seq 100); do grep -q "logging blocked flows" "$FLOWS.log" 2>/dev/null && return 0; sleep 0.1; done
+    fail "dronewalld did not start: $(cat "$FLOWS.log")"
+}
+# Not in $(...): only this shell can wait for the daemon it started.
+stop_daemon() { kill -TERM "$DAEMON"; wait "$DAEMON"; DAEMON_RC=$?; }
+start_daemon
+lab_connect alpha $LAB_GEOFENCE4 >/dev/null   # blocked: geofence
+lab_connect alpha $LAB_FIRMWARE4 >/dev/null   # allowed: no record
+lab_connect bravo $LAB_PLAIN6 >/dev/null      # blocked: not on bravo's allowlist
+expect "monitor drone's connection succeeds while logged" open "$(lab_connect delta $LAB_GEOFENCE4)"
+stop_daemon
+expect "dronewalld exits 0 on SIGTERM, after writing what it received" 0 "$DAEMON_RC"
+flows() { "$DW" report --db "$FLOWS/flows.db" --since 1h --format json "$@" | python3 -c '
+import json, sys
+for f in sorted(json.load(sys.stdin), key=lambda f: (f["drone"], f["destination"])):
+    print(f["drone"], f["verdict"], f["category"], f["vendor"], f["protocol"], f["destination"], f["port"], f["attempts"])'; }
+expect "report lists exactly the blocked and would-block attempts" \
+"alpha blocked geofence dji tcp 203.0.113.10 443 1
+bravo blocked unlisted None tcp 2001:db8:e::80 443 1
+delta would-block geofence dji tcp 203.0.113.10 443 1" "$(flows)"
+start_daemon
+lab_connect alpha $LAB_GEOFENCE4 >/dev/null
+stop_daemon
+expect "a restarted dronewalld continues the same log" 0 "$DAEMON_RC"
+expect "attempts add up across restarts" "2" \
+    "$("$DW" report --db "$FLOWS/flows.db" --since 1h --format csv --drone alpha --by drone | tail -1 | cut -d, -f3 | tr -d '\r')"
+table=$("$DW" report --db "$FLOWS/flows.db" --since 1h)
+echo "$table" | tail -1 | grep -q "lost events: 0" && ok "table report ends with totals and the lost-event count" \
+    || fail "table report tail: $(echo "$table" | tail -1)"
+"$DW" report --db "$FLOWS/flows.db" --since 1h --format html > "$FLOWS.html"
+grep -q "<svg" "$FLOWS.html" && ! grep -qE 'src=|<link' "$FLOWS.html" && ok "html report is one self-contained page with a chart" \
+    || fail "html report"
+# Operators: a member of the group reads reports; anyone else gets a clear refusal.
+out=$(setpriv --reuid "$OP_IN" --regid "$OPS_GROUP" --init-groups "$DW" report --db "$FLOWS/flows.db" --since 1h --format csv 2>&1); rc=$?
+expect "a group member reads the report (exit 0)" 0 "$rc"
+expect "a group member sees the flows" 4 "$(echo "$out" | grep -c ',')"
+out=$(setpriv --reuid "$OP_OUT" --regid "$(id -g "$OP_OUT")" --init-groups "$DW" report --db "$FLOWS/flows.db" 2>&1); rc=$?
+expect "a non-member is refused with exit 77" 77 "$rc"
+echo "$out" | grep -q "permission denied" && ok "the refusal says why" || fail "refusal text: $out"
+before=$(md5sum < "$FLOWS/flows.db")
+setpriv --reuid "$OP_IN" --regid "$OPS_GROUP" --init-groups sh -c "echo x >> '$FLOWS/flows.db'" 2>/dev/null
+expect "a group member cannot change the log" "$before" "$(md5sum < "$FLOWS/flows.db")"
 
 echo "lab: $PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]

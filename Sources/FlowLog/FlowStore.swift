@@ -104,9 +104,9 @@ public final class FlowStore: Sendable {
     /// Deletes flows last seen before `cutoffMicros`, in small transactions so ingest is never
     /// held up for long. Returns the number of flows deleted.
     @discardableResult
-    public func prune(olderThan cutoffMicros: Int64, batch: Int = 2000) throws -> Int {
+    public func prune(olderThan cutoffMicros: Int64, batch: Int = 2000, maxBatches: Int = .max) throws -> Int {
         var total = 0
-        while true {
+        for _ in 0..<maxBatches {
             let n = try writer.write { db -> Int in
                 try db.execute(sql: """
                     DELETE FROM flow WHERE id IN (SELECT id FROM flow WHERE last_seen < ? LIMIT ?)
@@ -116,8 +116,9 @@ public final class FlowStore: Sendable {
                 return deleted
             }
             total += n
-            if n < batch { return total }
+            if n < batch { break }
         }
+        return total
     }
 
     // MARK: reading

@@ -12,6 +12,12 @@ struct DatabaseOption: ParsableArguments {
 
     /// Opens the log read-only; unreadable or missing files become clear messages.
     func open() throws -> FlowStore {
+        let dir = db.contains("/") ? String(db[..<db.lastIndex(of: "/")!]) : "."
+        if access(dir.isEmpty ? "/" : dir, X_OK) != 0 && errno == EACCES {
+            printStderr("dronewall: cannot read \(db): permission denied. Reports are for root and members "
+                        + "of group 'dronewall' (ask an admin: usermod -aG dronewall \(userName()))\n")
+            throw ExitCode(ExitCodes.noPermission)
+        }
         if access(db, F_OK) != 0 {
             printStderr("dronewall: no flow log at \(db) (dronewalld writes it; is it running?)\n")
             throw ExitCode(ExitCodes.notFound)

@@ -1,0 +1,31 @@
+import DronewallPolicy
+import FlowLog
+import NetAddress
+import Netfilter
+
+/// Turns a logged packet into a blocked-flow event: drone, reason and verdict from the log
+/// prefix the compiler wrote, addresses and ports from the packet, the vendor from the catalogue.
+struct Attribution {
+    let index: CatalogueIndex
+
+    /// nil for packets that are not dronewall's (another rule logging to the same group).
+    func event(_ e: NflogEvent, receivedMicros: Int64) -> BlockedEvent? {
+        guard let (drone, reason, verdict) = KernelLayout.parseLogPrefix(e.prefix), let p = e.packet else { return nil }
+        let destination = IPNetwork(bytes: p.destination, prefixLength: p.destination.count * 8)
+        let proto: FlowProtocol
+        switch p.proto {
+        case .tcp: proto = .tcp
+        case .udp: proto = .udp
+        case .icmp: proto = .icmp
+        case .icmpv6: proto = .icmpv6
+        case let .other(n): proto = .other(n)
+        }
+        // Output-hook packets carry no kernel timestamp; the receive time is then the best known.
+        let time = e.timestampMicros.map { Int64($0) } ?? receivedMicros
+        return BlockedEvent(timeMicros: time, drone: drone, category: reason,
+                            verdict: verdict == .wouldBlock ? .wouldBlock : .blocked,
+                            vendor: index.match(address: destination)?.vendorID, proto: proto,
+                            source: IPNetwork.format(address: p.source), destination: destination.description,
+                            port: p.destinationPort, sourcePort: p.sourcePort, length: p.length)
+    }
+}
