@@ -17,10 +17,14 @@ ok "built $DEB ($(du -h "$DEB" | cut -f1))"
 dpkg-deb -x "$DEB" "$X/root"
 dpkg-deb -I "$DEB" control > "$X/control"
 grep -q '^Depends:.*libnftnl11' "$X/control" && ok "control depends on libnftnl11" || fail "control: $(cat "$X/control")"
-if ldd "$X/root/usr/sbin/dronewall" | grep -qi swift; then fail "binary links Swift libraries: $(ldd "$X/root/usr/sbin/dronewall" | grep -i swift)"
-else ok "binary needs no Swift runtime"; fi
-for f in usr/sbin/dronewall usr/share/dronewall/vendors/dji.rules etc/dronewall/dronewall.conf \
-         lib/systemd/system/dronewall.service usr/share/man/man8/dronewall.8.gz; do
+for b in dronewall dronewalld; do
+    if ldd "$X/root/usr/sbin/$b" | grep -qi swift; then fail "$b links Swift libraries: $(ldd "$X/root/usr/sbin/$b" | grep -i swift)"
+    else ok "$b needs no Swift runtime"; fi
+done
+dpkg-deb --ctrl-tarfile "$DEB" | tar -tf - | grep -q postinst && ok "postinst creates the dronewall group and log directory" \
+    || fail "no postinst"
+for f in usr/sbin/dronewall usr/sbin/dronewalld usr/share/dronewall/vendors/dji.rules etc/dronewall/dronewall.conf \
+         lib/systemd/system/dronewall.service lib/systemd/system/dronewalld.service usr/share/man/man8/dronewall.8.gz; do
     [ -e "$X/root/$f" ] && ok "ships /$f" || fail "missing /$f"
 done
 # Run with a scrubbed environment, as on a station without the toolchain.

@@ -22,8 +22,14 @@ echo; echo "== dronewall check =="
 echo; echo "== dronewall explain mydjiflight.dji.com =="
 "$DW" explain mydjiflight.dji.com "${CAT[@]}"
 lab_up
-echo; echo "== dronewall apply (in the station namespace) =="
-lab_ns "$LAB_STATION" "$DW" apply --config lab/lab.conf "${CAT[@]}" || exit 1
+DB_DIR=$(mktemp -d)
+echo; echo "== dronewalld: apply, then log blocked flows (in the station namespace) =="
+ip netns exec "$LAB_STATION" "$PWD/.build/debug/dronewalld" --config lab/lab.conf "${CAT[@]}" \
+    --db "$DB_DIR/flows.db" 2> "$DB_DIR/daemon.log" &
+DAEMON=$!
+trap 'kill $DAEMON 2>/dev/null; lab_down; rm -rf "$DB_DIR"' EXIT INT TERM
+for _ in $(seq 100); do grep -q "logging blocked flows" "$DB_DIR/daemon.log" && break; sleep 0.1; done
+grep "^dronewalld:" "$DB_DIR/daemon.log"
 
 echo; echo "== connections from each drone (TCP port $LAB_PORT, IPv4 / IPv6) =="
 printf '%-22s' ""
@@ -47,4 +53,9 @@ DRONE=station UIDARG=4242 row "groundapp (uid 4242)"
 DRONE=station UIDARG= row "station itself"
 echo; echo "== dronewall status =="
 lab_ns "$LAB_STATION" "$DW" status
+kill -TERM "$DAEMON"; wait "$DAEMON"
+echo; echo "== dronewall report --by drone,category (what the drones tried) =="
+"$DW" report --db "$DB_DIR/flows.db" --since 1h --by drone,category
+echo; echo "== dronewall report (every flow) =="
+"$DW" report --db "$DB_DIR/flows.db" --since 1h
 echo; echo "demo done; removing the lab"

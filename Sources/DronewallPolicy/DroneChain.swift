@@ -125,8 +125,12 @@ extension PolicyCompiler {
             rules.append(drop([]))
         case .localData, .allowlist, .monitor:
             // Logging rules per blocked category (so prefix and counter name it), then one drop.
+            // Each also requires that no earlier category matched (`ct mark & (bit|earlier) == bit`),
+            // so a packet to a shared host is counted and logged once, under its first category.
+            var earlier: UInt32 = 0
             for c in Category.from(mask: blocked) {
-                rules += log(c.rawValue, [.masked(.conntrackMark, mask: c.bit, value: 0, negated: true)])
+                rules += log(c.rawValue, [.masked(.conntrackMark, mask: c.bit | earlier, value: c.bit, negated: false)])
+                earlier |= c.bit
             }
             if blocked != 0 {
                 rules.append(drop([.masked(.conntrackMark, mask: blocked, value: 0, negated: true)]))
@@ -136,8 +140,11 @@ extension PolicyCompiler {
                 rules += log(KernelLayout.reasonUnlisted, [unlisted])
                 rules.append(drop([unlisted]))
             }
+            var earlierWould: UInt32 = 0
             for c in Category.from(mask: wouldBlock) {
-                rules += log(c.rawValue, [.masked(.conntrackMark, mask: c.bit, value: 0, negated: true)], .wouldBlock)
+                rules += log(c.rawValue, [.masked(.conntrackMark, mask: c.bit | earlierWould, value: c.bit, negated: false)],
+                             .wouldBlock)
+                earlierWould |= c.bit
             }
             rules.append(Rule([], [], accept, origin: origin))
         }

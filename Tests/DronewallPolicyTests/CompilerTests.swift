@@ -52,9 +52,20 @@ import NftModel
         #expect(logging.count == 2 * (Category.allCases.count - 2))
         #expect(!rules.contains { $0.contains("cat=firmware") || $0.contains("cat=maps") })
         #expect(rules.filter { $0.hasSuffix("drop") }.last == "ct mark & 0x000007b7 != 0x00000000 drop")
-        #expect(logging.first == "meta nfproto ipv4 ct mark & 0x00000001 != 0x00000000 counter update @log_meter_v4 "
+        #expect(logging.first == "meta nfproto ipv4 ct mark & 0x00000001 == 0x00000001 counter update @log_meter_v4 "
                 + "{ ip saddr . ip daddr limit rate 10/second burst 20 packets } log prefix \"dw drone=a cat=flight-logs \" group 7140")
         #expect(rules.last == "goto accept_flow")
+    }
+
+    @Test func aPacketIsLoggedUnderOneCategoryOnly() throws {
+        let (r, _) = compile(text: "[drone a]\nmac = 02:00:00:00:00:01\npolicy = local-data\nallow = firmware\n")
+        let v4 = try chain(try #require(r), "drone_a").filter { $0.hasPrefix("meta nfproto ipv4 ct mark") }
+        // telemetry (bit 1) is logged only when flight-logs (bit 0) is not set, and so on.
+        #expect(v4.prefix(3).map { String($0.prefix(53)) } == [
+            "meta nfproto ipv4 ct mark & 0x00000001 == 0x00000001 ",
+            "meta nfproto ipv4 ct mark & 0x00000003 == 0x00000002 ",
+            "meta nfproto ipv4 ct mark & 0x00000007 == 0x00000004 ",
+        ])
     }
 
     @Test func sharedHostAllowWarnsAndStaysBlocked() throws {
