@@ -9,6 +9,7 @@ connect ADDR PORT [UID] [SRC]
 invalid ADDR PORT           send 3 raw TCP segments with SYN and FIN set (conntrack calls them
                             invalid) carrying the marker DWPROBE
 sniff IFACE SECONDS         count packets carrying the marker seen on IFACE for SECONDS; print it
+flood ADDR PORT SECONDS     send UDP datagrams from one socket as fast as possible; print how many
 """
 import os, socket, struct, sys, threading, time
 
@@ -106,6 +107,18 @@ def main():
             s.close()
     elif sys.argv[1] == "invalid":
         send_invalid(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "flood":
+        addr, port, seconds = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+        s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_DGRAM)
+        sent, end = 0, time.time() + seconds
+        while time.time() < end:
+            for _ in range(100):
+                try:
+                    s.sendto(b"flight log chunk", (addr, port))
+                    sent += 1
+                except OSError:
+                    pass
+        print(sent)
     elif sys.argv[1] == "sniff":
         sniff(sys.argv[2], float(sys.argv[3]))
 

@@ -61,10 +61,53 @@ public final class FlowStore: Sendable {
                 CREATE INDEX loss_time ON loss(time);
                 """)
         }
+        m.registerMigration("v2-kernel-counts") { db in
+            // Deltas of the kernel's per-rule counters: exact totals even where logging was
+            // rate-limited or events were lost.
+            try db.execute(sql: """
+                CREATE TABLE kernel_count (
+                    time INTEGER NOT NULL,
+                    drone TEXT NOT NULL,
+                    category TEXT NOT NULL,
+                    verdict TEXT NOT NULL,
+                    packets INTEGER NOT NULL,
+                    bytes INTEGER NOT NULL
+                );
+                CREATE INDEX kernel_count_time ON kernel_count(time);
+                """)
+        }
         return m
     }
 
     // MARK: writing
+
+    /// One counter delta of a logging rule group (drone, category, verdict).
+    public struct KernelCount: Sendable, Hashable {
+        public var drone: String
+        public var category: String
+        public var verdict: FlowVerdict
+        public var packets: Int64
+        public var bytes: Int64
+        public init(drone: String, category: String, verdict: FlowVerdict, packets: Int64, bytes: Int64) {
+            self.drone = drone
+            self.category = category
+            self.verdict = verdict
+            self.packets = packets
+            self.bytes = bytes
+        }
+    }
+
+    public func recordKernelCounts(_ counts: [KernelCount], timeMicros: Int64) throws {
+        let nonzero = counts.filter { $0.packets > 0 }
+        guard !nonzero.isEmpty else { return }
+        try writer.write { db in
+            for c in nonzero {
+                try db.execute(sql: """
+                    INSERT INTO kernel_count (time, drone, category, verdict, packets, bytes) VALUES (?, ?, ?, ?, ?, ?)
+                    """, arguments: [timeMicros, c.drone, c.category, c.verdict.rawValue, c.packets, c.bytes])
+            }
+        }
+    }
 
     /// Adds the deltas in one transaction (one write per batch, not per packet).
     public func write(_ records: [FlowRecord]) throws {
@@ -113,6 +156,7 @@ public final class FlowStore: Sendable {
                     """, arguments: [cutoffMicros, batch])
                 let deleted = db.changesCount
                 try db.execute(sql: "DELETE FROM loss WHERE time < ?", arguments: [cutoffMicros])
+                try db.execute(sql: "DELETE FROM kernel_count WHERE time < ?", arguments: [cutoffMicros])
                 return deleted
             }
             total += n

@@ -22,6 +22,7 @@ enum HTMLReport {
         html += "<p class=\"lost\">Lost events: \(r.lostEvents)"
         if r.overruns > 0 { html += " (plus \(r.overruns) receive-buffer overrun(s) of unknown size)" }
         html += "</p>\n"
+        html += "<p>\(esc(ReportRenderer.kernelLine(r))).</p>\n"
         html += "<p>Total: \(r.totals.flows) flow(s), \(r.totals.attempts) attempt(s), \(r.totals.packets) packet(s), \(r.totals.bytes) byte(s).</p>\n"
         html += "<h2>Blocked attempts over time</h2>\n" + chart(r.buckets) + "\n"
         for (title, groups) in [("By drone", r.summary(by: .drone)), ("By vendor", r.summary(by: .vendor)),

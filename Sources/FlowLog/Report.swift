@@ -61,6 +61,10 @@ public struct Report: Sendable {
     /// Events the log lost in the window (sequence gaps), and receive-buffer overruns.
     public var lostEvents: Int64
     public var overruns: Int64
+    /// Exact packets counted by the kernel in the window (blocked, would-block), for the
+    /// drones and categories asked for.
+    public var kernelBlockedPackets: Int64
+    public var kernelWouldBlockPackets: Int64
     public var buckets: [TimeBucket]
     public var generatedMicros: Int64
 }
@@ -116,6 +120,19 @@ extension FlowStore {
                 SELECT coalesce(sum(lost), 0), coalesce(sum(overruns), 0) FROM loss
                 \(lossWhere.isEmpty ? "" : "WHERE " + lossWhere.joined(separator: " AND "))
                 """, arguments: StatementArguments(lossArgs.map { $0.databaseValue }))!
+            var kc: [String] = [], kcArgs: [any DatabaseValueConvertible] = []
+            if let s = query.sinceMicros { kc.append("time >= ?"); kcArgs.append(s) }
+            if let u = query.untilMicros { kc.append("time <= ?"); kcArgs.append(u) }
+            for (column, values) in [("drone", query.drones), ("category", query.categories)] where !values.isEmpty {
+                kc.append("\(column) IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
+                kcArgs += values.map { $0 as any DatabaseValueConvertible }
+            }
+            // Vendors are not known per counter: with a vendor filter the kernel totals do not apply.
+            let kernel = query.vendors.isEmpty ? try Row.fetchOne(db, sql: """
+                SELECT coalesce(sum(CASE WHEN verdict = 'blocked' THEN packets END), 0),
+                       coalesce(sum(CASE WHEN verdict = 'would-block' THEN packets END), 0)
+                FROM kernel_count \(kc.isEmpty ? "" : "WHERE " + kc.joined(separator: " AND "))
+                """, arguments: StatementArguments(kcArgs.map { $0.databaseValue })) : nil
             let buckets = try Row.fetchAll(db, sql: """
                 SELECT drone, (first_seen / ?) * ?, sum(attempts) FROM flow \(whereSQL)
                 GROUP BY 1, 2 ORDER BY 2, 1
@@ -123,7 +140,8 @@ extension FlowStore {
                 TimeBucket(drone: $0[0], bucketStart: $0[1], attempts: $0[2])
             }
             return Report(query: query, rows: rows, groups: groups, totals: totals, lostEvents: loss[0],
-                          overruns: loss[1], buckets: buckets, generatedMicros: nowMicros)
+                          overruns: loss[1], kernelBlockedPackets: kernel?[0] ?? -1,
+                          kernelWouldBlockPackets: kernel?[1] ?? -1, buckets: buckets, generatedMicros: nowMicros)
         }
     }
 }

@@ -41,7 +41,8 @@ public enum ReportRenderer {
 
     static func table(_ r: Report) -> String {
         var out = "dronewall blocked flows \(windowText(r)) (generated \(TimeText.iso8601(micros: r.generatedMicros)))\n"
-        out += "lost events: \(r.lostEvents)\(r.overruns > 0 ? " (plus \(r.overruns) receive-buffer overrun(s) of unknown size)" : "")\n\n"
+        out += "lost events: \(r.lostEvents)\(r.overruns > 0 ? " (plus \(r.overruns) receive-buffer overrun(s) of unknown size)" : "")\n"
+        out += kernelLine(r) + "\n\n"
         let header: [String], body: [[String]]
         if r.query.groupBy.isEmpty {
             header = flowHeader
@@ -54,6 +55,13 @@ public enum ReportRenderer {
         out += "\ntotal: \(r.totals.flows) flow(s), \(r.totals.attempts) attempt(s), \(r.totals.packets) packet(s), "
             + "\(r.totals.bytes) byte(s); lost events: \(r.lostEvents)\n"
         return out
+    }
+
+    /// The kernel's exact counts; flow records are rate-limited samples of them.
+    static func kernelLine(_ r: Report) -> String {
+        guard r.kernelBlockedPackets >= 0 else { return "kernel counters: not broken down by vendor" }
+        return "kernel counted: \(r.kernelBlockedPackets) packet(s) blocked, \(r.kernelWouldBlockPackets) would-block "
+            + "(exact; the flow records below sample them at up to 10 a second per flow)"
     }
 
     static func align(_ rows: [[String]]) -> String {

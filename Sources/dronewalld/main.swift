@@ -90,6 +90,10 @@ do {
 log("logging blocked flows from NFLOG group \(loaded.config.station.logGroup) to \(databasePath)")
 
 let attribution = Attribution(index: CatalogueIndex(loaded.catalogue))
+// Exact totals come from the kernel's counters, read every few seconds (logging is sampled).
+let counterClient: NftablesClient? = try? NftablesClient(transport: KernelTransport())
+var counters = CounterSnapshots()
+var lastCounters: Int64 = 0
 var aggregator = FlowAggregator(windowSeconds: 60)
 var reported = NflogStats()
 var lastFlush = nowMicros()
@@ -97,6 +101,16 @@ var lastPrune: Int64 = 0
 let retentionMicros = loaded.config.station.logRetentionSeconds * 1_000_000
 
 /// Writes what was folded since the last flush, and the events lost since then.
+@MainActor func snapshotCounters(_ now: Int64) {
+    guard let client = counterClient else { return }
+    do {
+        guard let status = try client.status(table: KernelLayout.tableName) else { return }
+        try store.recordKernelCounts(counters.deltas(from: status), timeMicros: now)
+    } catch {
+        log("reading kernel counters failed: \(error)")
+    }
+}
+
 @MainActor func flush(_ now: Int64) {
     do {
         try store.write(aggregator.take(nowMicros: now))
@@ -127,6 +141,10 @@ while !shutdown.requested() {
         flush(now)
         lastFlush = now
     }
+    if now - lastCounters >= 5_000_000 {
+        snapshotCounters(now)
+        lastCounters = now
+    }
     if now - lastPrune >= 3_600_000_000 {
         // A few small transactions at a time, so pruning never holds up ingest for long.
         do { _ = try store.prune(olderThan: now - retentionMicros, maxBatches: 5) } catch { log("pruning failed: \(error)") }
@@ -134,5 +152,6 @@ while !shutdown.requested() {
     }
 }
 flush(nowMicros())
+snapshotCounters(nowMicros())
 log("stopped; flow log written")
 exit(exitCode)
