@@ -250,6 +250,8 @@ echo "$out" | grep -q "permission denied" && ok "the refusal says why" || fail "
 before=$(md5sum < "$FLOWS/flows.db")
 setpriv --reuid "$OP_IN" --regid "$OPS_GROUP" --init-groups sh -c "echo x >> '$FLOWS/flows.db'" 2>/dev/null
 expect "a group member cannot change the log" "$before" "$(md5sum < "$FLOWS/flows.db")"
+lab_ns "$LAB_STATION" "$DW" status --db "$FLOWS/flows.db" | grep -q "0 lost event(s) in the last 24h" \
+    && ok "status shows the flow log's lost-event count" || fail "status: no lost-event line"
 
 echo "lab: $PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]

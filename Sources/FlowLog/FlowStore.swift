@@ -167,6 +167,15 @@ public final class FlowStore: Sendable {
 
     // MARK: reading
 
+    /// Lost events and overruns recorded since `sinceMicros` (for `dronewall status`).
+    public func lossSince(_ sinceMicros: Int64) throws -> (lost: Int64, overruns: Int64) {
+        try writer.read { db in
+            let r = try Row.fetchOne(db, sql: "SELECT coalesce(sum(lost), 0), coalesce(sum(overruns), 0) FROM loss WHERE time >= ?",
+                                     arguments: [sinceMicros])!
+            return (r[0], r[1])
+        }
+    }
+
     public func flowCount() throws -> Int {
         try writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM flow") ?? 0 }
     }

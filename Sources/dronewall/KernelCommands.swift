@@ -1,5 +1,9 @@
 import ArgumentParser
 import DronewallPolicy
+import FlowLog
+#if canImport(Glibc)
+import Glibc
+#endif
 import Netfilter
 import NftModel
 
@@ -57,7 +61,13 @@ struct Flush: ParsableCommand {
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show what is enforced: table, drones, set sizes, kernel counters of blocked packets.",
-        discussion: "Exit 0 when table inet dronewall is present, 1 when nothing is enforced. Needs root or CAP_NET_ADMIN.")
+        discussion: """
+        Also shows the flow log's lost-event count of the last 24 hours when the log is readable. Exit 0 when \
+        table inet dronewall is present, 1 when nothing is enforced. Needs root or CAP_NET_ADMIN.
+        """)
+
+    @Option(help: ArgumentHelp("The flow log database written by dronewalld.", valueName: "path"))
+    var db: String = FlowStore.defaultPath
 
     func run() throws {
         let status = try withKernel("status") { client throws(NetlinkError) in
@@ -68,6 +78,13 @@ struct Status: ParsableCommand {
             throw ExitCode(ExitCodes.notFound)
         }
         print(StatusReport.render(status))
+        if access(db, R_OK) == 0, let store = try? FlowStore(readOnlyPath: db),
+           let loss = try? store.lossSince(nowMicros() - 86_400_000_000) {
+            print("\nflow log \(db): \(loss.lost) lost event(s) in the last 24h"
+                  + (loss.overruns > 0 ? ", \(loss.overruns) receive-buffer overrun(s)" : ""))
+        } else {
+            print("\nflow log \(db): not readable here (is dronewalld running?)")
+        }
     }
 }
 
