@@ -13,6 +13,9 @@ public struct StationConfig: Sendable {
     public var location: SourceLocation?
 
     public static let defaultLogRetentionSeconds: Int64 = 90 * 86_400
+    /// Upper bound of the flow log's size; the oldest flows go first.
+    public var logMaxBytes: Int64 = StationConfig.defaultLogMaxBytes
+    public static let defaultLogMaxBytes: Int64 = 1 << 30
 
     /// Default NFLOG group; arbitrary but stable, away from ulogd's default 0/1.
     public static let defaultLogGroup: UInt16 = 7140

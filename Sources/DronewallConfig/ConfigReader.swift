@@ -4,7 +4,7 @@ import NetAddress
 /// collecting every problem with its place.
 public struct ConfigReader {
     public static let defaultPath = "/etc/dronewall/dronewall.conf"
-    static let stationKeys = ["drone-interfaces", "unknown-devices", "log-group", "log-retention"]
+    static let stationKeys = ["drone-interfaces", "unknown-devices", "log-group", "log-retention", "log-max-size"]
     static let droneKeys = ["mac", "address", "interface", "user", "policy", "allow", "block", "allow-host", "block-host"]
     static let listKeys: Set<String> = ["drone-interfaces", "mac", "address", "interface", "user", "allow", "block",
                                          "allow-host", "block-host"]
@@ -76,6 +76,15 @@ public struct ConfigReader {
                     } else {
                         diags.error("log-retention must be a duration of at least 1h, like 90d, 12w or 48h",
                                     at: w.location, length: w.text.count)
+                    }
+                }
+            case "log-max-size":
+                if let w = single(entry, &diags) {
+                    if let bytes = Syntax.byteSize(w.text), bytes >= 1 << 20 {
+                        station.logMaxBytes = bytes
+                    } else {
+                        diags.error("log-max-size must be a size of at least 1M, like 500M or 2G", at: w.location,
+                                    length: w.text.count)
                     }
                 }
             case "log-group":

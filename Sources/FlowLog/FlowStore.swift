@@ -165,6 +165,34 @@ public final class FlowStore: Sendable {
         return total
     }
 
+    /// Bytes the database's live pages take (freed pages are reused, so this is what grows).
+    public func usedBytes() throws -> Int64 {
+        try writer.read { db in
+            let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            let free = try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+            let size = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+            return (pages - free) * size
+        }
+    }
+
+    /// Deletes the oldest flows, a batch at a time (at most `maxBatches`), until the live data
+    /// fits in `maxBytes`. Returns the number of flows deleted.
+    @discardableResult
+    public func pruneToFit(maxBytes: Int64, batch: Int = 2000, maxBatches: Int = 10) throws -> Int {
+        var deleted = 0
+        for _ in 0..<maxBatches {
+            guard try usedBytes() > maxBytes else { break }
+            let n = try writer.write { db -> Int in
+                try db.execute(sql: "DELETE FROM flow WHERE id IN (SELECT id FROM flow ORDER BY last_seen LIMIT ?)",
+                               arguments: [batch])
+                return db.changesCount
+            }
+            deleted += n
+            if n == 0 { break }
+        }
+        return deleted
+    }
+
     // MARK: reading
 
     /// Lost events and overruns recorded since `sinceMicros` (for `dronewall status`).

@@ -147,7 +147,11 @@ while !shutdown.requested() {
     }
     if now - lastPrune >= 3_600_000_000 {
         // A few small transactions at a time, so pruning never holds up ingest for long.
-        do { _ = try store.prune(olderThan: now - retentionMicros, maxBatches: 5) } catch { log("pruning failed: \(error)") }
+        do {
+            _ = try store.prune(olderThan: now - retentionMicros, maxBatches: 5)
+            let dropped = try store.pruneToFit(maxBytes: loaded.config.station.logMaxBytes)
+            if dropped > 0 { log("flow log over log-max-size: dropped the \(dropped) oldest flow(s)") }
+        } catch { log("pruning failed: \(error)") }
         lastPrune = now
     }
 }

@@ -23,6 +23,7 @@ func headers(_ d: Diagnostics, _ severity: Severity = .error) -> [String] {
             unknown-devices = monitor
             log-group = 12
             log-retention = 30d
+            log-max-size = 500M
 
             [drone survey-01]
             mac = 60:60:1F:12:34:56
@@ -36,13 +37,14 @@ func headers(_ d: Diagnostics, _ severity: Severity = .error) -> [String] {
         #expect(config.station.unknownDevicesPolicy == .monitor)
         #expect(config.station.logGroup == 12)
         #expect(config.station.logRetentionSeconds == 30 * 86_400)
+        #expect(config.station.logMaxBytes == 500 << 20)
         let d = try #require(config.drones.first)
         #expect(d.name == "survey-01")
         #expect(d.macs.map(\.value.description) == ["60:60:1f:12:34:56"])
         #expect(d.policy?.value == .localData)
         #expect(d.allow.map(\.value) == [.firmware])
         #expect(d.allowHosts.map(\.value.description) == ["tiles.example.org", "198.51.100.0/24"])
-        #expect(d.blockHosts.first?.location == SourceLocation(file: "/etc/dw/dronewall.conf", line: 13, column: 14))
+        #expect(d.blockHosts.first?.location == SourceLocation(file: "/etc/dw/dronewall.conf", line: 14, column: 14))
     }
 
     @Test func defaultsAreSafe() {

@@ -102,6 +102,25 @@ func event(drone: String = "alpha", cat: String = "geofence", at: Int64 = t0, ds
         }
     }
 
+    @Test func aSizeCapDeletesTheOldestFlowsFirst() throws {
+        try withStore { store in
+            var agg = FlowAggregator()
+            for i in 0..<20_000 {
+                agg.add(event(at: t0 + Int64(i) * 60_000_000, dst: "203.0.113.\(i % 250)", sport: UInt16(i % 60000)))
+            }
+            try store.write(agg.take(nowMicros: t0))
+            let before = try store.usedBytes()
+            let cap = before / 2
+            _ = try store.pruneToFit(maxBytes: cap, batch: 1000, maxBatches: 100)
+            #expect(try store.usedBytes() <= cap)
+            let left = try store.recent(limit: 1_000_000)
+            #expect(!left.isEmpty && left.count < 20_000)
+            // What is left is the newest: the newest flow survived, the oldest did not.
+            #expect(left.last?.lastSeen == t0 + 19_999 * 60_000_000)
+            #expect(left.first!.firstSeen > t0)
+        }
+    }
+
     @Test func aReadOnlyStoreSeesWhatTheWriterWrote() throws {
         try withStore { store in
             var agg = FlowAggregator()
