@@ -21,13 +21,15 @@ let package = Package(
         // Plain-config and catalogue parser with file:line:col diagnostics. Pure Swift.
         // Addresses, networks and MACs: parse and print. Shared vocabulary of config and IR.
         .target(name: "NetAddress"),
-        .target(name: "DronewallConfig", dependencies: ["NetAddress"]),
+        // Durations and byte sizes as people write them (config and command line).
+        .target(name: "Units"),
+        .target(name: "DronewallConfig", dependencies: ["NetAddress", "Units"]),
         // Ruleset IR in kernel vocabulary and its nft text rendering. Pure Swift.
         .target(name: "NftModel", dependencies: ["NetAddress"]),
         // Validated policy + catalogue -> Ruleset. Pure function, no root.
         .target(name: "DronewallPolicy", dependencies: ["DronewallConfig", "NftModel"]),
         // Blocked events -> flow records -> SQLite (GRDB, WAL); report queries and renderings.
-        .target(name: "FlowLog", dependencies: ["NetAddress", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "FlowLog", dependencies: ["NetAddress", "Units", .product(name: "GRDB", package: "GRDB.swift")]),
         // The only importer of CNetfilter: Ruleset -> one atomic netlink batch.
         .target(name: "Netfilter", dependencies: ["CNetfilter", "NftModel"]),
         .executableTarget(
@@ -41,7 +43,7 @@ let package = Package(
             name: "dronewalld",
             dependencies: ["DronewallConfig", "DronewallPolicy", "NftModel", "Netfilter", "FlowLog"]
         ),
-        .testTarget(name: "DronewallConfigTests", dependencies: ["DronewallConfig", "NetAddress"]),
+        .testTarget(name: "DronewallConfigTests", dependencies: ["DronewallConfig", "NetAddress", "Units"]),
         .testTarget(name: "DronewallPolicyTests", dependencies: ["DronewallPolicy", "DronewallConfig", "NftModel"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "NftModel"]),

@@ -1,3 +1,4 @@
+import Units
 import NetAddress
 
 /// Reads `dronewall.conf` and its `drones.d/*.conf` drop-ins into a `Config`,
@@ -71,7 +72,7 @@ public struct ConfigReader {
                 station.unknownDevices = single(entry, &diags).flatMap { policy($0, &diags) }
             case "log-retention":
                 if let w = single(entry, &diags) {
-                    if let secs = Syntax.durationSeconds(w.text), secs >= 3600 {
+                    if let secs = Units.durationSeconds(w.text), secs >= 3600 {
                         station.logRetentionSeconds = secs
                     } else {
                         diags.error("log-retention must be a duration of at least 1h, like 90d, 12w or 48h",
@@ -80,7 +81,7 @@ public struct ConfigReader {
                 }
             case "log-max-size":
                 if let w = single(entry, &diags) {
-                    if let bytes = Syntax.byteSize(w.text), bytes >= 1 << 20 {
+                    if let bytes = Units.byteSize(w.text), bytes >= 1 << 20 {
                         station.logMaxBytes = bytes
                     } else {
                         diags.error("log-max-size must be a size of at least 1M, like 500M or 2G", at: w.location,

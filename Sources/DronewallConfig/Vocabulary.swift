@@ -121,38 +121,6 @@ public enum Syntax {
         return .name(s)
     }
 
-    /// `90d`, `12w`, `48h`, `30m`, `45s` in seconds; nil when malformed.
-    public static func durationSeconds(_ s: String) -> Int64? {
-        guard let unit = s.last, let n = Int64(s.dropLast()), n >= 0, s.dropLast().allSatisfy(\.isNumber) else { return nil }
-        let scale: Int64
-        switch unit {
-        case "s": scale = 1
-        case "m": scale = 60
-        case "h": scale = 3600
-        case "d": scale = 86_400
-        case "w": scale = 604_800
-        default: return nil
-        }
-        let (v, overflow) = n.multipliedReportingOverflow(by: scale)
-        return overflow ? nil : v
-    }
-
-    /// `500M`, `2G`, `64K` (powers of 1024) or plain bytes; nil when malformed.
-    public static func byteSize(_ s: String) -> Int64? {
-        guard let last = s.last else { return nil }
-        let scale: Int64
-        var digits = Substring(s)
-        switch last.uppercased() {
-        case "K": scale = 1 << 10; digits = digits.dropLast()
-        case "M": scale = 1 << 20; digits = digits.dropLast()
-        case "G": scale = 1 << 30; digits = digits.dropLast()
-        default: scale = 1
-        }
-        guard !digits.isEmpty, digits.allSatisfy(\.isNumber), let n = Int64(digits) else { return nil }
-        let (v, overflow) = n.multipliedReportingOverflow(by: scale)
-        return overflow ? nil : v
-    }
-
     /// Drone and vendor names: 1-32 of letters, digits, '.', '_', '-'.
     public static func isName(_ s: String) -> Bool {
         !s.isEmpty && s.utf8.count <= 32 && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }

@@ -1,3 +1,5 @@
+import Units
+
 /// UTC time text without Foundation: ISO 8601 printing and the `--since` / `--until` forms.
 public enum TimeText {
     /// `2026-11-25T12:09:20Z` (microseconds dropped).
@@ -15,24 +17,8 @@ public enum TimeText {
     /// A relative duration (`90s`, `15m`, `24h`, `7d`, `2w`) before `nowMicros`, or an absolute
     /// ISO 8601 UTC time (`2026-11-25`, `2026-11-25T12:00`, `2026-11-25T12:00:00Z`).
     public static func parse(_ text: String, nowMicros: Int64) -> Int64? {
-        if let d = parseDuration(text) { return nowMicros - d }
+        if let d = Units.durationSeconds(text) { return nowMicros - d * 1_000_000 }
         return parseISO8601(text)
-    }
-
-    /// `90s`, `15m`, `24h`, `7d`, `2w` as microseconds.
-    public static func parseDuration(_ text: String) -> Int64? {
-        guard let unit = text.last, let n = Int64(text.dropLast()), n >= 0 else { return nil }
-        let seconds: Int64
-        switch unit {
-        case "s": seconds = 1
-        case "m": seconds = 60
-        case "h": seconds = 3600
-        case "d": seconds = 86_400
-        case "w": seconds = 604_800
-        default: return nil
-        }
-        let (v, overflow) = n.multipliedReportingOverflow(by: seconds * 1_000_000)
-        return overflow ? nil : v
     }
 
     static func parseISO8601(_ text: String) -> Int64? {
