@@ -100,28 +100,25 @@ var lastFlush = nowMicros()
 var lastPrune: Int64 = 0
 let retentionMicros = loaded.config.station.logRetentionSeconds * 1_000_000
 
-/// Writes what was folded since the last flush, and the events lost since then.
+let writer = FlowWriter(store: store)
+
+/// Reads the logging rules' counters (exact totals; logging itself is sampled) and queues the deltas.
 @MainActor func snapshotCounters(_ now: Int64) {
     guard let client = counterClient else { return }
     do {
         guard let status = try client.status(table: KernelLayout.tableName) else { return }
-        try store.recordKernelCounts(counters.deltas(from: status), timeMicros: now)
+        writer.recordKernelCounts(counters.deltas(from: status), atMicros: now)
     } catch {
         log("reading kernel counters failed: \(error)")
     }
 }
 
+/// Hands what was folded since the last flush, and the events lost since then, to the writer.
 @MainActor func flush(_ now: Int64) {
-    do {
-        try store.write(aggregator.take(nowMicros: now))
-        let s = reader.stats
-        let lost = Int64((s.sequenceGaps - reported.sequenceGaps) + (s.malformed - reported.malformed))
-        try store.recordLoss(timeMicros: now, lost: lost, overruns: Int64(s.enobufs - reported.enobufs))
-        reported = s
-    } catch {
-        // Keep what is in memory; the next flush tries again.
-        log("writing the flow log failed: \(error)")
-    }
+    let s = reader.stats
+    let lost = Int64((s.sequenceGaps - reported.sequenceGaps) + (s.malformed - reported.malformed))
+    writer.submit(aggregator.take(nowMicros: now), lost: lost, overruns: Int64(s.enobufs - reported.enobufs), atMicros: now)
+    reported = s
 }
 
 var exitCode: Int32 = 0
@@ -146,16 +143,17 @@ while !shutdown.requested() {
         lastCounters = now
     }
     if now - lastPrune >= 3_600_000_000 {
-        // A few small transactions at a time, so pruning never holds up ingest for long.
-        do {
-            _ = try store.prune(olderThan: now - retentionMicros, maxBatches: 5)
-            let dropped = try store.pruneToFit(maxBytes: loaded.config.station.logMaxBytes)
-            if dropped > 0 { log("flow log over log-max-size: dropped the \(dropped) oldest flow(s)") }
-        } catch { log("pruning failed: \(error)") }
+        writer.prune(olderThanMicros: now - retentionMicros, maxBytes: loaded.config.station.logMaxBytes)
         lastPrune = now
     }
 }
 flush(nowMicros())
 snapshotCounters(nowMicros())
-log("stopped; flow log written")
+let unwritten = writer.drain()
+if unwritten > 0 {
+    log("stopped; \(unwritten) flow record(s) could not be written")
+    exitCode = 1
+} else {
+    log("stopped; flow log written")
+}
 exit(exitCode)
