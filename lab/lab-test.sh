@@ -30,7 +30,7 @@ expect "explain matches a subdomain of a catalogued host" "geofence" \
 "$DW" explain notdji.com "${VCAT[@]}" >/dev/null; rc=$?
 expect "explain of an unknown name exits 1" 1 "$rc"
 expect "explain json of an unknown name has vendor null" \
-    '{"query": "notdji.com", "vendor": null, "categories": [], "entry": null, "source": null}' \
+    "{\"query\": \"notdji.com\", \"vendor\": null, \"categories\": [], \"entry\": null, \"source\": null, \"catalogue\": \"$(cat "$ROOT/rules/vendors/VERSION")\"}" \
     "$("$DW" explain notdji.com --format json "${VCAT[@]}")"
 BAD=$(mktemp -d)
 printf '[station]\ndrone-interfaces = wlan0\n[drone a]\nmac = 02:00:00:00:00:zz\npolicy = local-dta\n' > "$BAD/dronewall.conf"
@@ -165,6 +165,9 @@ expect "bad config leaves the running table as it was" "$before" "$(lab_ns "$LAB
 st=$(lab_ns "$LAB_STATION" "$DW" status 2>&1); rc=$?
 expect "status exits 0" 0 "$rc"
 echo "$st" | grep -q "drone_alpha" && ok "status lists drone chains" || fail "status output: $st"
+label=$("$DW" explain "${CAT[@]}" --format json unknown.example | python3 -c 'import json, sys; print(json.load(sys.stdin)["catalogue"])')
+echo "$st" | grep -qxF "catalogue: $label" && ok "status shows the applied catalogue version ($label)" \
+    || fail "status has no 'catalogue: $label' line: $st"
 
 # --- without CAP_NET_ADMIN: exit 77 ---
 if command -v setpriv >/dev/null; then

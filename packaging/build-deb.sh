@@ -16,7 +16,7 @@ install -d "$ROOT/DEBIAN" "$ROOT/usr/sbin" "$ROOT/usr/share/dronewall/vendors" \
 install -m 0755 "$BIN" "$ROOT/usr/sbin/dronewall"
 install -m 0755 .build/release/dronewalld "$ROOT/usr/sbin/dronewalld"
 strip "$ROOT/usr/sbin/dronewall" "$ROOT/usr/sbin/dronewalld"
-install -m 0644 rules/vendors/*.rules "$ROOT/usr/share/dronewall/vendors/"
+install -m 0644 rules/vendors/*.rules rules/vendors/VERSION "$ROOT/usr/share/dronewall/vendors/"
 install -m 0644 rules/examples/dronewall.conf "$ROOT/usr/share/dronewall/examples/"
 install -m 0644 rules/examples/dronewall.conf "$ROOT/etc/dronewall/dronewall.conf"
 install -m 0644 packaging/dronewall.service packaging/dronewalld.service "$ROOT/lib/systemd/system/"

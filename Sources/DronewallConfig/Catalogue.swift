@@ -28,7 +28,21 @@ public struct Vendor: Sendable {
 public struct Catalogue: Sendable {
     public var vendors: [Vendor] = []
     public var files: [String] = []
+    /// The dated version of the shipped catalogue (its directory's `VERSION` file), if any.
+    public var version: String?
+    /// `.rules` files read from directories without a `VERSION` (an admin's `vendors.d`).
+    public var localFiles: [String] = []
     public init(vendors: [Vendor] = []) { self.vendors = vendors }
+
+    /// `2026-11-25`, `2026-11-25 + 1 local file`, `unversioned`: shown by status and explain.
+    public var versionLabel: String {
+        let base = version ?? "unversioned"
+        switch localFiles.count {
+        case 0: return base
+        case 1: return base + " + 1 local file"
+        case let n: return base + " + \(n) local files"
+        }
+    }
 
     public var endpoints: [Endpoint] { vendors.flatMap(\.endpoints) }
     public func vendor(_ id: String) -> Vendor? { vendors.first { $0.id == id } }

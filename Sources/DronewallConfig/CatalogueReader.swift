@@ -23,18 +23,39 @@ public struct CatalogueReader {
                 if required { diags.error("catalogue directory \(dir) does not exist", at: nil) }
                 continue
             }
+            let versioned = names.contains("VERSION") ? readVersion(joinPath(dir, "VERSION"), &diags) : nil
+            if catalogue.version == nil, let versioned { catalogue.version = versioned }
             for name in names.filter({ $0.hasSuffix(".rules") && !$0.hasPrefix(".") }).sorted() {
                 let path = joinPath(dir, name)
                 switch reader.read(path) {
                 case let .failure(e): diags.error(e.description, at: nil)
                 case let .success(bytes):
                     catalogue.files.append(path)
+                    if versioned == nil { catalogue.localFiles.append(path) }
                     let sections = IniParser.parse(bytes: bytes, path: path, diagnostics: &diags)
                     readFile(sections, into: &catalogue, owner: &owner, &diags)
                 }
             }
         }
         return (catalogue, diags)
+    }
+
+    /// A catalogue directory's `VERSION`: the date it was last reviewed, `YYYY-MM-DD`, optionally
+    /// followed by `.N` for a second release on one day.
+    func readVersion(_ path: String, _ diags: inout Diagnostics) -> String? {
+        guard case let .success(bytes) = reader.read(path) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        let version = String(text.drop(while: { $0 == " " || $0 == "\t" }).reversed()
+            .drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" }).reversed())
+        let parts = version.split(separator: ".", maxSplits: 1)
+        let date = parts.first.map { $0.split(separator: "-", omittingEmptySubsequences: false) } ?? []
+        let digits = { (s: Substring, n: Int) in s.count == n && s.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
+        guard date.count == 3, digits(date[0], 4), digits(date[1], 2), digits(date[2], 2),
+              parts.count == 1 || (parts[1].count <= 3 && digits(parts[1], parts[1].count)) else {
+            diags.error("\(path): a catalogue version is a date like 2026-11-25 (or 2026-11-25.2)", at: nil)
+            return nil
+        }
+        return version
     }
 
     func readFile(_ sections: [IniSection], into catalogue: inout Catalogue,
@@ -95,6 +116,11 @@ public struct CatalogueReader {
                 if fields["source"] == nil {
                     diags.error("endpoint '\(valueWord.text)' has no 'source'; every entry cites a public source",
                                 at: valueWord.location, length: valueWord.text.count)
+                }
+                if case let .domain(d) = pattern.value, let shared = SharedPlatforms.covered(by: d).first {
+                    diags.warning("endpoint \(d) covers \(shared), a domain shared by many unrelated services: "
+                                  + "everything there would count as this vendor; list the vendor's own hosts instead",
+                                  at: valueWord.location, length: valueWord.text.count)
                 }
                 let vendorID = catalogue.vendors[v].id
                 let endpoint = Endpoint(pattern: pattern.value, categories: Array(Set(categories)).sorted(),

@@ -30,7 +30,9 @@ public struct PolicyCompiler {
         // The generation is a hash of the policy itself: re-applying the same policy keeps
         // established flows on the fast path, a changed policy re-examines them.
         let gen = PolicyCompiler.generation(of: NftTextRenderer.render(draft))
-        return PolicyCompiler.stamp(draft, generation: gen)
+        var ruleset = PolicyCompiler.stamp(draft, generation: gen)
+        ruleset.table.comment = KernelLayout.tableComment(generation: gen, catalogue: catalogue.versionLabel)
+        return ruleset
     }
 
     /// Writes the generation into the rules built with generation 0: the fast-path match

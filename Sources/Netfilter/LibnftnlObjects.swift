@@ -66,6 +66,27 @@ final class TableObject {
         buildMessage(type, family: family, flags: flags) { nftnl_table_nlmsg_build_payload($0, ptr) }
     }
     var name: String? { nftnl_table_get_str(ptr, attr(NFTNL_TABLE_NAME)).map { String(cString: $0) } }
+    func setData(_ a: UInt16, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { _ = nftnl_table_set_data(ptr, a, $0.baseAddress, UInt32($0.count)) }
+    }
+    func data(_ a: UInt16) -> [UInt8]? {
+        guard nftnl_table_is_set(ptr, a) else { return nil }
+        var len: UInt32 = 0
+        guard let p = nftnl_table_get_data(ptr, a, &len) else { return nil }
+        return Array(UnsafeRawBufferPointer(start: p, count: Int(len)))
+    }
+    /// The comment nft keeps in the table's user data (TLV type 0, NUL-terminated).
+    var comment: String? {
+        guard let u = data(attr(NFTNL_TABLE_USERDATA)) else { return nil }
+        var i = 0
+        while i + 2 <= u.count {
+            let type = u[i], len = Int(u[i + 1])
+            guard i + 2 + len <= u.count else { return nil }
+            if type == 0 { return String(decoding: u[(i + 2)..<(i + 2 + len)].prefix { $0 != 0 }, as: UTF8.self) }
+            i += 2 + len
+        }
+        return nil
+    }
 }
 
 final class ChainObject {

@@ -28,9 +28,14 @@ struct Linearizer {
 
     // MARK: tables
 
-    func tableMessage(_ type: UInt32, flags: Int32) -> NetlinkMessage {
+    func tableMessage(_ type: UInt32, flags: Int32, comment: String? = nil) -> NetlinkMessage {
         let t = TableObject(family: family, name: tableName)
         if type == raw(NFT_MSG_NEWTABLE) { nftnl_table_set_u32(t.ptr, attr(NFTNL_TABLE_FLAGS), 0) }
+        if let comment {
+            // nft's layout: one TLV, NFTNL_UDATA_TABLE_COMMENT (0), NUL-terminated, at most 128 bytes.
+            let bytes = Array(comment.utf8.prefix(127)) + [0]
+            t.setData(attr(NFTNL_TABLE_USERDATA), [0, UInt8(bytes.count)] + bytes)
+        }
         return NetlinkMessage(bytes: t.message(type, family: family, flags: flags),
                               subject: MessageSubject("table \(TableFamily(nfproto: family)) \(tableName)"))
     }

@@ -26,7 +26,7 @@ public final class NftablesClient {
         // Make sure the table exists so that deleting it cannot fail, then replace it.
         var body = [lin.tableMessage(raw(NFT_MSG_NEWTABLE), flags: NLM_F_CREATE),
                     lin.tableMessage(raw(NFT_MSG_DELTABLE), flags: 0),
-                    lin.tableMessage(raw(NFT_MSG_NEWTABLE), flags: NLM_F_CREATE)]
+                    lin.tableMessage(raw(NFT_MSG_NEWTABLE), flags: NLM_F_CREATE, comment: table.comment)]
         // Chains before sets, as nft orders them: verdict-map elements may jump to a chain.
         for c in table.chains { body.append(lin.chainMessage(c)) }
         for s in table.sets {

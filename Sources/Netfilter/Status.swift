@@ -8,6 +8,8 @@ import Glibc
 public struct TableStatus: Sendable, Hashable {
     public var family: TableFamily
     public var name: String
+    /// The table's comment: what dronewall applied (generation, catalogue version).
+    public var comment: String?
     /// Chains in the kernel's order, each with its rules.
     public var chains: [ChainStatus]
     /// Sets and maps with their element counts.
@@ -68,9 +70,16 @@ extension NftablesClient {
 
     private func readStatus(table: String, family: TableFamily) throws(NetlinkError) -> TableStatus? {
         let t = TableObject(family: family.nfproto, name: table)
+        var comment: String?
         do {
-            _ = try request(raw(NFT_MSG_GETTABLE), family: family, dump: false, operation: "status: get table") {
+            let replies = try request(raw(NFT_MSG_GETTABLE), family: family, dump: false, operation: "status: get table") {
                 nftnl_table_nlmsg_build_payload($0, t.ptr)
+            }
+            for reply in replies {
+                let got = TableObject()
+                if withHeader(reply, { nftnl_table_nlmsg_parse($0, got.ptr) }) >= 0, got.name == table {
+                    comment = got.comment
+                }
             }
         } catch where error.errno == ENOENT && error.kind == .rejected {
             return nil
@@ -137,6 +146,6 @@ extension NftablesClient {
             let count = collected.elementFlags().filter { $0 & endFlag == 0 }.count
             sets.append(SetStatus(name: name, elementCount: count))
         }
-        return TableStatus(family: family, name: table, chains: chains, sets: sets)
+        return TableStatus(family: family, name: table, comment: comment, chains: chains, sets: sets)
     }
 }

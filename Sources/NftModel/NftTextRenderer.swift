@@ -10,6 +10,7 @@ public enum NftTextRenderer {
 
     public static func render(_ table: Table) -> String {
         var out = "table \(table.family.rawValue) \(table.name) {\n"
+        if let c = table.comment { out += "\tcomment \(quote(c))\n" }
         var blocks: [String] = table.sets.map(render(set:))
         blocks += table.chains.map(render(chain:))
         out += blocks.joined(separator: "\n")

@@ -17,10 +17,14 @@ public struct Table: Sendable, Hashable {
     public var sets: [NamedSet]
     /// Chains in declaration order: regular chains a rule jumps to must be declared first.
     public var chains: [Chain]
+    /// Kept in the kernel with the table (nft's `comment`): what was applied, for `status`.
+    public var comment: String?
 
-    public init(family: TableFamily = .inet, name: String, sets: [NamedSet] = [], chains: [Chain] = []) {
+    public init(family: TableFamily = .inet, name: String, sets: [NamedSet] = [], chains: [Chain] = [],
+                comment: String? = nil) {
         self.family = family
         self.name = name
+        self.comment = comment
         self.sets = sets
         self.chains = chains
     }

@@ -60,10 +60,11 @@ struct Explain: ParsableCommand {
                 .joined(separator: ", ") + "]"))
             fields.append(("entry", match.map { JSONText.string($0.pattern.description) } ?? "null"))
             fields.append(("source", match.map { JSONText.string($0.source) } ?? "null"))
+            fields.append(("catalogue", JSONText.string(catalogue.versionLabel)))
             print("{" + fields.map { "\(JSONText.string($0.0)): \($0.1)" }.joined(separator: ", ") + "}")
         case .text:
             guard let match, let vendor else {
-                print("\(query): not in the catalogue")
+                print("\(query): not in the catalogue (version \(catalogue.versionLabel))")
                 break
             }
             print("""
@@ -72,6 +73,7 @@ struct Explain: ParsableCommand {
                   categories: \(match.categories.map(\.rawValue).joined(separator: " "))
                   entry:      \(match.pattern) (\(match.location))
                   source:     \(match.source)
+                  catalogue:  \(catalogue.versionLabel)
                 """)
         }
         if match == nil { throw ExitCode(ExitCodes.notFound) }

@@ -92,6 +92,7 @@ struct Status: ParsableCommand {
 enum StatusReport {
     static func render(_ s: TableStatus) -> String {
         var out = "table inet \(s.name): enforced\n"
+        out += "catalogue: \(KernelLayout.catalogueVersion(inComment: s.comment) ?? "unknown (applied by an older dronewall)")\n"
         let hooks = s.chains.compactMap { c in c.hook.map { "\($0.rawValue) (chain \(c.name))" } }
         out += "hooks: \(hooks.isEmpty ? "none" : hooks.joined(separator: ", "))\n"
         let drones = s.chains.map(\.name).filter { $0.hasPrefix("drone_") }

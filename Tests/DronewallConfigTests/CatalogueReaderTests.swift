@@ -37,6 +37,37 @@ import Testing
         #expect(eps[0].categories == [.firmware])
     }
 
+    @Test func warnsWhenAnEntryCoversASharedPlatform() {
+        let (cat, diags) = read(["/etc/dw/vendors.d/x.rules": """
+            [vendor x]
+            name = X
+            jurisdiction = US
+            source = s
+            [endpoint amazonaws.com]
+            categories = other
+            source = s
+            [endpoint myapp.firebaseio.com]
+            categories = telemetry
+            source = s
+            """])
+        #expect(!diags.hasErrors)
+        #expect(diags.warnings.count == 1)
+        #expect(diags.rendered.contains("x.rules:5:11: warning: endpoint amazonaws.com covers amazonaws.com"), "\(diags.rendered)")
+        #expect(cat.endpoints.count == 2, "a warning, not a refusal: an admin may mean it")
+    }
+
+    @Test func versionComesFromTheShippedDirectoryAndLocalFilesAreCounted() {
+        let vendor = "[vendor acme]\nname = A\njurisdiction = US\nsource = s\n[endpoint acme.example]\ncategories = other\nsource = s\n"
+        let (cat, diags) = read(["/usr/share/dw/VERSION": "2026-11-25\n", "/usr/share/dw/acme.rules": vendor,
+                                 "/etc/dw/vendors.d/a.rules": "[vendor acme]\n", "/etc/dw/vendors.d/b.rules": "[vendor acme]\n"])
+        #expect(!diags.hasErrors, "\(diags.rendered)")
+        #expect(cat.version == "2026-11-25")
+        #expect(cat.versionLabel == "2026-11-25 + 2 local files")
+        let (bad, badDiags) = read(["/usr/share/dw/VERSION": "next tuesday\n", "/usr/share/dw/acme.rules": vendor])
+        #expect(bad.version == nil && badDiags.hasErrors)
+        #expect(badDiags.rendered.contains("VERSION: a catalogue version is a date"))
+    }
+
     @Test func reportsBadEntries() {
         let (_, diags) = read(["/usr/share/dw/bad.rules": """
             [endpoint early.example.org]

@@ -14,9 +14,11 @@ import Foundation
 
     let loaded: (Catalogue, Diagnostics) = CatalogueReader().read(directories: [Self.vendorsDirectory])
 
-    @Test func readsWithoutErrorsAndEveryEntryCitesASource() {
+    /// The catalogue lint: the reader's checks (categories, a source, valid domains, one vendor per
+    /// name, no shared platform covered) all pass with neither errors nor warnings.
+    @Test func readsWithoutErrorsOrWarningsAndEveryEntryCitesASource() {
         let (catalogue, diags) = loaded
-        #expect(!diags.hasErrors, "\(diags.rendered)")
+        #expect(diags.all.isEmpty, "\(diags.rendered)")
         #expect(catalogue.vendor("dji") != nil)
         for e in catalogue.endpoints {
             #expect(!e.categories.isEmpty, "\(e.pattern) has no categories")
@@ -27,7 +29,7 @@ import Foundation
     /// The hosts and categories the catalogue must carry (from the public analyses).
     @Test(arguments: [
         ("flysafe-api.dji.com", "geofence"), ("flysafe.dji.com", "geofence"),
-        ("mydjiflight.dji.com", "flight-logs telemetry firmware"), ("dev.dji.com", "flight-logs"),
+        ("mydjiflight.dji.com", "flight-logs telemetry firmware"), ("dev.dji.com", "flight-logs account"),
         ("statistical-report.djiservice.org", "telemetry"), ("active.dji.com", "account"),
         ("account.dji.com", "account"), ("account-api.dji.com", "account"),
         ("service-adhoc.dji.com", "app-update"), ("adhoc.djiservice.org", "app-update"),
@@ -47,6 +49,47 @@ import Foundation
     @Test(arguments: ["unlisted.dji.com", "x.djicdn.com", "y.djiservice.org", "z.skypixel.com"])
     func registrableDomainsCatchUnlistedSubdomains(host: String) {
         #expect(CatalogueIndex(loaded.0).match(domain: host)?.vendorID == "dji")
+    }
+
+    @Test func everyVendorHasItsOwnFileAndSeveralEndpoints() {
+        let (catalogue, _) = loaded
+        // Issue 4's list: the major drone vendors and the SDKs their apps embed.
+        for id in ["dji", "autel", "parrot", "skydio", "yuneec", "mapbox", "airmap", "mobtech", "jpush", "weibo-sdk"] {
+            #expect(catalogue.vendor(id) != nil, "vendor \(id) missing")
+        }
+        #expect(catalogue.files.count == catalogue.vendors.count, "one vendor per file")
+        for v in catalogue.vendors {
+            #expect(!v.endpoints.isEmpty, "vendor \(v.id) lists no endpoint")
+            #expect(v.jurisdiction.count == 2)
+        }
+    }
+
+    /// A dated version, shown by status and explain, that is not in the future.
+    @Test func catalogueHasADatedVersion() throws {
+        let version = try #require(loaded.0.version, "rules/vendors/VERSION missing")
+        #expect(loaded.0.versionLabel == version, "the shipped directory holds no unversioned files")
+        let date = String(version.prefix(10))
+        #expect(date.count == 10 && date >= "2026-01-01")
+    }
+
+    /// No entry is a public suffix or covers one (Debian's publicsuffix list, ICANN and private
+    /// sections: `github.io`, `s3.amazonaws.com`, `com.cn`, ...): that would claim every site under it.
+    @Test func noEntryCoversAPublicSuffix() throws {
+        let path = "/usr/share/publicsuffix/public_suffix_list.dat"
+        let text = try #require(try? String(contentsOfFile: path, encoding: .utf8),
+                                "\(path) missing: install the Debian package publicsuffix (scripts/packages.txt)")
+        var suffixes = Set<String>()
+        for line in text.split(whereSeparator: \.isNewline) {
+            let rule = line.split(separator: " ").first.map(String.init) ?? ""
+            guard !rule.isEmpty, !rule.hasPrefix("//"), !rule.hasPrefix("!") else { continue }
+            suffixes.insert(rule.hasPrefix("*.") ? String(rule.dropFirst(2)) : rule)
+        }
+        #expect(suffixes.count > 5000 && suffixes.contains("github.io") && suffixes.contains("com.cn"), "the list looks truncated")
+        for e in loaded.0.endpoints {
+            guard case let .domain(d) = e.pattern else { continue }
+            let covered = suffixes.filter { $0 == d || $0.hasSuffix("." + d) }
+            #expect(covered.isEmpty, "\(d) (\(e.location)) covers the public suffix(es) \(covered.sorted().prefix(3))")
+        }
     }
 
     /// Shared third-party platforms are never claimed wholesale by a vendor.
