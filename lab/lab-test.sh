@@ -222,6 +222,9 @@ echo "$table" | tail -1 | grep -q "lost events: 0" && ok "table report ends with
 "$DW" report --db "$FLOWS/flows.db" --since 1h --format html > "$FLOWS.html"
 grep -q "<svg" "$FLOWS.html" && ! grep -qE 'src=|<link' "$FLOWS.html" && ok "html report is one self-contained page with a chart" \
     || fail "html report"
+summary=$("$DW" report --db "$FLOWS/flows.db" --since 1h --format json 2>&1 >/dev/null)
+echo "$summary" | grep -q "lost events: 0; kernel counted: " && ok "json report states loss and kernel totals on stderr" \
+    || fail "json report summary: $summary"
 # A flood: one drone retrying as fast as it can. The log stays bounded (rate-limited per flow in
 # the kernel), enforcement holds, and the kernel counters in the report count every packet.
 start_daemon

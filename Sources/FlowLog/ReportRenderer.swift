@@ -57,6 +57,14 @@ public enum ReportRenderer {
         return out
     }
 
+    /// One line for standard error beside csv and json output, which carry only rows: the
+    /// window, the lost-event count and the kernel totals are never silently left out.
+    public static func summaryLine(_ r: Report) -> String {
+        "dronewall report \(windowText(r)): \(r.query.groupBy.isEmpty ? r.rows.count : r.groups.count) row(s); "
+            + "lost events: \(r.lostEvents)\(r.overruns > 0 ? " (plus \(r.overruns) receive-buffer overrun(s))" : ""); "
+            + kernelLine(r) + "\n"
+    }
+
     /// The kernel's exact counts; flow records are rate-limited samples of them.
     static func kernelLine(_ r: Report) -> String {
         guard r.kernelBlockedPackets >= 0 else { return "kernel counters: not broken down by vendor" }

@@ -17,7 +17,12 @@ public enum TimeText {
     /// A relative duration (`90s`, `15m`, `24h`, `7d`, `2w`) before `nowMicros`, or an absolute
     /// ISO 8601 UTC time (`2026-11-25`, `2026-11-25T12:00`, `2026-11-25T12:00:00Z`).
     public static func parse(_ text: String, nowMicros: Int64) -> Int64? {
-        if let d = Units.durationSeconds(text) { return nowMicros - d * 1_000_000 }
+        if let d = Units.durationSeconds(text) {
+            // Overflow-checked: `--since 99999999999999s` is an error, not a trap.
+            let (micros, o1) = d.multipliedReportingOverflow(by: 1_000_000)
+            let (t, o2) = nowMicros.subtractingReportingOverflow(micros)
+            return o1 || o2 ? nil : t
+        }
         return parseISO8601(text)
     }
 

@@ -33,6 +33,7 @@ struct SourceOptions: ParsableArguments {
 
 /// sysexits(3) codes used by the CLI.
 enum ExitCodes {
+    static let failure: Int32 = 1
     static let notFound: Int32 = 1
     static let kernelRefused: Int32 = 1
     static let dataError: Int32 = 65   // EX_DATAERR

@@ -30,8 +30,29 @@ struct DatabaseOption: ParsableArguments {
         do {
             return try FlowStore(readOnlyPath: db)
         } catch {
-            printStderr("dronewall: cannot open \(db): \(error)\n")
-            throw ExitCode(ExitCodes.noPermission)
+            throw fail(error)
+        }
+    }
+
+    /// Runs a query on the log; failures become messages with the fitting exit code.
+    func read<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as ExitCode { throw e } catch { throw fail(error) }
+    }
+
+    private func fail(_ error: any Error) -> ExitCode {
+        switch FlowLogProblem(error) {
+        case .notPermitted:
+            printStderr("dronewall: cannot open \(db): permission denied (\(error))\n")
+            return ExitCode(ExitCodes.noPermission)
+        case .notAFlowLog:
+            printStderr("dronewall: \(db) is not a dronewall flow log\n")
+            return ExitCode(ExitCodes.dataError)
+        case .empty:
+            printStderr("dronewall: the flow log \(db) is empty: dronewalld has not written to it yet\n")
+            return ExitCode(ExitCodes.notFound)
+        case let .other(message):
+            printStderr("dronewall: reading \(db) failed: \(message)\n")
+            return ExitCode(ExitCodes.failure)
         }
     }
 
@@ -54,7 +75,8 @@ struct Report: ParsableCommand {
         Reads the flow log (read-only; root or group 'dronewall'). Times are UTC. --since/--until take a \
         duration back from now (90s, 15m, 24h, 7d, 2w) or an ISO 8601 time (2026-11-25, 2026-11-25T12:00:00Z). \
         Without --by, every flow record is listed; with --by, flows are summed per group. Every report states \
-        how many events the log lost in the window.
+        how many events the log lost in the window and the kernel's exact totals: table and html in their \
+        header, csv and json (which carry only rows) on standard error.
         """)
 
     @Option(help: "Start of the window (default: 24h).") var since: String = "24h"
@@ -77,6 +99,9 @@ struct Report: ParsableCommand {
             guard let u = TimeText.parse(until, nowMicros: now) else { throw ValidationError("--until: cannot read '\(until)'") }
             q.untilMicros = u
         }
+        if s >= (q.untilMicros ?? now) {
+            throw ValidationError("--since (\(since)) must be before --until (\(until ?? "now"))")
+        }
         q.drones = drone
         q.vendors = vendor
         q.categories = category
@@ -90,8 +115,10 @@ struct Report: ParsableCommand {
             throw ValidationError("--format: one of table, csv, json, html")
         }
         let store = try database.open()
-        let report = try store.report(q, nowMicros: now, withRows: q.groupBy.isEmpty || fmt == .html)
+        let report = try database.read { try store.report(q, nowMicros: now, withRows: q.groupBy.isEmpty || fmt == .html) }
         print(ReportRenderer.render(report, as: fmt), terminator: "")
+        // csv and json stay machine-readable: their summary (window, loss, kernel totals) goes to stderr.
+        if fmt == .csv || fmt == .json { printStderr(ReportRenderer.summaryLine(report)) }
     }
 }
 
@@ -102,20 +129,29 @@ struct Log: ParsableCommand {
 
     @Option(help: "How many recent flows to show first.") var lines: Int = 20
     @Flag(help: "Keep printing new and updated flows.") var follow = false
-    @Option(help: "With --follow: seconds between polls.") var interval: Double = 1
+    @Option(help: "With --follow: seconds between polls (0.1 to 3600).") var interval: Double = 1
     @OptionGroup var database: DatabaseOption
+
+    func validate() throws {
+        guard lines >= 0 else { throw ValidationError("--lines: 0 or more") }
+        guard interval.isFinite, (0.1...3600).contains(interval) else {
+            throw ValidationError("--interval: between 0.1 and 3600 seconds")
+        }
+    }
 
     func run() throws {
         let store = try database.open()
         var watermark: Int64 = 0
-        for row in try store.recent(limit: lines) {
+        for row in try database.read({ try store.recent(limit: lines) }) {
             print(row.logLine)
             watermark = max(watermark, row.lastSeen)
         }
         guard follow else { return }
         while true {
-            usleep(useconds_t(max(0.1, interval) * 1_000_000))
-            for row in try store.seen(after: watermark) {
+            var pause = timespec(tv_sec: Int(interval), tv_nsec: Int((interval - interval.rounded(.down)) * 1e9))
+            var rest = timespec()
+            while nanosleep(&pause, &rest) != 0 && errno == EINTR { pause = rest }
+            for row in try database.read({ try store.seen(after: watermark) }) {
                 print(row.logLine)
                 watermark = max(watermark, row.lastSeen)
             }
