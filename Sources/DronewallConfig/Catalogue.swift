@@ -32,6 +32,9 @@ public struct Catalogue: Sendable {
     public var version: String?
     /// `.rules` files read from directories without a `VERSION` (an admin's `vendors.d`).
     public var localFiles: [String] = []
+    /// Public resolvers drones may not use directly, and the files they came from.
+    public var resolvers: [PublicResolver] = []
+    public var resolverFiles: [String] = []
     public init(vendors: [Vendor] = []) { self.vendors = vendors }
 
     /// `2026-11-25`, `2026-11-25 + 1 local file`, `unversioned`: shown by status and explain.

@@ -37,6 +37,7 @@ public struct CatalogueReader {
                 }
             }
         }
+        readResolvers(CatalogueReader.resolverFiles(forCatalogueDirectories: directories), into: &catalogue, &diags)
         return (catalogue, diags)
     }
 

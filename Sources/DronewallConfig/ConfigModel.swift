@@ -21,9 +21,33 @@ public struct StationConfig: Sendable {
     public static let defaultLogGroup: UInt16 = 7140
     public static let defaultUnknownDevices = PolicyKind.isolate
 
+    /// The station's DNS resolver (in dronewalld): drones' port-53 traffic is redirected to it.
+    public var dnsResolver = true
+    /// Where the resolver forwards; empty: the station's own /etc/resolv.conf.
+    public var dnsUpstream: [Located<IPNetwork>] = []
+    /// First local port of the resolver: unknown devices use it, drone number i (config order) port + i.
+    public var dnsPortBase: UInt16 = StationConfig.defaultDNSPortBase
+    /// How a name the asking drone may not reach is answered.
+    public var dnsSinkhole: DNSSinkhole = .nxdomain
+    /// Learned addresses live TTL + grace seconds (apps keep answers past their TTL).
+    public var dnsGraceSeconds: Int64 = StationConfig.defaultDNSGraceSeconds
+
+    public static let defaultDNSPortBase: UInt16 = 15300
+    public static let defaultDNSGraceSeconds: Int64 = 300
+    /// The grace may not go below this: a drone must find its answer's addresses still classified.
+    public static let minimumDNSGraceSeconds: Int64 = 30
+
     public init() {}
 
     public var unknownDevicesPolicy: PolicyKind { unknownDevices?.value ?? StationConfig.defaultUnknownDevices }
+}
+
+/// The answer to a name the asking drone's policy blocks.
+public enum DNSSinkhole: String, Sendable, CaseIterable {
+    /// "no such name": apps fail fast.
+    case nxdomain
+    /// 0.0.0.0 / ::, for apps that retry hard on NXDOMAIN.
+    case null
 }
 
 /// One `[drone NAME]` section: who the drone is and what it may send.

@@ -5,7 +5,8 @@ import NetAddress
 /// collecting every problem with its place.
 public struct ConfigReader {
     public static let defaultPath = "/etc/dronewall/dronewall.conf"
-    static let stationKeys = ["drone-interfaces", "unknown-devices", "log-group", "log-retention", "log-max-size"]
+    static let stationKeys = ["drone-interfaces", "unknown-devices", "log-group", "log-retention", "log-max-size",
+                              "dns-resolver", "dns-upstream", "dns-port", "dns-sinkhole", "dns-grace"]
     static let droneKeys = ["mac", "address", "interface", "user", "policy", "allow", "block", "allow-host", "block-host"]
     static let listKeys: Set<String> = ["drone-interfaces", "mac", "address", "interface", "user", "allow", "block",
                                          "allow-host", "block-host"]
@@ -92,6 +93,45 @@ public struct ConfigReader {
                 if let w = single(entry, &diags) {
                     if let g = UInt16(w.text) { station.logGroup = g } else {
                         diags.error("log-group must be a number from 0 to 65535", at: w.location, length: w.text.count)
+                    }
+                }
+            case "dns-resolver":
+                if let w = single(entry, &diags) {
+                    switch w.text {
+                    case "on": station.dnsResolver = true
+                    case "off": station.dnsResolver = false
+                    default: diags.error("dns-resolver is on or off", at: w.location, length: w.text.count)
+                    }
+                }
+            case "dns-upstream":
+                for w in entry.words {
+                    guard let n = network(w, &diags) else { continue }
+                    if n.value.isHost { station.dnsUpstream.append(n) } else {
+                        diags.error("dns-upstream takes addresses, not networks", at: w.location, length: w.text.count)
+                    }
+                }
+            case "dns-port":
+                if let w = single(entry, &diags) {
+                    if let p = UInt16(w.text), p >= 1024 { station.dnsPortBase = p } else {
+                        diags.error("dns-port must be a port from 1024 to 65535 (the resolver's first port)",
+                                    at: w.location, length: w.text.count)
+                    }
+                }
+            case "dns-sinkhole":
+                if let w = single(entry, &diags) {
+                    if let s = DNSSinkhole(rawValue: w.text) { station.dnsSinkhole = s } else {
+                        diags.error("dns-sinkhole is nxdomain or null\(didYouMean(w.text, DNSSinkhole.allCases.map(\.rawValue)))",
+                                    at: w.location, length: w.text.count)
+                    }
+                }
+            case "dns-grace":
+                if let w = single(entry, &diags) {
+                    if let secs = Units.durationSeconds(w.text), secs >= StationConfig.minimumDNSGraceSeconds,
+                       secs <= 86_400 {
+                        station.dnsGraceSeconds = secs
+                    } else {
+                        diags.error("dns-grace must be a duration from 30s to 1d, like 5m", at: w.location,
+                                    length: w.text.count)
                     }
                 }
             default: break

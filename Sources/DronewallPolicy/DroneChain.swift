@@ -68,16 +68,19 @@ extension PolicyCompiler {
         // Explicit hosts first: block-host beats everything, allow-host beats categories.
         for kind in [KernelLayout.HostListKind.block, .allow] {
             let hosts = kind == .block ? drone.blockHosts : drone.allowHosts
-            for domain in hosts.filter({ if case .domain = $0.value { true } else { false } }) {
-                // A block that cannot be enforced is an error (fail closed); an allow that cannot
-                // be is only a warning, since it leaves the traffic blocked.
-                let why = "'\(domain.value)' is a name: names in \(kind.rawValue)-host need the station's DNS "
-                    + "resolver, which this version does not run yet; use addresses or networks"
-                if kind == .block {
-                    diags.error(why, at: domain.location, length: domain.value.description.count)
-                } else {
-                    diags.warning(why + " (until then the name stays blocked by the policy)", at: domain.location,
-                                  length: domain.value.description.count)
+            let domains = hosts.filter { if case .domain = $0.value { true } else { false } }
+            if !config.station.dnsResolver {
+                for domain in domains {
+                    // A block that cannot be enforced is an error (fail closed); an allow that cannot
+                    // be is only a warning, since it leaves the traffic blocked.
+                    let why = "'\(domain.value)' is a name: names in \(kind.rawValue)-host need the station's DNS "
+                        + "resolver, which is off (dns-resolver = off); use addresses or networks"
+                    if kind == .block {
+                        diags.error(why, at: domain.location, length: domain.value.description.count)
+                    } else {
+                        diags.warning(why + " (the name stays blocked by the policy)", at: domain.location,
+                                      length: domain.value.description.count)
+                    }
                 }
             }
             for ipv6 in [false, true] {
@@ -85,23 +88,54 @@ extension PolicyCompiler {
                     guard case let .network(n) = h.value, n.isIPv4 != ipv6 else { return nil }
                     return SetElement(key: .network(n), origin: h.location.description)
                 }
-                guard !nets.isEmpty else { continue }
-                let setName = KernelLayout.hostSet(name, kind, ipv6: ipv6, learned: false)
-                sets.append(NamedSet(name: setName, keyType: ipv6 ? .ipv6Address : .ipv4Address, flags: .interval,
-                                     elements: mergeHostNetworks(nets), origin: origin))
-                let match = Match.inSet(ipv6 ? .ipv6Destination : .ipv4Destination, set: setName, negated: false)
-                if kind == .block {
-                    // The set match fixes the family, so one logging rule (and its meter) suffices.
-                    let meter = ipv6 ? KernelLayout.logMeterV6 : KernelLayout.logMeterV4
-                    let key: [Field] = ipv6 ? [.ipv6Source, .ipv6Destination] : [.ipv4Source, .ipv4Destination]
-                    rules.append(Rule([match], [.counter, .meterLimit(set: meter, key: key,
-                                                                       perSecond: KernelLayout.logRatePerSecond,
-                                                                       burst: KernelLayout.logBurst),
-                                                .log(prefix: prefixFor(KernelLayout.reasonHost), group: logGroup)],
-                                      nil, origin: origin))
-                    rules.append(drop([match]))
+                var targets: [String] = []
+                if !nets.isEmpty {
+                    let setName = KernelLayout.hostSet(name, kind, ipv6: ipv6, learned: false)
+                    sets.append(NamedSet(name: setName, keyType: ipv6 ? .ipv6Address : .ipv4Address, flags: .interval,
+                                         elements: mergeHostNetworks(nets), origin: origin))
+                    targets.append(setName)
+                }
+                if config.station.dnsResolver && !domains.isEmpty {
+                    // Filled by the resolver with the addresses these names resolve to, per drone.
+                    let setName = KernelLayout.hostSet(name, kind, ipv6: ipv6, learned: true)
+                    sets.append(NamedSet(name: setName, keyType: ipv6 ? .ipv6Address : .ipv4Address, flags: .timeout,
+                                         origin: origin))
+                    targets.append(setName)
+                }
+                for setName in targets {
+                    let match = Match.inSet(ipv6 ? .ipv6Destination : .ipv4Destination, set: setName, negated: false)
+                    if kind == .block {
+                        // The set match fixes the family, so one logging rule (and its meter) suffices.
+                        let meter = ipv6 ? KernelLayout.logMeterV6 : KernelLayout.logMeterV4
+                        let key: [Field] = ipv6 ? [.ipv6Source, .ipv6Destination] : [.ipv4Source, .ipv4Destination]
+                        rules.append(Rule([match], [.counter, .meterLimit(set: meter, key: key,
+                                                                           perSecond: KernelLayout.logRatePerSecond,
+                                                                           burst: KernelLayout.logBurst),
+                                                    .log(prefix: prefixFor(KernelLayout.reasonHost), group: logGroup)],
+                                          nil, origin: origin))
+                        rules.append(drop([match]))
+                    } else {
+                        rules.append(Rule([match], [], accept, origin: origin))
+                    }
+                }
+            }
+        }
+
+        // No way around the station's resolver: DNS over TLS/QUIC and public resolvers (their
+        // published addresses, and what their names resolve to) are closed, unless a host list
+        // above allowed them.
+        if config.station.dnsResolver {
+            let bypasses: [[Match]] = [
+                [.equals(.tcpDestinationPort, .port(KernelLayout.dnsOverTLSPort), negated: false)],
+                [.equals(.udpDestinationPort, .port(KernelLayout.dnsOverTLSPort), negated: false)],
+                [.masked(.conntrackMark, mask: KernelLayout.resolverBit, value: KernelLayout.resolverBit, negated: false)],
+            ]
+            for m in bypasses {
+                if policy == .monitor {
+                    rules += log(KernelLayout.reasonDNSBypass, m, .wouldBlock)
                 } else {
-                    rules.append(Rule([match], [], accept, origin: origin))
+                    rules += log(KernelLayout.reasonDNSBypass, m)
+                    rules.append(drop(m))
                 }
             }
         }

@@ -35,6 +35,36 @@ public enum KernelLayout {
 
     public static func droneChain(_ drone: String) -> String { "drone_\(drone)" }
 
+    // The station's resolver (dronewalld): every drone's port-53 traffic is redirected to a
+    // port of its own, so the resolver knows which drone asks without looking anything up.
+    // The same identity order as the forward chain picks the port: interface, MAC, address.
+    public static let dnsPreroutingChain = "dns_prerouting"
+    public static let dnsOutputChain = "dns_output"
+    public static let dnsInputChain = "dns_input"
+    public static let dnsUnknownChain = "dns_unknown"
+    public static func dnsDroneChain(_ drone: String) -> String { "dns_drone_\(drone)" }
+    public static let dnsByInterface = "dns_by_interface"
+    public static let dnsByMAC = "dns_by_mac"
+    public static let dnsByIPv4 = "dns_by_ipv4"
+    public static let dnsByIPv6 = "dns_by_ipv6"
+    public static let dnsByUser = "dns_by_user"
+    /// The resolver's ports: reachable only through the redirect (ct status dnat).
+    public static let dnsPortsSet = "dns_ports"
+    /// Conntrack status bit IPS_DST_NAT (linux/netfilter/nf_conntrack_common.h): set by redirect.
+    public static let conntrackStatusDestinationNAT: UInt32 = 0x20
+    /// DNS over TLS and over QUIC (RFC 7858, RFC 9250).
+    public static let dnsOverTLSPort: UInt16 = 853
+    /// Class bit of public resolvers (rules/resolvers.rules), beside the category bits 0-10:
+    /// drones reach them only through the station's resolver.
+    public static let resolverBit: UInt32 = 1 << 11
+    /// Reason word of blocked resolver bypasses (DoT/DoQ, DoH endpoints, other resolvers).
+    public static let reasonDNSBypass = "dns-bypass"
+
+    /// The resolver port of unknown devices (`dns-port`) and of drone number `index` (config order).
+    public static func dnsPort(base: UInt16, droneIndex: Int?) -> Int {
+        Int(base) + (droneIndex.map { $0 + 1 } ?? 0)
+    }
+
     /// The table's comment, kept by the kernel so `status` can say what is enforced:
     /// `dronewall generation 0x1a2b; catalogue 2026-11-25 + 1 local file`.
     public static func tableComment(generation: UInt32, catalogue: String) -> String {

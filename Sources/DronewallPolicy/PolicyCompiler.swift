@@ -79,9 +79,11 @@ public struct PolicyCompiler {
         var droneIfaces = station.droneInterfaces.map(\.value)  // the drone LAN (isolate reaches it)
         var seenUIDs: [UInt32: String] = [:]
         var anyUserDrone = false
+        var dnsDrones: [(DroneConfig, Int, uids: [UInt32])] = []
 
-        for drone in config.drones {
+        for (index, drone) in config.drones.enumerated() {
             guard let policy = drone.policy?.value else { continue }
+            var uids: [UInt32] = []
             let chainName = KernelLayout.droneChain(drone.name)
             let go = Value.verdict(.goto(chainName))
             for m in drone.macs { byMAC.append(SetElement(key: .ether(m.value.bytes), data: go, origin: m.location.description)) }
@@ -112,6 +114,7 @@ public struct PolicyCompiler {
                     continue
                 }
                 seenUIDs[uid] = drone.name
+                uids.append(uid)
                 anyUserDrone = true
                 byUser.append(SetElement(key: .uid(uid), data: go, origin: u.location.description))
             }
@@ -119,6 +122,7 @@ public struct PolicyCompiler {
             sets += hostSets
             droneChains.append(chain)
             warnIneffectiveAllows(drone, policy: policy, &diags)
+            dnsDrones.append((drone, index, uids))
         }
 
         if station.unknownDevices != nil && station.droneInterfaces.isEmpty {
@@ -190,18 +194,36 @@ public struct PolicyCompiler {
                 Rule([], [], .verdictMap(.socketUID, map: KernelLayout.dronesByUser)),
             ]))
         }
+        if station.dnsResolver && (!dnsDrones.isEmpty || !station.droneInterfaces.isEmpty) {
+            let dns = DNSRedirect(station: station, drones: dnsDrones, droneInterfaces: station.droneInterfaces.map(\.value),
+                                  &diags)
+            tableSets += dns.sets
+            chains += dns.chains
+        }
         return Ruleset(table: Table(name: KernelLayout.tableName, sets: tableSets, chains: chains))
     }
 
     /// Catalogue networks (flattened so the most specific wins) and the empty learned maps.
     func endpointMaps() -> [NamedSet] {
-        var v4: [(IPNetwork, Endpoint)] = [], v6: [(IPNetwork, Endpoint)] = []
-        for e in catalogue.endpoints {
-            if case let .network(n) = e.pattern { if n.isIPv4 { v4.append((n, e)) } else { v6.append((n, e)) } }
+        // (class bits, origin) per network: vendor networks, then public resolvers' addresses.
+        var v4: [(IPNetwork, (UInt32, String))] = [], v6: [(IPNetwork, (UInt32, String))] = []
+        func add(_ n: IPNetwork, _ mask: UInt32, _ origin: String) {
+            if n.isIPv4 { v4.append((n, (mask, origin))) } else { v6.append((n, (mask, origin))) }
         }
-        func elements(_ items: [(IPNetwork, Endpoint)]) -> [SetElement] {
-            IntervalFlattening.flatten(items).map {
-                SetElement(key: .network($0.0), data: .mark($0.1.mask), origin: $0.1.location.description)
+        for e in catalogue.endpoints {
+            if case let .network(n) = e.pattern { add(n, e.mask, e.location.description) }
+        }
+        if config.station.dnsResolver {
+            for r in catalogue.resolvers {
+                for a in r.addresses { add(a.value, KernelLayout.resolverBit, a.location.description) }
+            }
+        }
+        func elements(_ items: [(IPNetwork, (UInt32, String))]) -> [SetElement] {
+            // One entry per network (a resolver listed twice keeps its first place).
+            var seen = Set<IPNetwork>()
+            let unique = items.filter { seen.insert($0.0).inserted }
+            return IntervalFlattening.flatten(unique).map {
+                SetElement(key: .network($0.0), data: .mark($0.1.0), origin: $0.1.1)
             }
         }
         return [

@@ -75,18 +75,26 @@ final class TableObject {
         guard let p = nftnl_table_get_data(ptr, a, &len) else { return nil }
         return Array(UnsafeRawBufferPointer(start: p, count: Int(len)))
     }
-    /// The comment nft keeps in the table's user data (TLV type 0, NUL-terminated).
-    var comment: String? {
-        guard let u = data(attr(NFTNL_TABLE_USERDATA)) else { return nil }
-        var i = 0
-        while i + 2 <= u.count {
-            let type = u[i], len = Int(u[i + 1])
-            guard i + 2 + len <= u.count else { return nil }
-            if type == 0 { return String(decoding: u[(i + 2)..<(i + 2 + len)].prefix { $0 != 0 }, as: UTF8.self) }
-            i += 2 + len
-        }
-        return nil
+    /// The comment nft keeps in the table's user data.
+    var comment: String? { data(attr(NFTNL_TABLE_USERDATA)).flatMap(udataComment) }
+}
+
+/// The comment TLV (type 0 for tables and set elements alike, NUL-terminated) in nft user data.
+func udataComment(_ u: [UInt8]) -> String? {
+    var i = 0
+    while i + 2 <= u.count {
+        let type = u[i], len = Int(u[i + 1])
+        guard i + 2 + len <= u.count else { return nil }
+        if type == 0 { return String(decoding: u[(i + 2)..<(i + 2 + len)].prefix { $0 != 0 }, as: UTF8.self) }
+        i += 2 + len
     }
+    return nil
+}
+
+/// The comment TLV for user data: at most 127 bytes of text plus the NUL (nft's limit is 128).
+func udataCommentTLV(_ text: String) -> [UInt8] {
+    let bytes = Array(text.utf8.prefix(127)) + [0]
+    return [0, UInt8(bytes.count)] + bytes
 }
 
 final class ChainObject {
@@ -134,6 +142,30 @@ final class SetObject {
         buildMessage(type, family: family, flags: flags) { nftnl_set_elems_nlmsg_build_payload($0, ptr) }
     }
     /// Element flags of every element parsed into this set.
+    /// Every parsed element with what a carry-over or `explain` needs.
+    func elements() -> [KernelElement] {
+        var out: [KernelElement] = []
+        guard let iter = nftnl_set_elems_iter_create(ptr) else { return out }
+        defer { nftnl_set_elems_iter_destroy(iter) }
+        func bytes(_ elem: OpaquePointer, _ a: UInt16) -> [UInt8]? {
+            guard nftnl_set_elem_is_set(elem, a) else { return nil }
+            var len: UInt32 = 0
+            guard let p = nftnl_set_elem_get(elem, a, &len) else { return nil }
+            return Array(UnsafeRawBufferPointer(start: p, count: Int(len)))
+        }
+        var e = nftnl_set_elems_iter_next(iter)
+        while let elem = e {
+            let u64 = { (a: UInt16) in nftnl_set_elem_is_set(elem, a) ? nftnl_set_elem_get_u64(elem, a) : nil }
+            out.append(KernelElement(key: bytes(elem, attr(NFTNL_SET_ELEM_KEY)) ?? [],
+                                     data: bytes(elem, attr(NFTNL_SET_ELEM_DATA)),
+                                     timeoutMilliseconds: u64(attr(NFTNL_SET_ELEM_TIMEOUT)),
+                                     expiresMilliseconds: u64(attr(NFTNL_SET_ELEM_EXPIRATION)),
+                                     comment: bytes(elem, attr(NFTNL_SET_ELEM_USERDATA)).flatMap(udataComment)))
+            e = nftnl_set_elems_iter_next(iter)
+        }
+        return out
+    }
+
     func elementFlags() -> [UInt32] {
         var out: [UInt32] = []
         guard let iter = nftnl_set_elems_iter_create(ptr) else { return out }

@@ -31,11 +31,7 @@ struct Linearizer {
     func tableMessage(_ type: UInt32, flags: Int32, comment: String? = nil) -> NetlinkMessage {
         let t = TableObject(family: family, name: tableName)
         if type == raw(NFT_MSG_NEWTABLE) { nftnl_table_set_u32(t.ptr, attr(NFTNL_TABLE_FLAGS), 0) }
-        if let comment {
-            // nft's layout: one TLV, NFTNL_UDATA_TABLE_COMMENT (0), NUL-terminated, at most 128 bytes.
-            let bytes = Array(comment.utf8.prefix(127)) + [0]
-            t.setData(attr(NFTNL_TABLE_USERDATA), [0, UInt8(bytes.count)] + bytes)
-        }
+        if let comment { t.setData(attr(NFTNL_TABLE_USERDATA), udataCommentTLV(comment)) }
         return NetlinkMessage(bytes: t.message(type, family: family, flags: flags),
                               subject: MessageSubject("table \(TableFamily(nfproto: family)) \(tableName)"))
     }
@@ -47,7 +43,7 @@ struct Linearizer {
         c.setString(attr(NFTNL_CHAIN_TABLE), tableName)
         c.setString(attr(NFTNL_CHAIN_NAME), chain.name)
         if let base = chain.base {
-            c.setString(attr(NFTNL_CHAIN_TYPE), "filter")
+            c.setString(attr(NFTNL_CHAIN_TYPE), base.type.rawValue)
             c.setU32(attr(NFTNL_CHAIN_HOOKNUM), base.hook.number)
             c.setS32(attr(NFTNL_CHAIN_PRIO), base.priority)
             c.setU32(attr(NFTNL_CHAIN_POLICY), base.policy == .accept ? UInt32(NF_ACCEPT) : UInt32(NF_DROP))
@@ -135,6 +131,7 @@ struct Linearizer {
             o.setData(attr(NFTNL_SET_ELEM_KEY), key)
             guard !end else { return o }
             if let t = e.timeoutMilliseconds { o.setU64(attr(NFTNL_SET_ELEM_TIMEOUT), t) }
+            if let c = e.comment { o.setData(attr(NFTNL_SET_ELEM_USERDATA), udataCommentTLV(c)) }
             if let dataType = set.dataType {
                 guard let data = e.data else { throw fail(e, "map element without a value") }
                 if dataType == .verdict {
@@ -224,6 +221,8 @@ struct RuleBuilder {
     private var etherDependency = false
     /// True once the rule has loaded from the link-layer header as Ethernet.
     private var linkIsEther = false
+    /// The layer-4 protocol the rule already depends on (`meta l4proto`), if any.
+    private var l4proto: UInt8?
 
     /// What an expression is, where the payload merge below needs to know.
     enum Tag { case payload(base: UInt32, offset: UInt32, length: UInt32), cmpEqual([UInt8]), other }
@@ -350,6 +349,16 @@ struct RuleBuilder {
         case .outputInterfaceName: meta(raw(NFT_META_OIFNAME))
         case .socketUID: meta(raw(NFT_META_SKUID))
         case .conntrackMark: ctLoad(raw(NFT_CT_MARK))
+        case .conntrackStatus: ctLoad(raw(NFT_CT_STATUS))
+        case .udpDestinationPort, .tcpDestinationPort:
+            // nft's dependency for `udp dport`/`tcp dport` in the inet family: `meta l4proto`.
+            let proto: UInt8 = field == .udpDestinationPort ? UInt8(IPPROTO_UDP) : UInt8(IPPROTO_TCP)
+            if l4proto != proto {
+                meta(raw(NFT_META_L4PROTO))
+                cmp(false, [proto])
+                l4proto = proto
+            }
+            payload(raw(NFT_PAYLOAD_TRANSPORT_HEADER), offset: 2, length: 2, dreg: dreg)
         }
     }
 
@@ -468,6 +477,16 @@ struct RuleBuilder {
             try checkSet(map, key: field.dataType, data: .verdict)
             load(field)
             lookup(map, dreg: RuleBuilder.regVerdict, negated: false)
+        case .redirect(let port):
+            append("immediate") {
+                $0.u32(NFTNL_EXPR_IMM_DREG, RuleBuilder.reg1)
+                $0.data(NFTNL_EXPR_IMM_DATA, [UInt8(port >> 8), UInt8(port & 0xFF)])
+            }
+            append("redir") {
+                $0.u32(NFTNL_EXPR_REDIR_REG_PROTO_MIN, RuleBuilder.reg1)
+                $0.u32(NFTNL_EXPR_REDIR_REG_PROTO_MAX, RuleBuilder.reg1)
+                $0.u32(NFTNL_EXPR_REDIR_FLAGS, UInt32(NF_NAT_RANGE_PROTO_SPECIFIED))
+            }
         }
     }
 
@@ -528,8 +547,8 @@ extension DataType {
     var nftByteOrder: UInt32 {
         switch self {
         case .verdict: return 0
-        case .uid, .mark, .interfaceName: return 1
-        case .ipv4Address, .ipv6Address, .etherAddress: return 2
+        case .uid, .mark, .interfaceName, .conntrackStatus: return 1
+        case .ipv4Address, .ipv6Address, .etherAddress, .inetService: return 2
         }
     }
 }
@@ -547,6 +566,7 @@ extension Value {
             return u + [UInt8](repeating: 0, count: 16 - u.count)
         case (.uid(let u), .uid): return hostBytes(u)
         case (.mark(let m), .mark): return hostBytes(m)
+        case (.port(let p), .inetService): return [UInt8(p >> 8), UInt8(p & 0xFF)]
         default: return nil
         }
     }
@@ -571,6 +591,7 @@ extension Value {
         case .interfaceName(let s): return "\"\(s)\""
         case .uid(let u): return String(u)
         case .mark(let m): return "0x" + String(m, radix: 16)
+        case .port(let p): return String(p)
         case .verdict(let v):
             switch v {
             case .accept: return "accept"

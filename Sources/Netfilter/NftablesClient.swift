@@ -61,8 +61,47 @@ public final class NftablesClient {
     // MARK: operations
 
     /// Replaces dronewall's table with `ruleset` in one batch; on error nothing changed.
-    public func apply(_ ruleset: Ruleset) throws(NetlinkError) {
-        try send(try applyBatch(ruleset), operation: "apply")
+    /// Addresses learned at run time (elements of the timeout sets) are read from the table
+    /// being replaced and go into the new one in the same batch, with their remaining time, so
+    /// a drone holding a cached answer stays classified. Returns how many were carried over.
+    @discardableResult
+    public func apply(_ ruleset: Ruleset, carryingLearnedElements carry: Bool = true) throws(NetlinkError) -> Int {
+        var r = ruleset
+        var carried = 0
+        if carry {
+            carried = try carryLearnedElements(into: &r)
+        }
+        try send(try applyBatch(r), operation: "apply")
+        return carried
+    }
+
+    /// Copies the live elements of every timeout set (not meters) that the new ruleset also
+    /// declares, with the same types; keys the new ruleset lists itself keep the new entry.
+    func carryLearnedElements(into ruleset: inout Ruleset) throws(NetlinkError) -> Int {
+        var carried = 0
+        for i in ruleset.table.sets.indices {
+            let set = ruleset.table.sets[i]
+            guard set.flags.contains(.timeout), !set.flags.contains(.dynamic), set.keyParts == nil, set.keyType == .ipv4Address || set.keyType == .ipv6Address else { continue }
+            guard let live = try elements(table: ruleset.table.name, family: ruleset.table.family, set: set.name) else {
+                continue
+            }
+            let own = Set(set.elements.map(\.key))
+            for e in live {
+                // An element about to expire is not worth a place in the batch.
+                guard e.key.count == set.keyType.byteLength, let left = e.expiresMilliseconds, left >= 1000 else { continue }
+                var data: Value?
+                if let dataType = set.dataType {
+                    guard dataType == .mark, let d = e.data, d.count == 4 else { continue }
+                    data = .mark(d.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
+                }
+                let key = Value.network(IPNetwork(bytes: e.key, prefixLength: e.key.count * 8))
+                guard !own.contains(key) else { continue }
+                ruleset.table.sets[i].elements.append(SetElement(key: key, data: data, timeoutMilliseconds: left,
+                                                                 comment: e.comment))
+                carried += 1
+            }
+        }
+        return carried
     }
 
     /// Deletes `table` (only it) and reports whether it existed.

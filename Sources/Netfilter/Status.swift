@@ -149,3 +149,40 @@ extension NftablesClient {
         return TableStatus(family: family, name: table, comment: comment, chains: chains, sets: sets)
     }
 }
+
+/// A set element as the kernel reports it (for carrying learned addresses over a re-apply,
+/// and for `explain`).
+public struct KernelElement: Sendable, Hashable {
+    public var key: [UInt8]
+    public var data: [UInt8]?
+    public var timeoutMilliseconds: UInt64?
+    /// Time left before the kernel removes the element.
+    public var expiresMilliseconds: UInt64?
+    public var comment: String?
+}
+
+extension NftablesClient {
+    /// The elements of one set; nil when the table or set does not exist.
+    public func elements(table: String, family: TableFamily = .inet, set name: String) throws(NetlinkError) -> [KernelElement]? {
+        let q = SetObject()
+        q.setString(attr(NFTNL_SET_TABLE), table)
+        q.setString(attr(NFTNL_SET_NAME), name)
+        var m = NetlinkMessage(bytes: buildMessage(raw(NFT_MSG_GETSETELEM), family: family.nfproto, flags: NLM_F_DUMP) {
+            nftnl_set_elems_nlmsg_build_payload($0, q.ptr)
+        })
+        m.sequence = takeSequence()
+        let replies: [NetlinkMessage]
+        do {
+            replies = try transport.request(m)
+        } catch where error.errno == ENOENT {
+            return nil
+        } catch {
+            var e = error
+            e.operation = "list elements of set \(name)"
+            throw e
+        }
+        let collected = SetObject()
+        for r in replies { _ = withHeader(r) { nftnl_set_elems_nlmsg_parse($0, collected.ptr) } }
+        return collected.elements()
+    }
+}

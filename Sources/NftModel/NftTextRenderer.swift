@@ -45,6 +45,7 @@ public enum NftTextRenderer {
     static func render(element: SetElement) -> String {
         var s = render(value: element.key)
         if let ms = element.timeoutMilliseconds { s += " timeout \(renderDuration(ms))" }
+        if let c = element.comment { s += " comment \(quote(c))" }
         if let data = element.data { s += " : " + render(value: data) }
         return s
     }
@@ -52,7 +53,7 @@ public enum NftTextRenderer {
     static func render(chain: Chain) -> String {
         var out = "\tchain \(chain.name) {\n"
         if let base = chain.base {
-            out += "\t\ttype filter hook \(base.hook.rawValue) priority \(renderPriority(base.priority)); policy \(base.policy.rawValue);\n"
+            out += "\t\ttype \(base.type.rawValue) hook \(base.hook.rawValue) priority \(renderPriority(base)); policy \(base.policy.rawValue);\n"
         }
         for rule in chain.rules { out += "\t\t" + render(rule: rule) + "\n" }
         out += "\t}\n"
@@ -102,6 +103,7 @@ public enum NftTextRenderer {
         switch action {
         case let .verdict(v): return render(verdict: v)
         case let .verdictMap(field, map): return "\(field.rawValue) vmap @\(map)"
+        case let .redirect(port): return "redirect to :\(port)"
         }
     }
 
@@ -123,6 +125,7 @@ public enum NftTextRenderer {
         case let .uid(u): return String(u)
         case let .mark(m): return hex32(m)
         case let .verdict(v): return render(verdict: v)
+        case let .port(p): return String(p)
         }
     }
 
@@ -137,8 +140,14 @@ public enum NftTextRenderer {
         "\"" + s.replacingQuotes() + "\""
     }
 
-    static func renderPriority(_ p: Int32) -> String {
-        p == 0 ? "filter" : (p > 0 ? "filter + \(p)" : "filter - \(-p)")
+    /// nft's names: `filter` (0) for filter chains; `dstnat` (-100) for nat at prerouting,
+    /// where nft prints it by name; plain numbers otherwise.
+    static func renderPriority(_ base: BaseChainSpec) -> String {
+        let p = base.priority
+        if base.type == .nat {
+            return base.hook == .prerouting && p == -100 ? "dstnat" : String(p)
+        }
+        return p == 0 ? "filter" : (p > 0 ? "filter + \(p)" : "filter - \(-p)")
     }
 
     /// nft's duration notation: `1h2m3s`, `500ms`.

@@ -16,6 +16,9 @@ public enum Field: String, Sendable, Hashable {
     case outputInterfaceName = "oifname"
     case socketUID = "meta skuid"
     case conntrackMark = "ct mark"
+    case conntrackStatus = "ct status"
+    case udpDestinationPort = "udp dport"
+    case tcpDestinationPort = "tcp dport"
 
     /// The type of value the field holds, for set lookups and constants.
     public var dataType: DataType {
@@ -26,6 +29,8 @@ public enum Field: String, Sendable, Hashable {
         case .inputInterfaceName, .outputInterfaceName: return .interfaceName
         case .socketUID: return .uid
         case .conntrackMark: return .mark
+        case .conntrackStatus: return .conntrackStatus
+        case .udpDestinationPort, .tcpDestinationPort: return .inetService
         }
     }
 }
@@ -93,6 +98,8 @@ public enum RuleAction: Sendable, Hashable {
     case verdict(Verdict)
     /// `FIELD vmap @map`: one lookup picks the verdict; no match continues.
     case verdictMap(Field, map: String)
+    /// nat only: send the packet to this port on the station itself (`redirect to :PORT`).
+    case redirect(port: UInt16)
 }
 
 /// One rule: matches, then statements, then an optional final action.

@@ -45,13 +45,19 @@ public enum Hook: String, Sendable, Hashable {
 }
 
 /// What a base chain is attached to. Regular chains (reached by jump/goto) have none.
+public enum ChainType: String, Sendable, Hashable {
+    case filter, nat
+}
+
 public struct BaseChainSpec: Sendable, Hashable {
+    public var type: ChainType
     public var hook: Hook
     /// Numeric priority; 0 is nft's `filter`.
     public var priority: Int32
     public var policy: ChainPolicy
 
-    public init(hook: Hook, priority: Int32 = 0, policy: ChainPolicy = .accept) {
+    public init(type: ChainType = .filter, hook: Hook, priority: Int32 = 0, policy: ChainPolicy = .accept) {
+        self.type = type
         self.hook = hook
         self.priority = priority
         self.policy = policy

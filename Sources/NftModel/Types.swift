@@ -13,6 +13,10 @@ public enum DataType: String, Sendable, Hashable, CaseIterable {
     case uid = "uid"
     case mark = "mark"
     case verdict = "verdict"
+    /// A TCP/UDP port (network byte order).
+    case inetService = "inet_service"
+    /// Conntrack status bits (host byte order), matched with a mask.
+    case conntrackStatus = "ct_status"
 
     /// nft's datatype id (TYPE_*).
     public var nftTypeID: UInt32 {
@@ -24,6 +28,8 @@ public enum DataType: String, Sendable, Hashable, CaseIterable {
         case .mark: return 19          // TYPE_MARK
         case .uid: return 24           // TYPE_UID
         case .interfaceName: return 41 // TYPE_IFNAME
+        case .inetService: return 13   // TYPE_INET_SERVICE
+        case .conntrackStatus: return 28 // TYPE_CT_STATUS
         }
     }
 
@@ -34,7 +40,8 @@ public enum DataType: String, Sendable, Hashable, CaseIterable {
         case .ipv6Address: return 16
         case .etherAddress: return 6
         case .interfaceName: return 16 // IFNAMSIZ
-        case .uid, .mark: return 4
+        case .uid, .mark, .conntrackStatus: return 4
+        case .inetService: return 2
         case .verdict: return 0
         }
     }
@@ -42,7 +49,7 @@ public enum DataType: String, Sendable, Hashable, CaseIterable {
     /// True where the kernel compares the value in host byte order (meta/ct integers).
     public var isHostByteOrder: Bool {
         switch self {
-        case .uid, .mark: return true
+        case .uid, .mark, .conntrackStatus: return true
         default: return false
         }
     }
@@ -71,6 +78,8 @@ public enum Value: Sendable, Hashable {
     case mark(UInt32)
     /// A verdict (map values of verdict maps).
     case verdict(Verdict)
+    /// A TCP/UDP port.
+    case port(UInt16)
 }
 
 /// Set flags (NFT_SET_*), the ones dronewall uses.
@@ -94,12 +103,16 @@ public struct SetElement: Sendable, Hashable {
     public var timeoutMilliseconds: UInt64?
     /// Where this element came from (config or catalogue place), for error reports.
     public var origin: String?
+    /// Kept with the element in the kernel: for learned addresses, the name they came from.
+    public var comment: String?
 
-    public init(key: Value, data: Value? = nil, timeoutMilliseconds: UInt64? = nil, origin: String? = nil) {
+    public init(key: Value, data: Value? = nil, timeoutMilliseconds: UInt64? = nil, origin: String? = nil,
+                comment: String? = nil) {
         self.key = key
         self.data = data
         self.timeoutMilliseconds = timeoutMilliseconds
         self.origin = origin
+        self.comment = comment
     }
 }
 

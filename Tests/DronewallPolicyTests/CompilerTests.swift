@@ -48,7 +48,7 @@ import NftModel
         // blocked category and one drop for all of them.
         #expect(rules[2] == "ct state invalid,untracked drop")
         #expect(rules[3] == "jump classify")
-        let logging = rules.dropFirst(4).filter { $0.contains(" log prefix") }
+        let logging = rules.dropFirst(4).filter { $0.contains(" log prefix") && !$0.contains("cat=dns-bypass") }
         #expect(logging.count == 2 * (Category.allCases.count - 2))
         #expect(!rules.contains { $0.contains("cat=firmware") || $0.contains("cat=maps") })
         #expect(rules.filter { $0.hasSuffix("drop") }.last == "ct mark & 0x000007b7 != 0x00000000 drop")
@@ -59,7 +59,9 @@ import NftModel
 
     @Test func aPacketIsLoggedUnderOneCategoryOnly() throws {
         let (r, _) = compile(text: "[drone a]\nmac = 02:00:00:00:00:01\npolicy = local-data\nallow = firmware\n")
-        let v4 = try chain(try #require(r), "drone_a").filter { $0.hasPrefix("meta nfproto ipv4 ct mark") }
+        let v4 = try chain(try #require(r), "drone_a").filter {
+            $0.hasPrefix("meta nfproto ipv4 ct mark") && !$0.contains("cat=dns-bypass")
+        }
         // telemetry (bit 1) is logged only when flight-logs (bit 0) is not set, and so on.
         #expect(v4.prefix(3).map { String($0.prefix(53)) } == [
             "meta nfproto ipv4 ct mark & 0x00000001 == 0x00000001 ",
@@ -105,7 +107,9 @@ import NftModel
         let rules = try chain(try #require(r), "drone_m")
         #expect(rules.filter { $0.hasSuffix("drop") } == ["ct state invalid,untracked drop",
                                                           "ct mark & 0x00000004 != 0x00000000 drop"])
-        let would = rules.filter { $0.contains("would-block") }
+        // Resolver bypasses (DoT, public resolvers) are logged as would-block too, not dropped.
+        #expect(rules.filter { $0.contains("cat=dns-bypass would-block") }.count == 6)
+        let would = rules.filter { $0.contains("would-block") && !$0.contains("cat=dns-bypass") }
         #expect(would.count == 2 * (Category.allCases.count - 2)) // not media (blocked), not maps (allowed)
         #expect(!would.contains { $0.contains("cat=maps") || $0.contains("cat=media") })
         #expect(rules.last == "goto accept_flow")
@@ -136,11 +140,62 @@ import NftModel
         #expect(fwd.last == "iifname @drone_interfaces goto unknown_devices")
     }
 
-    @Test func blockHostNamesAreErrorsAllowHostNamesWarnings() {
-        let (r, d) = compile(text: "[drone a]\nuser = 1\npolicy = isolate\nblock-host = evil.example.org\nallow-host = ok.example.org\n")
+    @Test func withoutTheResolverBlockHostNamesAreErrorsAllowHostNamesWarnings() {
+        let (r, d) = compile(text: "[station]\ndns-resolver = off\n[drone a]\nuser = 1\npolicy = isolate\n"
+                             + "block-host = evil.example.org\nallow-host = ok.example.org\n")
         #expect(r == nil)
-        #expect(d.errors.map(\.location!.line) == [4])
-        #expect(d.warnings.map(\.location!.line) == [5])
+        #expect(d.errors.map(\.location!.line) == [6])
+        #expect(d.warnings.map(\.location!.line) == [7])
+    }
+
+    /// With the resolver (the default), names in host lists get per-drone sets the resolver fills.
+    @Test func hostNamesGetLearnedSetsBlockBeforeAllow() throws {
+        let (r, d) = compile(text: "[drone a]\nuser = 1\npolicy = allowlist\n"
+                             + "block-host = evil.example.org\nallow-host = ok.example.org\n")
+        let ruleset = try #require(r, "\(d.rendered)")
+        #expect(d.all.isEmpty, "\(d.rendered)")
+        for name in ["drone_a_block_dns_v4", "drone_a_block_dns_v6", "drone_a_allow_dns_v4", "drone_a_allow_dns_v6"] {
+            let set = try #require(ruleset.table.sets.first { $0.name == name }, "\(name) missing")
+            #expect(set.flags.contains(.timeout) && set.elements.isEmpty)
+        }
+        let rules = try chain(ruleset, "drone_a")
+        let block = try #require(rules.firstIndex { $0 == "ip daddr @drone_a_block_dns_v4 drop" })
+        let allow = try #require(rules.firstIndex { $0 == "ip daddr @drone_a_allow_dns_v4 goto accept_flow" })
+        #expect(block < allow)
+    }
+
+    /// Every drone's DNS goes to the station resolver on a port of its own; DoT is closed.
+    @Test func dnsIsRedirectedPerDroneAndBypassesAreClosed() throws {
+        let (r, d) = compile(text: """
+            [station]
+            drone-interfaces = wlan0
+            dns-port = 20000
+            [drone a]
+            mac = 02:00:00:00:00:01
+            policy = local-data
+            [drone b]
+            address = 192.0.2.9
+            policy = isolate
+            """)
+        let ruleset = try #require(r, "\(d.rendered)")
+        #expect(try chain(ruleset, "dns_drone_a") == ["udp dport 53 redirect to :20001", "tcp dport 53 redirect to :20001"])
+        #expect(try chain(ruleset, "dns_drone_b") == ["udp dport 53 redirect to :20002", "tcp dport 53 redirect to :20002"])
+        #expect(try chain(ruleset, "dns_unknown").first == "udp dport 53 redirect to :20000")
+        let pre = try #require(ruleset.table.chain(named: "dns_prerouting"))
+        #expect(pre.base?.type == .nat && pre.base?.hook == .prerouting)
+        #expect(pre.rules.map(NftTextRenderer.render(rule:)).last == "iifname @drone_interfaces goto dns_unknown")
+        let ports = try #require(ruleset.table.sets.first { $0.name == "dns_ports" })
+        #expect(Set(ports.elements.map(\.key)) == [.port(20000), .port(20001), .port(20002)])
+        #expect(try chain(ruleset, "dns_input").allSatisfy { $0.hasSuffix("ct status & 0x00000020 == 0x00000000 drop") })
+        let a = try chain(ruleset, "drone_a")
+        #expect(a.contains("tcp dport 853 drop") && a.contains("udp dport 853 drop"))
+        #expect(a.contains("ct mark & 0x00000800 == 0x00000800 drop"))
+    }
+
+    @Test func dnsPortRangeMustFit() {
+        let (r, d) = compile(text: "[station]\ndns-port = 65535\n[drone a]\nmac = 02:00:00:00:00:01\npolicy = local-data\n")
+        #expect(r == nil)
+        #expect(d.rendered.contains("dns-port 65535 leaves no room"))
     }
 
     @Test func unknownUserIsAnErrorAtItsPlace() {

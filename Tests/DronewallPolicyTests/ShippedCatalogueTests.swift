@@ -85,11 +85,34 @@ import Foundation
             suffixes.insert(rule.hasPrefix("*.") ? String(rule.dropFirst(2)) : rule)
         }
         #expect(suffixes.count > 5000 && suffixes.contains("github.io") && suffixes.contains("com.cn"), "the list looks truncated")
-        for e in loaded.0.endpoints {
-            guard case let .domain(d) = e.pattern else { continue }
-            let covered = suffixes.filter { $0 == d || $0.hasSuffix("." + d) }
-            #expect(covered.isEmpty, "\(d) (\(e.location)) covers the public suffix(es) \(covered.sorted().prefix(3))")
+        var domains = loaded.0.endpoints.compactMap { e -> (String, DronewallConfig.SourceLocation)? in
+            if case let .domain(d) = e.pattern { return (d, e.location) } else { return nil }
         }
+        domains += loaded.0.resolvers.flatMap { r in r.names.map { ($0.value, $0.location) } }
+        for (d, place) in domains {
+            let covered = suffixes.filter { $0 == d || $0.hasSuffix("." + d) }
+            #expect(covered.isEmpty, "\(d) (\(place)) covers the public suffix(es) \(covered.sorted().prefix(3))")
+            #expect(SharedPlatforms.covered(by: d).isEmpty, "\(d) (\(place)) covers a shared platform")
+        }
+    }
+
+    /// rules/resolvers.rules: the well-known public resolvers, each with a source, none of
+    /// their names claimed by a vendor too.
+    @Test func publicResolverListIsReadBesideTheVendors() throws {
+        let resolvers = loaded.0.resolvers
+        #expect(loaded.0.resolverFiles.count == 1 && loaded.0.resolverFiles[0].hasSuffix("rules/resolvers.rules"))
+        #expect(resolvers.count >= 15)
+        #expect(resolvers.allSatisfy { !$0.source.isEmpty })
+        let names = Set(resolvers.flatMap { $0.names.map(\.value) })
+        let addresses = Set(resolvers.flatMap { $0.addresses.map(\.value.description) })
+        for n in ["dns.google", "cloudflare-dns.com", "dns.quad9.net", "dns.alidns.com", "doh.pub"] {
+            #expect(names.contains(n), "\(n) missing")
+        }
+        for a in ["8.8.8.8", "1.1.1.1", "9.9.9.9", "223.5.5.5", "2001:4860:4860::8888"] {
+            #expect(addresses.contains(a), "\(a) missing")
+        }
+        let index = CatalogueIndex(loaded.0)
+        for n in names { #expect(index.match(domain: n) == nil, "\(n) is also claimed by a vendor") }
     }
 
     /// Shared third-party platforms are never claimed wholesale by a vendor.

@@ -219,6 +219,31 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Learned addresses survive a re-apply: same batch, remaining timeout, comment (the name).
+    func testReapplyCarriesLearnedElementsWithTheirNames() throws {
+        try withNamespace { ns in
+            let c = try client(ns)
+            try c.apply(Fixtures.ruleset)
+            let v4 = Fixtures.ruleset.table.set(named: "learned_v4")!
+            let e4 = SetElement(key: .network(Fixtures.net("198.51.100.78")), data: .mark(0x5), timeoutMilliseconds: 120_000,
+                                comment: "flysafe-api.dji.com")
+            try c.addElements(table: "dronewall", set: v4, elements: [e4])
+            let carried = try c.apply(Fixtures.ruleset)
+            XCTAssertGreaterThanOrEqual(carried, 1)
+            let live = try XCTUnwrap(c.elements(table: "dronewall", set: "learned_v4"))
+            let mine = try XCTUnwrap(live.first { $0.key == [198, 51, 100, 78] }, "\(live)")
+            XCTAssertEqual(mine.comment, "flysafe-api.dji.com")
+            XCTAssertEqual(mine.data, [5, 0, 0, 0])
+            XCTAssertLessThanOrEqual(mine.expiresMilliseconds ?? .max, 120_000)
+            XCTAssertGreaterThan(mine.expiresMilliseconds ?? 0, 100_000)
+            XCTAssertTrue(try listing(ns).contains("198.51.100.78"))
+            // Without carrying, a re-apply starts empty (the fixture's own elements only).
+            try c.apply(Fixtures.ruleset, carryingLearnedElements: false)
+            XCTAssertFalse(try listing(ns).contains("198.51.100.78"))
+            XCTAssertNil(try c.elements(table: "dronewall", set: "no_such_set"))
+        }
+    }
+
     /// Without CAP_NET_ADMIN the batch is refused as a whole and the error says so (CLI exit 77).
     func testWithoutNetAdminIsPermissionDenied() throws {
         try withNamespace { ns in

@@ -18,6 +18,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink_log.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netfilter/nf_nat.h>
 #include <linux/netlink.h>
 #include <unistd.h>
 #include <sys/syscall.h>
