@@ -32,6 +32,8 @@ let package = Package(
         .target(name: "FlowLog", dependencies: ["NetAddress", "Units", .product(name: "GRDB", package: "GRDB.swift")]),
         // The only importer of CNetfilter: Ruleset -> one atomic netlink batch.
         .target(name: "Netfilter", dependencies: ["CNetfilter", "NftModel"]),
+        // The station's DNS resolver: which names a drone may reach, and learning their addresses.
+        .target(name: "Classifier", dependencies: ["DronewallConfig", "DronewallPolicy", "NftModel", "Netfilter"]),
         .executableTarget(
             name: "dronewall",
             dependencies: [
@@ -48,5 +50,6 @@ let package = Package(
                     resources: [.copy("Golden")]),
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "NftModel"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
+        .testTarget(name: "ClassifierTests", dependencies: ["Classifier", "DronewallConfig", "DronewallPolicy"]),
     ]
 )

@@ -11,7 +11,7 @@ extension PolicyCompiler {
     }
 
     /// Category bits a drone's traffic is blocked for, by policy and overrides.
-    static func blockedMask(_ policy: PolicyKind, allow: UInt32, block: UInt32) -> UInt32 {
+    public static func blockedMask(_ policy: PolicyKind, allow: UInt32, block: UInt32) -> UInt32 {
         switch policy {
         case .isolate: return Category.allBits
         case .localData: return (Category.allBits & ~allow) | block
@@ -21,7 +21,7 @@ extension PolicyCompiler {
     }
 
     /// Category bits logged as would-block: what local-data would block that the policy lets through.
-    static func wouldBlockMask(_ policy: PolicyKind, allow: UInt32, block: UInt32) -> UInt32 {
+    public static func wouldBlockMask(_ policy: PolicyKind, allow: UInt32, block: UInt32) -> UInt32 {
         policy == .monitor ? Category.allBits & ~allow & ~block : 0
     }
 

@@ -1,0 +1,107 @@
+import Classifier
+import DronewallConfig
+import DronewallPolicy
+import Testing
+
+/// The resolver decides per asking drone, by the port its query was redirected to.
+@Suite struct NamePolicyTests {
+    let catalogue = """
+        [vendor acme]
+        name = Acme
+        jurisdiction = US
+        source = s
+        [endpoint acme.example]
+        categories = other
+        source = s
+        [endpoint geo.acme.example]
+        categories = geofence
+        source = s
+        [endpoint fw.acme.example]
+        categories = firmware
+        source = s
+        """
+    let resolvers = """
+        [resolver pub]
+        name = Public DNS
+        source = s
+        names = dns.pub.example
+        addresses = 192.0.2.53
+        """
+    let config = """
+        [station]
+        drone-interfaces = wlan0
+        dns-port = 20000
+        [drone loc]
+        address = 192.0.2.10
+        policy = local-data
+        allow = firmware
+        block-host = evil.example.org
+        [drone mon]
+        address = 192.0.2.11
+        policy = monitor
+        [drone list]
+        address = 192.0.2.12
+        policy = allowlist
+        allow-host = tiles.example.org
+        """
+
+    func policy() -> NamePolicy {
+        let reader = MemoryReader(["/etc/dw/dronewall.conf": config, "/usr/share/dw/vendors/acme.rules": catalogue,
+                                   "/usr/share/dw/resolvers.rules": resolvers])
+        let (cat, cd) = CatalogueReader(reader: reader).read(directories: ["/usr/share/dw/vendors"])
+        let (cfg, d) = ConfigReader(reader: reader).read(mainPath: "/etc/dw/dronewall.conf")
+        #expect(!cd.hasErrors && !d.hasErrors, "\(cd.rendered)\(d.rendered)")
+        return NamePolicy(config: cfg, catalogue: cat)
+    }
+
+    @Test func portsNameTheAskers() throws {
+        let p = policy()
+        #expect(p.askers[20001]?.drone == "loc")
+        #expect(p.askers[20002]?.drone == "mon")
+        #expect(p.askers[20003]?.drone == "list")
+        #expect(p.askers[20000]?.drone == KernelLayout.unknownDroneWord)
+        #expect(p.unknownPort == 20000)
+    }
+
+    @Test func localDataSinkholesBlockedCategoriesButLearnsThem() throws {
+        let p = policy()
+        let loc = try #require(p.askers[20001])
+        let geo = p.decide(["geo.acme.example"], for: loc)
+        #expect(geo.sinkhole == "geofence")
+        #expect(geo.mask == Category.geofence.bit, "learned anyway: a cached address stays classified")
+        let fw = p.decide(["fw.acme.example"], for: loc)
+        #expect(fw.sinkhole == nil && fw.mask == Category.firmware.bit)
+        #expect(p.decide(["www.example.net"], for: loc) == NamePolicy.Decision())
+        // A CNAME chain counts as a whole: an innocent question aliased to a vendor host.
+        #expect(p.decide(["cdn.example.net", "geo.acme.example"], for: loc).sinkhole == "geofence")
+        // Unlisted subdomains fall to the vendor's registrable domain.
+        #expect(p.decide(["x.acme.example"], for: loc).sinkhole == "other")
+    }
+
+    @Test func hostListsBeatCategories() throws {
+        let p = policy()
+        let loc = try #require(p.askers[20001])
+        let evil = p.decide(["a.evil.example.org"], for: loc)
+        #expect(evil.sinkhole == "host" && evil.blockHost && !evil.allowHost)
+        let list = try #require(p.askers[20003])
+        let tiles = p.decide(["tiles.example.org"], for: list)
+        #expect(tiles.sinkhole == nil && tiles.allowHost && tiles.learnsAnything)
+        #expect(p.decide(["other.example.org"], for: list).learnsAnything == false)
+    }
+
+    @Test func monitorAnswersAndRecordsWouldBlock() throws {
+        let p = policy()
+        let mon = try #require(p.askers[20002])
+        let geo = p.decide(["geo.acme.example"], for: mon)
+        #expect(geo.sinkhole == nil && geo.wouldBlock == "geofence" && geo.mask == Category.geofence.bit)
+        #expect(p.decide(["dns.pub.example"], for: mon).wouldBlock == "dns-bypass")
+    }
+
+    @Test func publicResolversAreSinkholedForEveryoneElse() throws {
+        let p = policy()
+        for port in [20000, 20001, 20003] {
+            let d = p.decide(["doh.dns.pub.example"], for: try #require(p.askers[port]))
+            #expect(d.sinkhole == "dns-bypass" && d.mask & KernelLayout.resolverBit != 0)
+        }
+    }
+}
