@@ -136,6 +136,20 @@ public final class NftablesClient {
         try send(batch(body), operation: "delete elements")
     }
 
+    /// Deletes and adds elements of several sets in one batch, in the order given (a delete
+    /// then an add of the same key replaces it atomically: a new value or a fresh timeout).
+    public func changeElements(table: String, family: TableFamily = .inet,
+                               _ changes: [ElementChange]) throws(NetlinkError) {
+        let lin = Linearizer(family: family, tableName: table)
+        var body: [NetlinkMessage] = []
+        for c in changes where !c.elements.isEmpty {
+            let elements = c.delete ? c.elements.map { SetElement(key: $0.key, data: $0.data, origin: $0.origin) } : c.elements
+            body += try lin.elementMessages(c.set, elements, delete: c.delete, firstSegment: false, withSetID: false)
+        }
+        guard !body.isEmpty else { return }
+        try send(batch(body), operation: "update learned elements")
+    }
+
     /// Sends a batch and turns the first error ack into a `NetlinkError` naming its object.
     private func send(_ messages: [NetlinkMessage], operation: String) throws(NetlinkError) {
         let acks: [NetlinkAck]

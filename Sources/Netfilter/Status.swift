@@ -150,6 +150,18 @@ extension NftablesClient {
     }
 }
 
+/// Elements to delete from or add to one set, as part of one batch.
+public struct ElementChange: Sendable {
+    public var set: NamedSet
+    public var delete: Bool
+    public var elements: [SetElement]
+    public init(set: NamedSet, delete: Bool, elements: [SetElement]) {
+        self.set = set
+        self.delete = delete
+        self.elements = elements
+    }
+}
+
 /// A set element as the kernel reports it (for carrying learned addresses over a re-apply,
 /// and for `explain`).
 public struct KernelElement: Sendable, Hashable {
