@@ -11,6 +11,18 @@ func nowMicros() -> Int64 {
     return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
 }
 
+/// Seconds as microseconds, saturating: the config caps durations, but a trap here would lose the log.
+func saturatingMicros(seconds: Int64) -> Int64 {
+    let (v, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
+    return overflow ? (seconds < 0 ? .min : .max) : v
+}
+
+/// a - b, saturating (a cutoff before the epoch of Int64 just means "keep everything").
+func saturatingDifference(_ a: Int64, _ b: Int64) -> Int64 {
+    let (v, overflow) = a.subtractingReportingOverflow(b)
+    return overflow ? (b > 0 ? .min : .max) : v
+}
+
 /// SIGTERM and SIGINT are blocked and stay pending until the main loop polls them between
 /// reads (no asynchronous handler touching shared state).
 struct ShutdownSignal {

@@ -98,7 +98,7 @@ var aggregator = FlowAggregator(windowSeconds: 60)
 var reported = NflogStats()
 var lastFlush = nowMicros()
 var lastPrune: Int64 = 0
-let retentionMicros = loaded.config.station.logRetentionSeconds * 1_000_000
+let retentionMicros = saturatingMicros(seconds: loaded.config.station.logRetentionSeconds)
 
 let writer = FlowWriter(store: store)
 
@@ -143,7 +143,7 @@ while !shutdown.requested() {
         lastCounters = now
     }
     if now - lastPrune >= 3_600_000_000 {
-        writer.prune(olderThanMicros: now - retentionMicros, maxBytes: loaded.config.station.logMaxBytes)
+        writer.prune(olderThanMicros: saturatingDifference(now, retentionMicros), maxBytes: loaded.config.station.logMaxBytes)
         lastPrune = now
     }
 }
