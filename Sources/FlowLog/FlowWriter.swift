@@ -31,14 +31,15 @@ public final class FlowWriter: @unchecked Sendable {
         public var isEmpty: Bool { flows == 0 && kernelCounts == 0 && lostEvents == 0 }
     }
 
-    /// Queues folded flows and the events lost since the last call.
-    public func submit(_ records: [FlowRecord], lost: Int64, overruns: Int64, atMicros now: Int64) {
+    /// Queues folded flows and the events lost since the last call; `lossAtMicros`: when they were
+    /// lost, if known to be earlier than now (reports count the loss in that window).
+    public func submit(_ records: [FlowRecord], lost: Int64, overruns: Int64, atMicros now: Int64,
+                       lossAtMicros: Int64? = nil) {
         queue.async { [self] in
             pending += records
             pendingLost += lost
             pendingOverruns += overruns
-            // The time of the newest loss: reports count it in that window.
-            if lost > 0 || overruns > 0 { pendingLossTime = now }
+            if lost > 0 || overruns > 0 { pendingLossTime = min(lossAtMicros ?? now, now) }
             writePending()
         }
     }

@@ -141,7 +141,10 @@ let retentionMicros = saturatingMicros(seconds: loaded.config.station.logRetenti
 @MainActor func flush(_ now: Int64) {
     let s = reader.stats
     let lost = Int64((s.sequenceGaps - reported.sequenceGaps) + (s.malformed - reported.malformed))
-    writer.submit(aggregator.take(nowMicros: now), lost: lost, overruns: Int64(s.enobufs - reported.enobufs), atMicros: now)
+    // Events that went with an overrun were lost at the overrun, though only seen missing now.
+    let lostAt = s.sequenceGaps > reported.sequenceGaps ? s.gapOverrunMicros : nil
+    writer.submit(aggregator.take(nowMicros: now), lost: lost, overruns: Int64(s.enobufs - reported.enobufs),
+                  atMicros: now, lossAtMicros: lostAt)
     reported = s
 }
 
