@@ -100,11 +100,17 @@ enum LogFiles {
             let fd = open(databasePath, O_CREAT | O_WRONLY | O_CLOEXEC, 0o640)
             if fd >= 0 { close(fd) }
         }
+        shareFiles(databasePath: databasePath, group: group)
+        return nil
+    }
+
+    /// The database, -wal and -shm: 0640 root:`group` (again once the database is open and they exist).
+    static func shareFiles(databasePath: String, group: String) {
+        guard let gr = getgrnam(group) else { return }
         for suffix in ["", "-wal", "-shm"] where access(databasePath + suffix, F_OK) == 0 {
-            _ = chown(databasePath + suffix, 0, gid)
+            _ = chown(databasePath + suffix, 0, gr.pointee.gr_gid)
             _ = chmod(databasePath + suffix, 0o640)
         }
-        return nil
     }
 
     /// The first directory on the way to `dir` (itself included) that group `gid` cannot search.

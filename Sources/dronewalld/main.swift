@@ -93,7 +93,7 @@ do {
 let store: FlowStore
 do {
     store = try FlowStore(path: databasePath)
-    _ = LogFiles.prepare(databasePath: databasePath, group: group) // -wal and -shm now exist (and are kept)
+    LogFiles.shareFiles(databasePath: databasePath, group: group) // -wal and -shm now exist (and are kept)
 } catch {
     log("cannot open the flow log \(databasePath): \(error)")
     exit(1)
