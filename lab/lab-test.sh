@@ -196,10 +196,15 @@ lab_connect bravo $LAB_PLAIN6 >/dev/null      # blocked: not on bravo's allowlis
 expect "monitor drone's connection succeeds while logged" open "$(lab_connect delta $LAB_GEOFENCE4)"
 stop_daemon
 expect "dronewalld exits 0 on SIGTERM, after writing what it received" 0 "$DAEMON_RC"
+# Summed over minute windows: a SYN retry may cross into the next one (a second row, 0 attempts).
 flows() { "$DW" report --db "$FLOWS/flows.db" --since 1h --format json "$@" | python3 -c '
 import json, sys
-for f in sorted(json.load(sys.stdin), key=lambda f: (f["drone"], f["destination"])):
-    print(f["drone"], f["verdict"], f["category"], f["vendor"], f["protocol"], f["destination"], f["port"], f["attempts"])'; }
+attempts = {}
+for f in json.load(sys.stdin):
+    k = (f["drone"], f["verdict"], f["category"], str(f["vendor"]), f["protocol"], f["destination"], str(f["port"]))
+    attempts[k] = attempts.get(k, 0) + f["attempts"]
+for k in sorted(attempts, key=lambda k: (k[0], k[5])):
+    print(*k, attempts[k])'; }
 expect "report lists exactly the blocked and would-block attempts" \
 "alpha blocked geofence dji tcp 203.0.113.10 443 1
 bravo blocked unlisted None tcp 2001:db8:e::80 443 1
@@ -246,7 +251,8 @@ echo "flood: $sent packets sent ($rate/s), $flood_logged logged in $flood_rows f
 # Operators: a member of the group reads reports; anyone else gets a clear refusal.
 out=$(setpriv --reuid "$OP_IN" --regid "$OPS_GROUP" --init-groups "$DW" report --db "$FLOWS/flows.db" --since 1h --format csv 2>&1); rc=$?
 expect "a group member reads the report (exit 0)" 0 "$rc"
-expect "a group member sees the flows" 5 "$(echo "$out" | grep -c ',')"
+expect "a group member sees the flows" "$("$DW" report --db "$FLOWS/flows.db" --since 1h --format csv)" "$out"
+members_view=$out
 out=$(setpriv --reuid "$OP_OUT" --regid "$(id -g "$OP_OUT")" --init-groups "$DW" report --db "$FLOWS/flows.db" 2>&1); rc=$?
 expect "a non-member is refused with exit 77" 77 "$rc"
 echo "$out" | grep -q "permission denied" && ok "the refusal says why" || fail "refusal text: $out"
@@ -264,7 +270,7 @@ python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("se
     || fail "sqlite3 left -wal/-shm behind; the next check proves nothing"
 out=$(setpriv --reuid "$OP_IN" --regid "$OPS_GROUP" --init-groups "$DW" report --db "$FLOWS/flows.db" --since 1h --format csv 2>&1); rc=$?
 expect "a group member reads the report without -wal and -shm (exit 0)" 0 "$rc"
-expect "... and sees the same flows" 5 "$(echo "$out" | grep -c ',')"
+expect "... and sees the same flows" "$members_view" "$out"
 
 # Kernel counters keep counting while the daemon is down; the next start stores that before it
 # replaces the table (which resets them).
