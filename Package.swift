@@ -29,7 +29,8 @@ let package = Package(
         // Validated policy + catalogue -> Ruleset. Pure function, no root.
         .target(name: "DronewallPolicy", dependencies: ["DronewallConfig", "NftModel"]),
         // Blocked events -> flow records -> SQLite (GRDB, WAL); report queries and renderings.
-        .target(name: "FlowLog", dependencies: ["NetAddress", "Units", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "FlowLog", dependencies: ["NetAddress", "Units", .product(name: "GRDB", package: "GRDB.swift"),
+                                                .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // The only importer of CNetfilter: Ruleset -> one atomic netlink batch.
         .target(name: "Netfilter", dependencies: ["CNetfilter", "NftModel"]),
         // The station's DNS resolver: which names a drone may reach, and learning their addresses.

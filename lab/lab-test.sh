@@ -76,7 +76,7 @@ cleanup() {
     lab_down; ip netns del "$ORACLE_NS" 2>/dev/null; ip netns del "$FOREIGN_NS" 2>/dev/null
     userdel "$OP_IN" 2>/dev/null; userdel "$OP_OUT" 2>/dev/null; groupdel "$OPS_GROUP" 2>/dev/null
     [ -n "${DAEMON:-}" ] && kill "$DAEMON" 2>/dev/null
-    rm -rf "$FLOWS" "$FLOWS.log" "$FLOWS.html"
+    rm -rf "$FLOWS" "$FLOWS.log" "$FLOWS.html" "$FLOWS.second" "$FLOWS.own"
 }
 trap cleanup EXIT INT TERM
 
@@ -214,10 +214,15 @@ lab_connect bravo $LAB_PLAIN6 >/dev/null      # blocked: not on bravo's allowlis
 expect "monitor drone's connection succeeds while logged" open "$(lab_connect delta $LAB_GEOFENCE4)"
 stop_daemon
 expect "dronewalld exits 0 on SIGTERM, after writing what it received" 0 "$DAEMON_RC"
+# Summed over minute windows: a SYN retry may cross into the next one (a second row, 0 attempts).
 flows() { "$DW" report --db "$FLOWS/flows.db" --since 1h --format json "$@" | python3 -c '
 import json, sys
-for f in sorted(json.load(sys.stdin), key=lambda f: (f["drone"], f["destination"])):
-    print(f["drone"], f["verdict"], f["category"], f["vendor"], f["protocol"], f["destination"], f["port"], f["attempts"])'; }
+attempts = {}
+for f in json.load(sys.stdin):
+    k = (f["drone"], f["verdict"], f["category"], str(f["vendor"]), f["protocol"], f["destination"], str(f["port"]))
+    attempts[k] = attempts.get(k, 0) + f["attempts"]
+for k in sorted(attempts, key=lambda k: (k[0], k[5])):
+    print(*k, attempts[k])'; }
 expect "report lists exactly the blocked and would-block attempts" \
 "alpha blocked geofence dji tcp 203.0.113.10 443 1
 bravo blocked unlisted None tcp 2001:db8:e::80 443 1
@@ -268,7 +273,8 @@ echo "flood: $sent packets sent ($rate/s), $flood_logged logged in $flood_rows f
 # (csv rows on stdout; the summary line goes to stderr)
 out=$(setpriv --reuid "$OP_IN" --regid "$OPS_GROUP" --init-groups "$DW" report --db "$FLOWS/flows.db" --since 1h --format csv 2>/dev/null); rc=$?
 expect "a group member reads the report (exit 0)" 0 "$rc"
-expect "a group member sees the flows" 5 "$(echo "$out" | grep -c ',')"
+expect "a group member sees the flows" "$("$DW" report --db "$FLOWS/flows.db" --since 1h --format csv)" "$out"
+members_view=$out
 out=$(setpriv --reuid "$OP_OUT" --regid "$(id -g "$OP_OUT")" --init-groups "$DW" report --db "$FLOWS/flows.db" 2>&1); rc=$?
 expect "a non-member is refused with exit 77" 77 "$rc"
 echo "$out" | grep -q "permission denied" && ok "the refusal says why" || fail "refusal text: $out"
@@ -277,6 +283,68 @@ setpriv --reuid "$OP_IN" --regid "$OPS_GROUP" --init-groups sh -c "echo x >> '$F
 expect "a group member cannot change the log" "$before" "$(md5sum < "$FLOWS/flows.db")"
 lab_ns "$LAB_STATION" "$DW" status --db "$FLOWS/flows.db" | grep -q "0 lost event(s) in the last 24h" \
     && ok "status shows the flow log's lost-event count" || fail "status: no lost-event line"
+
+# Readers after another tool closed the log: root's sqlite3 (a backup) was the last to close it and
+# removed -wal and -shm, which a group member cannot create in the 0750 directory.
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("select count(*) from flow").fetchall(); c.close()' \
+    "$FLOWS/flows.db"
+[ ! -e "$FLOWS/flows.db-wal" ] && [ ! -e "$FLOWS/flows.db-shm" ] && ok "closing the log with sqlite3 removed -wal and -shm" \
+    || fail "sqlite3 left -wal/-shm behind; the next check proves nothing"
+out=$(setpriv --reuid "$OP_IN" --regid "$OPS_GROUP" --init-groups "$DW" report --db "$FLOWS/flows.db" --since 1h --format csv 2>&1); rc=$?
+expect "a group member reads the report without -wal and -shm (exit 0)" 0 "$rc"
+expect "... and sees the same flows" "$members_view" "$out"
+
+# Kernel counters keep counting while the daemon is down; the next start stores that before it
+# replaces the table (which resets them).
+kernel_total() { "$DW" report --db "$FLOWS/flows.db" --since 1h --drone alpha --category geofence \
+    | sed -n 's/^kernel counted: \([0-9]*\) .*/\1/p'; }
+before=$(kernel_total)
+down=$(lab_ns "dw-alpha-$LAB_ID" python3 "$LAB_DIR/tcp_probe.py" flood $LAB_GEOFENCE4 8883 0.5)
+start_daemon
+stop_daemon
+after=$(kernel_total)
+[ "$((after - before))" -ge "$down" ] && ok "packets blocked while dronewalld was down are in the kernel totals ($down sent)" \
+    || fail "kernel totals grew by $((after - before)) after $down packets were blocked while the daemon was down"
+
+# A second daemon must not start: not on the same log (lock), not on the same NFLOG group.
+table_handle() { lab_ns "$LAB_STATION" nft -a list table inet dronewall | grep -o 'handle [0-9]*' | head -1; }
+start_daemon
+handle=$(table_handle)
+lab_ns "$LAB_STATION" timeout 20 "$DWD" "${CONF[@]}" "${CAT[@]}" --db "$FLOWS/flows.db" --group "$OPS_GROUP" \
+    >/dev/null 2>"$FLOWS.second"; rc=$?
+expect "a second dronewalld on the same log exits 1" 1 "$rc"
+grep -q "another dronewalld is running" "$FLOWS.second" && ok "... saying another dronewalld is running" \
+    || fail "second daemon's message: $(cat "$FLOWS.second")"
+mkdir -p "$FLOWS/other"
+lab_ns "$LAB_STATION" timeout 20 "$DWD" "${CONF[@]}" "${CAT[@]}" --db "$FLOWS/other/flows.db" --group "$OPS_GROUP" \
+    >/dev/null 2>"$FLOWS.second"; rc=$?
+expect "a second dronewalld on another log but the same NFLOG group exits 1" 1 "$rc"
+grep -q "NFLOG" "$FLOWS.second" && ok "... naming the NFLOG group" || fail "second daemon's message: $(cat "$FLOWS.second")"
+expect "neither second daemon replaced the table (the first one's counters live on)" "$handle" "$(table_handle)"
+
+# SIGHUP stops the daemon like SIGTERM: everything received is written first.
+lab_ns "dw-alpha-$LAB_ID" python3 "$LAB_DIR/tcp_probe.py" flood $LAB_GEOFENCE4 9999 0.2 >/dev/null
+kill -HUP "$DAEMON"; wait "$DAEMON"; rc=$?
+expect "dronewalld exits 0 on SIGHUP" 0 "$rc"
+expect "what arrived just before SIGHUP is written" 1 \
+    "$("$DW" report --db "$FLOWS/flows.db" --since 1h --format csv | grep -c ',9999,')"
+
+# --db in a directory the operator made: dronewalld leaves its owner and modes, and says when the
+# group cannot get in.
+mkdir -m 0755 "$FLOWS/own"
+ip netns exec "$LAB_STATION" "$DWD" "${CONF[@]}" "${CAT[@]}" --db "$FLOWS/own/flows.db" --group "$OPS_GROUP" 2>"$FLOWS.own" &
+DAEMON=$!
+for _ in $(seq 100); do grep -q "logging blocked flows" "$FLOWS.own" && break; sleep 0.1; done
+stop_daemon
+expect "an operator's --db directory keeps its owner and mode" "root:root 755" "$(stat -c '%U:%G %a' "$FLOWS/own")"
+mkdir -m 0700 "$FLOWS/closed"
+ip netns exec "$LAB_STATION" "$DWD" "${CONF[@]}" "${CAT[@]}" --db "$FLOWS/closed/flows.db" --group "$OPS_GROUP" 2>"$FLOWS.own" &
+DAEMON=$!
+for _ in $(seq 100); do grep -q "logging blocked flows" "$FLOWS.own" && break; sleep 0.1; done
+stop_daemon
+expect "... also a closed one (0700)" "root:root 700" "$(stat -c '%U:%G %a' "$FLOWS/closed")"
+grep -q "cannot enter $FLOWS/closed" "$FLOWS.own" && ok "dronewalld warns that the group cannot reach the log" \
+    || fail "no warning about $FLOWS/closed: $(cat "$FLOWS.own")"
 
 echo "lab: $PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]

@@ -13,6 +13,8 @@ public struct StationConfig: Sendable {
     public var location: SourceLocation?
 
     public static let defaultLogRetentionSeconds: Int64 = 90 * 86_400
+    /// 100 years (36525d): longer is surely a typo, and times stay far from Int64 microsecond overflow.
+    public static let maxLogRetentionSeconds: Int64 = 36_525 * 86_400
     /// Upper bound of the flow log's size; the oldest flows go first.
     public var logMaxBytes: Int64 = StationConfig.defaultLogMaxBytes
     public static let defaultLogMaxBytes: Int64 = 1 << 30

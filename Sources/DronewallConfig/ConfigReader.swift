@@ -73,10 +73,11 @@ public struct ConfigReader {
                 station.unknownDevices = single(entry, &diags).flatMap { policy($0, &diags) }
             case "log-retention":
                 if let w = single(entry, &diags) {
-                    if let secs = Units.durationSeconds(w.text), secs >= 3600 {
+                    // The daemon works in microseconds: a cap keeps every derived time far from overflow.
+                    if let secs = Units.durationSeconds(w.text), secs >= 3600, secs <= StationConfig.maxLogRetentionSeconds {
                         station.logRetentionSeconds = secs
                     } else {
-                        diags.error("log-retention must be a duration of at least 1h, like 90d, 12w or 48h",
+                        diags.error("log-retention must be a duration from 1h to 100 years (36525d), like 90d, 12w or 48h",
                                     at: w.location, length: w.text.count)
                     }
                 }

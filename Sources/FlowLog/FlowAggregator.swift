@@ -6,9 +6,19 @@ public struct FlowAggregator: Sendable {
     /// Length of a flow window (default one minute).
     public let windowMicros: Int64
     private var pending: [FlowKey: FlowRecord] = [:]
-    /// Source ports seen per open window, so a retry from the same port is not a new attempt.
-    private var portsSeen: [FlowKey: Set<UInt16>] = [:]
+    /// Source ports seen per flow (window left out) with the time last seen, so a retry from the same
+    /// port is not a new attempt, also when it crosses a window boundary: the attempt counts only in
+    /// the window of its first packet.
+    private var portsSeen: [AttemptKey: Int64] = [:]
+    /// How long a source port stays "seen" after its last packet: longer than TCP's SYN retries
+    /// (1+2+...+64 s) take to give up.
+    public static let attemptMemoryMicros: Int64 = 150_000_000
     public private(set) var eventsFolded: Int = 0
+
+    struct AttemptKey: Hashable {
+        var flow: FlowKey
+        var sourcePort: UInt16
+    }
 
     public init(windowSeconds: Int = 60) {
         self.windowMicros = Int64(max(1, windowSeconds)) * 1_000_000
@@ -23,7 +33,13 @@ public struct FlowAggregator: Sendable {
                           source: e.source, destination: e.destination, port: Int(e.port ?? 0), windowStart: window)
         var isNewAttempt = true
         if let sp = e.sourcePort {
-            isNewAttempt = portsSeen[key, default: []].insert(sp).inserted
+            var flow = key
+            flow.windowStart = 0
+            let k = AttemptKey(flow: flow, sourcePort: sp)
+            if let last = portsSeen[k], e.timeMicros - last < FlowAggregator.attemptMemoryMicros {
+                isNewAttempt = false
+            }
+            portsSeen[k] = max(portsSeen[k] ?? .min, e.timeMicros)
         }
         if var r = pending[key] {
             r.firstSeen = min(r.firstSeen, e.timeMicros)
@@ -41,12 +57,12 @@ public struct FlowAggregator: Sendable {
         }
     }
 
-    /// What changed since the last call, as deltas; windows that ended before `nowMicros`
-    /// are forgotten afterwards.
+    /// What changed since the last call, as deltas; source ports not seen for a while are
+    /// forgotten afterwards.
     public mutating func take(nowMicros: Int64) -> [FlowRecord] {
         let out = pending.values.sorted { ($0.firstSeen, $0.key.drone) < ($1.firstSeen, $1.key.drone) }
         pending.removeAll(keepingCapacity: true)
-        portsSeen = portsSeen.filter { $0.key.windowStart + windowMicros > nowMicros }
+        portsSeen = portsSeen.filter { nowMicros - $0.value < FlowAggregator.attemptMemoryMicros }
         return out
     }
 }

@@ -66,6 +66,9 @@ final class TableObject {
         buildMessage(type, family: family, flags: flags) { nftnl_table_nlmsg_build_payload($0, ptr) }
     }
     var name: String? { nftnl_table_get_str(ptr, attr(NFTNL_TABLE_NAME)).map { String(cString: $0) } }
+    var handle: UInt64? {
+        nftnl_table_is_set(ptr, attr(NFTNL_TABLE_HANDLE)) ? nftnl_table_get_u64(ptr, attr(NFTNL_TABLE_HANDLE)) : nil
+    }
     func setData(_ a: UInt16, _ bytes: [UInt8]) {
         bytes.withUnsafeBytes { _ = nftnl_table_set_data(ptr, a, $0.baseAddress, UInt32($0.count)) }
     }

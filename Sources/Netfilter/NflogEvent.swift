@@ -155,6 +155,10 @@ public struct NflogStats: Sendable, Hashable {
     public var sequenceGaps: UInt64 = 0
     /// The socket's receive buffer as the kernel reports it (SO_RCVBUF), after any growth.
     public var receiveBufferBytes: Int = 0
+    /// When the latest sequence gap followed an ENOBUFS: the wall time (µs) of that overrun, when the
+    /// events went missing; the gap itself is only seen at the next event, maybe long after a flood.
+    /// nil when the latest gap had no overrun before it.
+    public var gapOverrunMicros: Int64? = nil
 
     public init() {}
 }

@@ -22,6 +22,8 @@ public final class NflogReader {
     private var messageSequence: UInt32 = 0
     private var pending: [NflogEvent] = []
     private var counters = NflogStats()
+    /// Time of the first ENOBUFS since the last event, for `gapOverrunMicros`.
+    private var overrunSinceEvent: Int64?
 
     /// Binds `group` in `networkNamespace` (a name under /run/netns or a path such as /proc/PID/ns/net),
     /// asks for packet copies of the IP + transport headers, sequence numbers and conntrack data (falling
@@ -61,8 +63,7 @@ public final class NflogReader {
             case .timeout:
                 return events
             case .overrun:
-                counters.enobufs += 1
-                growReceiveBuffer()
+                overrun()
             case .data(let bytes):
                 absorb(bytes, into: &events, waitingFor: nil)
             }
@@ -134,8 +135,7 @@ public final class NflogReader {
             case .timeout:
                 waited += 100
             case .overrun:
-                counters.enobufs += 1
-                growReceiveBuffer()
+                overrun()
             case .data(let bytes):
                 if let e = absorb(bytes, into: &pending, waitingFor: sequence) { return e }
             }
@@ -185,8 +185,22 @@ public final class NflogReader {
         counters.events += 1
         guard let s = event.sequence else { return }
         let jump = s &- nextSequence
-        if jump < 1 << 31 { counters.sequenceGaps += UInt64(jump) }
+        if jump < 1 << 31 && jump > 0 {
+            counters.sequenceGaps += UInt64(jump)
+            counters.gapOverrunMicros = overrunSinceEvent
+        }
+        overrunSinceEvent = nil
         nextSequence = s &+ 1
+    }
+
+    private func overrun() {
+        counters.enobufs += 1
+        if overrunSinceEvent == nil {
+            var ts = timespec()
+            clock_gettime(CLOCK_REALTIME, &ts)
+            overrunSinceEvent = Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+        }
+        growReceiveBuffer()
     }
 
     private func growReceiveBuffer() {

@@ -10,6 +10,8 @@ public struct TableStatus: Sendable, Hashable {
     public var name: String
     /// The table's comment: what dronewall applied (generation, catalogue version).
     public var comment: String?
+    /// The kernel's handle of this table instance: a re-applied table gets a new one (and new counters).
+    public var handle: UInt64? = nil
     /// Chains in the kernel's order, each with its rules.
     public var chains: [ChainStatus]
     /// Sets and maps with their element counts.
@@ -71,6 +73,7 @@ extension NftablesClient {
     private func readStatus(table: String, family: TableFamily) throws(NetlinkError) -> TableStatus? {
         let t = TableObject(family: family.nfproto, name: table)
         var comment: String?
+        var handle: UInt64?
         do {
             let replies = try request(raw(NFT_MSG_GETTABLE), family: family, dump: false, operation: "status: get table") {
                 nftnl_table_nlmsg_build_payload($0, t.ptr)
@@ -79,6 +82,7 @@ extension NftablesClient {
                 let got = TableObject()
                 if withHeader(reply, { nftnl_table_nlmsg_parse($0, got.ptr) }) >= 0, got.name == table {
                     comment = got.comment
+                    handle = got.handle
                 }
             }
         } catch where error.errno == ENOENT && error.kind == .rejected {
@@ -146,7 +150,7 @@ extension NftablesClient {
             let count = collected.elementFlags().filter { $0 & endFlag == 0 }.count
             sets.append(SetStatus(name: name, elementCount: count))
         }
-        return TableStatus(family: family, name: table, comment: comment, chains: chains, sets: sets)
+        return TableStatus(family: family, name: table, comment: comment, handle: handle, chains: chains, sets: sets)
     }
 }
 

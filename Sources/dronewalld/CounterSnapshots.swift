@@ -3,14 +3,27 @@ import FlowLog
 import Netfilter
 
 /// Reads the counters of dronewall's logging rules and turns them into deltas since the last
-/// reading. A counter below its last value means the table was replaced (re-apply): the new
-/// value is then all delta.
+/// stored reading. Readings are tied to one table instance (boot, network namespace, table
+/// handle): a re-applied table starts from zero, so its counters are all delta; the same
+/// instance read after a restart gives what was blocked while no daemon ran.
 struct CounterSnapshots {
+    private var identity: String?
     private var last: [Key: (packets: UInt64, bytes: UInt64)] = [:]
 
     struct Key: Hashable { var drone: String, category: String, verdict: FlowVerdict }
 
-    mutating func deltas(from status: TableStatus) -> [FlowStore.KernelCount] {
+    /// Continues from the reading the log's stored deltas add up to (nil: nothing stored yet).
+    init(resuming reading: FlowStore.CounterReading?) {
+        guard let reading else { return }
+        identity = reading.identity
+        for v in reading.values {
+            last[Key(drone: v.drone, category: v.category, verdict: v.verdict)] =
+                (UInt64(clamping: v.packets), UInt64(clamping: v.bytes))
+        }
+    }
+
+    /// The deltas since the last reading, and the new reading to store with them.
+    mutating func deltas(from status: TableStatus, identity: String) -> ([FlowStore.KernelCount], FlowStore.CounterReading) {
         var now: [Key: (packets: UInt64, bytes: UInt64)] = [:]
         for chain in status.chains {
             for rule in chain.rules {
@@ -18,21 +31,28 @@ struct CounterSnapshots {
                       let packets = rule.packets else { continue }
                 let key = Key(drone: drone, category: category, verdict: verdict == .wouldBlock ? .wouldBlock : .blocked)
                 let v = now[key] ?? (0, 0)
-                now[key] = (v.packets + packets, v.bytes + (rule.bytes ?? 0))
+                now[key] = (v.packets &+ packets, v.bytes &+ (rule.bytes ?? 0))
             }
         }
+        if identity != self.identity { last = [:] } // another table instance: its counters started at zero
         var out: [FlowStore.KernelCount] = []
         for (key, cur) in now {
             let prev = last[key] ?? (0, 0)
+            // Lower than before within one instance: counters were reset (`nft reset counters`).
             let reset = cur.packets < prev.packets
             let dp = reset ? cur.packets : cur.packets - prev.packets
             let db = reset ? cur.bytes : cur.bytes &- prev.bytes
             if dp > 0 {
                 out.append(FlowStore.KernelCount(drone: key.drone, category: key.category, verdict: key.verdict,
-                                                 packets: Int64(dp), bytes: Int64(db)))
+                                                 packets: Int64(clamping: dp), bytes: Int64(clamping: db)))
             }
         }
         last = now
-        return out
+        self.identity = identity
+        let reading = FlowStore.CounterReading(identity: identity, values: now.map { key, v in
+            FlowStore.KernelCount(drone: key.drone, category: key.category, verdict: key.verdict,
+                                  packets: Int64(clamping: v.packets), bytes: Int64(clamping: v.bytes))
+        })
+        return (out, reading)
     }
 }

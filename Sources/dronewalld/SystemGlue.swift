@@ -11,8 +11,22 @@ func nowMicros() -> Int64 {
     return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
 }
 
-/// SIGTERM and SIGINT are blocked and stay pending until the main loop polls them between
-/// reads (no asynchronous handler touching shared state).
+/// Seconds as microseconds, saturating: the config caps durations, but a trap here would lose the log.
+func saturatingMicros(seconds: Int64) -> Int64 {
+    let (v, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
+    return overflow ? (seconds < 0 ? .min : .max) : v
+}
+
+/// a - b, saturating (a cutoff before the epoch of Int64 just means "keep everything").
+func saturatingDifference(_ a: Int64, _ b: Int64) -> Int64 {
+    let (v, overflow) = a.subtractingReportingOverflow(b)
+    return overflow ? (b > 0 ? .min : .max) : v
+}
+
+/// SIGTERM, SIGINT and SIGHUP are blocked and stay pending until the main loop polls them
+/// between reads (no asynchronous handler touching shared state). SIGHUP stops the daemon like
+/// SIGTERM, after writing everything (there is no reload yet; its default action would kill the
+/// daemon without a flush).
 struct ShutdownSignal {
     private var set = sigset_t()
 
@@ -20,6 +34,7 @@ struct ShutdownSignal {
         sigemptyset(&set)
         sigaddset(&set, SIGTERM)
         sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGHUP)
         pthread_sigmask(SIG_BLOCK, &set, nil)
     }
 
@@ -31,18 +46,40 @@ struct ShutdownSignal {
     }
 }
 
+/// Which kernel table instance a counter reading came from: the table handle alone repeats after
+/// a reboot or in another network namespace.
+func counterIdentity(tableHandle: UInt64?) -> String {
+    var boot = "?"
+    let fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC)
+    if fd >= 0 {
+        var buf = [UInt8](repeating: 0, count: 64)
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        if n > 0 { boot = String(decoding: buf[0..<n], as: UTF8.self).filter { !$0.isWhitespace } }
+    }
+    var st = stat()
+    let netns = stat("/proc/self/ns/net", &st) == 0 ? String(st.st_ino) : "?"
+    return "boot \(boot) netns \(netns) table \(tableHandle.map(String.init) ?? "?")"
+}
+
 /// The flow log's directory and files: root writes, group `group` (operators) reads.
 enum LogFiles {
-    /// Creates the directory (0750) and makes the group own it; files created later get 0640.
+    static let defaultDirectory = "/var/lib/dronewall"
+
+    /// Creates missing directories (0750, owned by root and `group`), and makes the database and
+    /// its -wal and -shm 0640 root:`group`. A directory the daemon did not create (an operator's
+    /// `--db` choice) keeps its owner and modes, with a warning when operators cannot reach the log.
     static func prepare(databasePath: String, group: String) -> String? {
         umask(0o027)
-        let dir = databasePath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let dir = parent(databasePath)
+        var created: [String] = []
         if !dir.isEmpty && access(dir, F_OK) != 0 {
             var path = ""
             for part in dir.split(separator: "/", omittingEmptySubsequences: false) {
                 path += (path.isEmpty && part.isEmpty) ? "/" : (path.hasSuffix("/") || path.isEmpty ? "" : "/") + part
-                if !path.isEmpty && access(path, F_OK) != 0 && mkdir(path, 0o750) != 0 {
-                    return "cannot create \(path): \(String(cString: strerror(errno)))"
+                if !path.isEmpty && access(path, F_OK) != 0 {
+                    guard mkdir(path, 0o750) == 0 else { return "cannot create \(path): \(String(cString: strerror(errno)))" }
+                    created.append(path)
                 }
             }
         }
@@ -51,16 +88,60 @@ enum LogFiles {
             return nil
         }
         let gid = gr.pointee.gr_gid
-        if !dir.isEmpty { _ = chown(dir, 0, gid) }
+        for path in created { _ = chown(path, 0, gid) }
+        if dir == defaultDirectory {
+            _ = chown(dir, 0, gid)
+            _ = chmod(dir, 0o750)
+        } else if !dir.isEmpty, let blocked = untraversable(dir, gid: gid) {
+            log("members of group '\(group)' cannot enter \(blocked), so they cannot read reports from \(databasePath)")
+        }
         // SQLite gives -wal and -shm the owner of the database file, so set it before opening.
         if access(databasePath, F_OK) != 0 {
             let fd = open(databasePath, O_CREAT | O_WRONLY | O_CLOEXEC, 0o640)
             if fd >= 0 { close(fd) }
         }
+        shareFiles(databasePath: databasePath, group: group)
+        return nil
+    }
+
+    /// The database, -wal and -shm: 0640 root:`group` (again once the database is open and they exist).
+    static func shareFiles(databasePath: String, group: String) {
+        guard let gr = getgrnam(group) else { return }
         for suffix in ["", "-wal", "-shm"] where access(databasePath + suffix, F_OK) == 0 {
-            _ = chown(databasePath + suffix, 0, gid)
+            _ = chown(databasePath + suffix, 0, gr.pointee.gr_gid)
             _ = chmod(databasePath + suffix, 0o640)
         }
+    }
+
+    /// The first directory on the way to `dir` (itself included) that group `gid` cannot search.
+    static func untraversable(_ dir: String, gid: gid_t) -> String? {
+        var path = dir.hasPrefix("/") ? "" : "."
+        for part in dir.split(separator: "/") {
+            path += "/" + part
+            var st = stat()
+            guard stat(path, &st) == 0 else { return path }
+            let mode = st.st_mode
+            if mode & 0o001 == 0 && !(st.st_gid == gid && mode & 0o010 != 0) { return path }
+        }
         return nil
+    }
+
+    static func parent(_ path: String) -> String {
+        path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+    }
+
+    /// Takes `<db>.lock` (0600: an operator must not be able to hold it) for the life of the
+    /// process, so a second daemon on the same log stops before it touches the kernel.
+    static func lock(databasePath: String) -> String? {
+        let path = databasePath + ".lock"
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return "cannot open \(path): \(String(cString: strerror(errno)))" }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let e = errno
+            close(fd)
+            return e == EWOULDBLOCK ? "another dronewalld is running on \(databasePath) (\(path) is locked); nothing was changed"
+                : "cannot lock \(path): \(String(cString: strerror(e)))"
+        }
+        return nil // fd stays open: the lock lasts until exit
     }
 }

@@ -7,19 +7,23 @@ import Glibc
 #endif
 
 // dronewalld: applies the policy, then records every blocked (and would-block) transfer from
-// NFLOG into the flow log until SIGTERM. Records are written every second, so after kill -9
-// at most the last second of events is missing; on SIGTERM everything received is written.
+// NFLOG into the flow log until SIGTERM (or SIGINT, SIGHUP). Records are written every second, so
+// after kill -9 at most the last second of events is missing; on SIGTERM everything received is
+// written, and so are the kernel counters at that moment. What the rules count while no daemon
+// runs is stored at the next start, before the table is replaced.
 
 let usage = """
     usage: dronewalld [--config PATH] [--catalogue DIR]... [--db PATH] [--group NAME] [--once]
-    Applies the dronewall policy (table inet dronewall), then logs blocked flows until SIGTERM.
+    Applies the dronewall policy (table inet dronewall), then logs blocked flows until SIGTERM,
+    SIGINT or SIGHUP (each writes everything received, then exits; SIGHUP does not reload).
       --config PATH    main config file (default /etc/dronewall/dronewall.conf)
       --catalogue DIR  vendor catalogue directory, repeatable (default /usr/share/dronewall/vendors,
                        then /etc/dronewall/vendors.d)
       --db PATH        flow log database (default /var/lib/dronewall/flows.db)
       --group NAME     group whose members may read reports (default dronewall)
       --once           apply and exit, without logging
-    Exit status: 0 done; 1 kernel or database failure; 64 usage; 65 config errors; 77 not permitted.
+    Exit status: 0 done; 1 kernel or database failure, or another dronewalld running; 64 usage;
+    65 config errors; 77 not permitted.
 
     """
 
@@ -59,75 +63,101 @@ guard let ruleset = loaded.ruleset else {
     log("\(loaded.diagnostics.errors.count) error(s) in the configuration; nothing was changed")
     exit(65)
 }
-do {
-    try NftablesClient(transport: try KernelTransport()).apply(ruleset)
-    log("applied table inet \(ruleset.table.name) for \(loaded.config.drones.count) drone(s)")
-} catch {
-    log("\(error)")
-    exit(error.isPermissionDenied ? 77 : 1)
+@MainActor func applyPolicy() {
+    do {
+        try NftablesClient(transport: try KernelTransport()).apply(ruleset)
+        log("applied table inet \(ruleset.table.name) for \(loaded.config.drones.count) drone(s)")
+    } catch {
+        log("\(error)")
+        exit(error.isPermissionDenied ? 77 : 1)
+    }
 }
-if once { exit(0) }
+if once {
+    applyPolicy()
+    exit(0)
+}
 
-if let problem = LogFiles.prepare(databasePath: databasePath, group: group) {
+// Everything that can tell "another daemon is running" comes before the table is replaced:
+// replacing it resets the kernel counters the other daemon is counting from.
+if let problem = LogFiles.prepare(databasePath: databasePath, group: group) ?? LogFiles.lock(databasePath: databasePath) {
     log(problem)
-    exit(1)
-}
-let store: FlowStore
-do {
-    store = try FlowStore(path: databasePath)
-    _ = LogFiles.prepare(databasePath: databasePath, group: group) // -wal and -shm now exist
-} catch {
-    log("cannot open the flow log \(databasePath): \(error)")
     exit(1)
 }
 let reader: NflogReader
 do {
     reader = try NflogReader(group: loaded.config.station.logGroup)
 } catch {
-    log("cannot read NFLOG group \(loaded.config.station.logGroup): \(error)")
+    log("cannot read NFLOG group \(loaded.config.station.logGroup): \(error); nothing was changed")
     exit(error.isPermissionDenied ? 77 : 1)
 }
-log("logging blocked flows from NFLOG group \(loaded.config.station.logGroup) to \(databasePath)")
+let store: FlowStore
+do {
+    store = try FlowStore(path: databasePath)
+    LogFiles.shareFiles(databasePath: databasePath, group: group) // -wal and -shm now exist (and are kept)
+} catch {
+    log("cannot open the flow log \(databasePath): \(error)")
+    exit(1)
+}
+let writer = FlowWriter(store: store, log: log)
 
-let attribution = Attribution(index: CatalogueIndex(loaded.catalogue))
 // Exact totals come from the kernel's counters, read every few seconds (logging is sampled).
 let counterClient: NftablesClient? = try? NftablesClient(transport: KernelTransport())
-var counters = CounterSnapshots()
-var lastCounters: Int64 = 0
-var aggregator = FlowAggregator(windowSeconds: 60)
-var reported = NflogStats()
-var lastFlush = nowMicros()
-var lastPrune: Int64 = 0
-let retentionMicros = loaded.config.station.logRetentionSeconds * 1_000_000
-
-let writer = FlowWriter(store: store)
+var counters: CounterSnapshots
+do {
+    counters = CounterSnapshots(resuming: try store.lastCounterReading())
+} catch {
+    log("cannot read the last counter reading from the flow log: \(error)")
+    exit(1)
+}
 
 /// Reads the logging rules' counters (exact totals; logging itself is sampled) and queues the deltas.
 @MainActor func snapshotCounters(_ now: Int64) {
     guard let client = counterClient else { return }
     do {
         guard let status = try client.status(table: KernelLayout.tableName) else { return }
-        writer.recordKernelCounts(counters.deltas(from: status), atMicros: now)
+        let (deltas, reading) = counters.deltas(from: status, identity: counterIdentity(tableHandle: status.handle))
+        writer.recordKernelCounts(deltas, reading: reading, atMicros: now)
     } catch {
         log("reading kernel counters failed: \(error)")
     }
 }
 
+// The table left by the last run counted on while no daemon ran: store that before it is replaced.
+snapshotCounters(nowMicros())
+applyPolicy()
+log("logging blocked flows from NFLOG group \(loaded.config.station.logGroup) to \(databasePath)")
+
+let attribution = Attribution(index: CatalogueIndex(loaded.catalogue))
+var lastCounters: Int64 = 0
+var aggregator = FlowAggregator(windowSeconds: 60)
+var reported = NflogStats()
+var lastFlush = nowMicros()
+var lastPrune: Int64 = 0
+/// Often enough that one round's batches stay small, also under a flood.
+let pruneIntervalMicros: Int64 = 300_000_000
+let retentionMicros = saturatingMicros(seconds: loaded.config.station.logRetentionSeconds)
+
 /// Hands what was folded since the last flush, and the events lost since then, to the writer.
 @MainActor func flush(_ now: Int64) {
     let s = reader.stats
     let lost = Int64((s.sequenceGaps - reported.sequenceGaps) + (s.malformed - reported.malformed))
-    writer.submit(aggregator.take(nowMicros: now), lost: lost, overruns: Int64(s.enobufs - reported.enobufs), atMicros: now)
+    // Events that went with an overrun were lost at the overrun, though only seen missing now.
+    let lostAt = s.sequenceGaps > reported.sequenceGaps ? s.gapOverrunMicros : nil
+    writer.submit(aggregator.take(nowMicros: now), lost: lost, overruns: Int64(s.enobufs - reported.enobufs),
+                  atMicros: now, lossAtMicros: lostAt)
     reported = s
+}
+
+@MainActor func fold(_ events: [NflogEvent], _ now: Int64) {
+    for e in events {
+        if let b = attribution.event(e, receivedMicros: now) { aggregator.add(b) }
+    }
 }
 
 var exitCode: Int32 = 0
 while !shutdown.requested() {
     do {
-        let now = nowMicros()
-        for e in try reader.read(timeoutMilliseconds: 200) {
-            if let b = attribution.event(e, receivedMicros: now) { aggregator.add(b) }
-        }
+        fold(try reader.read(timeoutMilliseconds: 200), nowMicros())
     } catch {
         log("reading NFLOG failed: \(error)")
         exitCode = 1
@@ -142,18 +172,34 @@ while !shutdown.requested() {
         snapshotCounters(now)
         lastCounters = now
     }
-    if now - lastPrune >= 3_600_000_000 {
-        writer.prune(olderThanMicros: now - retentionMicros, maxBytes: loaded.config.station.logMaxBytes)
+    if now - lastPrune >= pruneIntervalMicros {
+        writer.prune(olderThanMicros: saturatingDifference(now, retentionMicros), maxBytes: loaded.config.station.logMaxBytes)
         lastPrune = now
+    }
+}
+// What the kernel still holds: queued on the socket, or in its batch buffer until the NFLOG flush
+// timeout (50 ms). Read without waiting until empty, then once more after that timeout; 1 s at most.
+if exitCode == 0 {
+    let deadline = nowMicros() + 1_000_000
+    var timeout = 0
+    while nowMicros() < deadline, let events = try? reader.read(timeoutMilliseconds: timeout) {
+        fold(events, nowMicros())
+        if events.isEmpty {
+            if timeout > 0 { break }
+            timeout = 100
+        } else {
+            timeout = 0
+        }
     }
 }
 flush(nowMicros())
 snapshotCounters(nowMicros())
 let unwritten = writer.drain()
-if unwritten > 0 {
-    log("stopped; \(unwritten) flow record(s) could not be written")
-    exitCode = 1
-} else {
+if unwritten.isEmpty {
     log("stopped; flow log written")
+} else {
+    log("stopped; lost, could not be written: \(unwritten.flows) flow record(s), \(unwritten.kernelCounts) kernel "
+        + "counter delta(s), \(unwritten.lostEvents) lost-event count(s)")
+    exitCode = 1
 }
 exit(exitCode)

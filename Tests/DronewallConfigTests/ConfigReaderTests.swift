@@ -157,7 +157,15 @@ func headers(_ d: Diagnostics, _ severity: Severity = .error) -> [String] {
 
     @Test func logRetentionIsADurationOfAtLeastAnHour() {
         let (_, diags) = read("[station]\nlog-retention = 10m\n[drone a]\nuser = 1\npolicy = monitor\n")
-        #expect(headers(diags) == ["/etc/dw/dronewall.conf:2:17: log-retention must be a duration of at least 1h, like 90d, 12w or 48h"])
+        #expect(headers(diags) == ["/etc/dw/dronewall.conf:2:17: log-retention must be a duration from 1h to 100 years (36525d), like 90d, 12w or 48h"])
+    }
+
+    @Test func logRetentionIsCappedAtAHundredYears() {
+        // 99999999w fits Int64 seconds but not microseconds: the daemon trapped on it.
+        let (_, diags) = read("[station]\nlog-retention = 99999999w\n[drone a]\nuser = 1\npolicy = monitor\n")
+        #expect(headers(diags) == ["/etc/dw/dronewall.conf:2:17: log-retention must be a duration from 1h to 100 years (36525d), like 90d, 12w or 48h"])
+        let (ok, okDiags) = read("[station]\nlog-retention = 36525d\n[drone a]\nuser = 1\npolicy = monitor\n")
+        #expect(okDiags.errors.isEmpty && ok.station.logRetentionSeconds == 36_525 * 86_400)
     }
 
     @Test func allowAndBlockOfOneCategoryConflict() {

@@ -10,7 +10,7 @@ func withStore(_ body: (FlowStore) throws -> Void) throws {
     try body(try FlowStore(path: dir.appendingPathComponent("flows.db").path))
 }
 
-let t0: Int64 = 1_795_000_000_000_000 // 2026-11-18T...Z, a whole minute
+let t0: Int64 = 1_795_000_000_000_000 // 2026-11-18T...Z, 40 s into a minute
 
 func event(drone: String = "alpha", cat: String = "geofence", at: Int64 = t0, dst: String = "203.0.113.10",
            port: UInt16? = 443, sport: UInt16? = 40000, proto: FlowProtocol = .tcp, len: Int = 60,
@@ -50,6 +50,23 @@ func event(drone: String = "alpha", cat: String = "geofence", at: Int64 = t0, ds
         #expect(d.count == 1 && d[0].packets == 1 && d[0].attempts == 0)
         #expect(agg.take(nowMicros: t0 + 120_000_000).isEmpty)
         #expect(agg.pendingCount == 0)
+    }
+
+    @Test func aSynRetryAcrossAMinuteBoundaryIsOneAttempt() {
+        var agg = FlowAggregator(windowSeconds: 60)
+        let m = (t0 / 60_000_000 + 1) * 60_000_000      // a whole minute
+        agg.add(event(at: m - 1_000_000, sport: 40000))  // SYN late in one window
+        let first = agg.take(nowMicros: m + 500_000)     // the writer took it; the window closed
+        agg.add(event(at: m + 1_000_000, sport: 40000))  // retransmissions in the next window
+        agg.add(event(at: m + 3_000_000, sport: 40000))
+        let second = agg.take(nowMicros: m + 4_000_000)
+        #expect(first.count == 1 && first[0].attempts == 1)
+        #expect(second.count == 1 && second[0].key.windowStart == m)
+        #expect(second.first?.packets == 2 && second.first?.attempts == 0)
+        // Long after the last packet the port is forgotten: reusing it is a new attempt.
+        _ = agg.take(nowMicros: m + 400_000_000)
+        agg.add(event(at: m + 400_000_000, sport: 40000))
+        #expect(agg.take(nowMicros: m + 401_000_000).first?.attempts == 1)
     }
 }
 

@@ -163,6 +163,30 @@ final class NflogReaderTests: XCTestCase {
         XCTAssertEqual(try r.read(timeoutMilliseconds: 10), [])
     }
 
+    func testAGapAfterAnOverrunCarriesTheOverrunsTime() throws {
+        let s = FakeSocket()
+        let r = try reader(s)
+        func now() -> Int64 {
+            var ts = timespec()
+            clock_gettime(CLOCK_REALTIME, &ts)
+            return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+        }
+        let before = now()
+        s.script = [.data(event(sequence: 0)), .overrun]  // the flood ends with an overrun
+        _ = try r.read(timeoutMilliseconds: 10)
+        let after = now()
+        XCTAssertEqual(r.stats.sequenceGaps, 0, "not seen yet")
+        usleep(20_000)
+        s.script = [.data(event(sequence: 5))]            // the next event, much later
+        _ = try r.read(timeoutMilliseconds: 10)
+        XCTAssertEqual(r.stats.sequenceGaps, 4)
+        let at = try XCTUnwrap(r.stats.gapOverrunMicros)
+        XCTAssert(at >= before && at <= after, "the overrun's time, not the time the gap was seen")
+        s.script = [.data(event(sequence: 9))]            // a later gap without an overrun
+        _ = try r.read(timeoutMilliseconds: 10)
+        XCTAssertNil(r.stats.gapOverrunMicros)
+    }
+
     func testEventsLostBeforeTheFirstOneAreCounted() throws {
         let s = FakeSocket()
         let r = try reader(s)
