@@ -51,6 +51,6 @@ let package = Package(
                     resources: [.copy("Golden")]),
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "NftModel"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
-        .testTarget(name: "ClassifierTests", dependencies: ["Classifier", "DronewallConfig", "DronewallPolicy"]),
+        .testTarget(name: "ClassifierTests", dependencies: ["Classifier", "DronewallConfig", "DronewallPolicy", "Netfilter", "NftModel"]),
     ]
 )

@@ -1,0 +1,222 @@
+import Dispatch
+import DronewallPolicy
+import Netfilter
+import NftModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes the addresses of answers into the kernel's learned sets before the answer goes out.
+///
+/// Requests from many queries that arrive while a batch is in flight go together into the
+/// next batch (one netlink transaction), so the cost per answer falls as load rises. An
+/// address already learned is replaced (delete + add in the same batch): a fresh timeout, and
+/// the union of the categories of every name it was learned for.
+public final class Learner: @unchecked Sendable {
+    /// One answer's addresses and where they go.
+    public struct Request: Sendable {
+        public var addresses: [IPNetwork]
+        /// Class bits for the global learned maps (0: none).
+        public var mask: UInt32
+        /// The name they were learned for (kept as the element's comment).
+        public var name: String
+        public var timeoutMilliseconds: UInt64
+        /// Per-drone learned host sets (`drone_X_allow_dns_v4`, ...), by name without family.
+        public var hostSets: [(drone: String, kind: KernelLayout.HostListKind)]
+
+        public init(addresses: [IPNetwork], mask: UInt32, name: String, timeoutMilliseconds: UInt64,
+                    hostSets: [(drone: String, kind: KernelLayout.HostListKind)] = []) {
+            self.addresses = addresses
+            self.mask = mask
+            self.name = name
+            self.timeoutMilliseconds = timeoutMilliseconds
+            self.hostSets = hostSets
+        }
+    }
+
+    public typealias Completion = @Sendable (Result<Void, NetlinkError>) -> Void
+
+    /// What the kernel holds, as far as this learner knows (its own writes and their timeouts).
+    struct Entry { var mask: UInt32; var expires: UInt64; var name: String }
+
+    private let client: NftablesClient
+    private let table: String
+    private let queue = DispatchQueue(label: "dronewalld.learner")
+    private let lock = NSLockLike()
+    // Guarded by `lock`.
+    private var pending: [(Request, Completion)] = []
+    private var scheduled = false
+    // Touched only on `queue`.
+    private var known: [String: [IPNetwork: Entry]] = [:]
+    // Addresses to names, for naming blocked flows; guarded by `lock`.
+    private var names: [IPNetwork: (name: String, expires: UInt64)] = [:]
+    public private(set) var batches = 0
+    public private(set) var learnedElements = 0
+
+    public init(client: NftablesClient, table: String = KernelLayout.tableName) {
+        self.client = client
+        self.table = table
+    }
+
+    /// Queues `request`; `completion` runs (on the learner's thread) once the batch holding it
+    /// is committed, or failed.
+    public func learn(_ request: Request, completion: @escaping Completion) {
+        lock.locked {
+            pending.append((request, completion))
+            if !scheduled {
+                scheduled = true
+                queue.async { self.drain() }
+            }
+        }
+    }
+
+    /// The name an address was learned for, while it is learned.
+    public func name(for address: IPNetwork) -> String? {
+        let now = Learner.nowMilliseconds()
+        return lock.locked { names[address].flatMap { $0.expires > now ? $0.name : nil } }
+    }
+
+    private func drain() {
+        while true {
+            let work: [(Request, Completion)] = lock.locked {
+                let w = pending
+                pending.removeAll()
+                if w.isEmpty { scheduled = false }
+                return w
+            }
+            if work.isEmpty { return }
+            let result = commit(work.map(\.0))
+            for (_, done) in work { done(result) }
+        }
+    }
+
+    /// One batch for all requests; if the kernel refuses it (an element expired under us), each
+    /// request is retried on its own with adds only.
+    private func commit(_ requests: [Request]) -> Result<Void, NetlinkError> {
+        let now = Learner.nowMilliseconds()
+        var plan = Plan()
+        for r in requests { plan.add(r, now: now, known: &known) }
+        do {
+            try client.changeElements(table: table, plan.changes())
+            batches += 1
+            learnedElements += plan.count
+            remember(requests, now: now)
+            return .success(())
+        } catch {
+            // Forget what we believed and write each request as fresh adds.
+            var lastError: NetlinkError?
+            for r in requests {
+                var single = Plan()
+                single.add(r, now: now, known: &known, assumeAbsent: true)
+                do {
+                    try client.changeElements(table: table, single.changes())
+                    learnedElements += single.count
+                } catch let e {
+                    lastError = e
+                    for set in single.touchedSets { known[set] = nil }
+                }
+            }
+            batches += 1
+            remember(requests, now: now)
+            if let lastError { return .failure(lastError) }
+            return .success(())
+        }
+    }
+
+    private func remember(_ requests: [Request], now: UInt64) {
+        lock.locked {
+            for r in requests {
+                for a in r.addresses { names[a] = (r.name, now + r.timeoutMilliseconds) }
+            }
+            if names.count > 100_000 { names = names.filter { $0.value.expires > now } }
+        }
+    }
+
+    static func nowMilliseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// The element changes of one batch, per set: deletes of what is replaced, then adds.
+    struct Plan {
+        var deletes: [String: (NamedSet, [SetElement])] = [:]
+        var adds: [String: (NamedSet, [SetElement])] = [:]
+        var order: [String] = []
+        var count = 0
+        var touchedSets: [String] { order }
+
+        mutating func add(_ r: Request, now: UInt64, known: inout [String: [IPNetwork: Entry]], assumeAbsent: Bool = false) {
+            for a in r.addresses where a.isHost {
+                if r.mask != 0 {
+                    let set = Learner.learnedSet(ipv6: !a.isIPv4)
+                    put(set, a, mask: r.mask, r, now: now, known: &known, assumeAbsent: assumeAbsent)
+                }
+                for h in r.hostSets {
+                    let name = KernelLayout.hostSet(h.drone, h.kind, ipv6: !a.isIPv4, learned: true)
+                    let set = NamedSet(name: name, keyType: a.isIPv4 ? .ipv4Address : .ipv6Address, flags: .timeout)
+                    put(set, a, mask: nil, r, now: now, known: &known, assumeAbsent: assumeAbsent)
+                }
+            }
+        }
+
+        mutating func put(_ set: NamedSet, _ a: IPNetwork, mask: UInt32?, _ r: Request, now: UInt64,
+                          known: inout [String: [IPNetwork: Entry]], assumeAbsent: Bool) {
+            var timeout = r.timeoutMilliseconds
+            var value = mask ?? 0
+            let old = assumeAbsent ? nil : known[set.name]?[a].flatMap { $0.expires > now ? $0 : nil }
+            if let old {
+                value |= old.mask
+                timeout = max(timeout, old.expires - now)
+            }
+            // An element already queued in this batch: merge into it.
+            if let i = adds[set.name]?.1.firstIndex(where: { $0.key == .network(a) }) {
+                if case let .mark(m)? = adds[set.name]!.1[i].data { value |= m }
+                timeout = max(timeout, adds[set.name]!.1[i].timeoutMilliseconds ?? 0)
+                adds[set.name]!.1[i] = element(a, mask == nil ? nil : value, timeout, r.name)
+            } else {
+                if let old {
+                    Plan.append(&deletes, &order, set, SetElement(key: .network(a), data: mask == nil ? nil : .mark(old.mask)))
+                }
+                Plan.append(&adds, &order, set, element(a, mask == nil ? nil : value, timeout, r.name))
+                count += 1
+            }
+            known[set.name, default: [:]][a] = Entry(mask: value, expires: now + timeout, name: r.name)
+        }
+
+        func element(_ a: IPNetwork, _ value: UInt32?, _ timeout: UInt64, _ name: String) -> SetElement {
+            SetElement(key: .network(a), data: value.map { .mark($0) }, timeoutMilliseconds: timeout, comment: name)
+        }
+
+        static func append(_ into: inout [String: (NamedSet, [SetElement])], _ order: inout [String], _ set: NamedSet,
+                           _ e: SetElement) {
+            if into[set.name] == nil {
+                into[set.name] = (set, [])
+                if !order.contains(set.name) { order.append(set.name) }
+            }
+            into[set.name]!.1.append(e)
+        }
+
+        func changes() -> [ElementChange] {
+            order.compactMap { deletes[$0].map { ElementChange(set: $0.0, delete: true, elements: $0.1) } }
+                + order.compactMap { adds[$0].map { ElementChange(set: $0.0, delete: false, elements: $0.1) } }
+        }
+    }
+
+    static func learnedSet(ipv6: Bool) -> NamedSet {
+        NamedSet(name: ipv6 ? KernelLayout.learnedV6 : KernelLayout.learnedV4, keyType: ipv6 ? .ipv6Address : .ipv4Address,
+                 dataType: .mark, flags: .timeout)
+    }
+}
+
+/// A pthread mutex with a closure API (Foundation's NSLock is not used in this module).
+final class NSLockLike: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func locked<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body()
+    }
+}
