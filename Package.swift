@@ -24,6 +24,8 @@ let package = Package(
         // Durations and byte sizes as people write them (config and command line).
         .target(name: "Units"),
         .target(name: "DronewallConfig", dependencies: ["NetAddress", "Units"]),
+        // Strict DNS message parsing and the responses the station's resolver makes. Pure Swift, no Foundation.
+        .target(name: "DNSWire"),
         // Ruleset IR in kernel vocabulary and its nft text rendering. Pure Swift.
         .target(name: "NftModel", dependencies: ["NetAddress"]),
         // Validated policy + catalogue -> Ruleset. Pure function, no root.
@@ -48,5 +50,6 @@ let package = Package(
                     resources: [.copy("Golden")]),
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "NftModel"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
+        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
     ]
 )
