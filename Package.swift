@@ -6,6 +6,10 @@ let package = Package(
     products: [
         .executable(name: "dronewall", targets: ["dronewall"]),
         .executable(name: "dronewalld", targets: ["dronewalld"]),
+        // libFuzzer targets (scripts/fuzz.sh builds them with -sanitize=fuzzer); in a plain
+        // build they are replay tools: `dns-fuzz FILE...` runs files through the target.
+        .executable(name: "dns-fuzz", targets: ["dns-fuzz"]),
+        .executable(name: "config-fuzz", targets: ["config-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -45,6 +49,8 @@ let package = Package(
             name: "dronewalld",
             dependencies: ["DronewallConfig", "DronewallPolicy", "NftModel", "Netfilter", "FlowLog"]
         ),
+        .executableTarget(name: "dns-fuzz", dependencies: ["DNSWire"], path: "Fuzz/dns-fuzz"),
+        .executableTarget(name: "config-fuzz", dependencies: ["DronewallConfig"], path: "Fuzz/config-fuzz"),
         .testTarget(name: "DronewallConfigTests", dependencies: ["DronewallConfig", "NetAddress", "Units"]),
         .testTarget(name: "DronewallPolicyTests", dependencies: ["DronewallPolicy", "DronewallConfig", "NftModel"],
                     resources: [.copy("Golden")]),
