@@ -6,6 +6,10 @@ let package = Package(
     products: [
         .executable(name: "dronewall", targets: ["dronewall"]),
         .executable(name: "dronewalld", targets: ["dronewalld"]),
+        // libFuzzer targets (scripts/fuzz.sh builds them with -sanitize=fuzzer); in a plain
+        // build they are replay tools: `dns-fuzz FILE...` runs files through the target.
+        .executable(name: "dns-fuzz", targets: ["dns-fuzz"]),
+        .executable(name: "config-fuzz", targets: ["config-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,6 +28,8 @@ let package = Package(
         // Durations and byte sizes as people write them (config and command line).
         .target(name: "Units"),
         .target(name: "DronewallConfig", dependencies: ["NetAddress", "Units"]),
+        // Strict DNS message parsing and the responses the station's resolver makes. Pure Swift, no Foundation.
+        .target(name: "DNSWire"),
         // Ruleset IR in kernel vocabulary and its nft text rendering. Pure Swift.
         .target(name: "NftModel", dependencies: ["NetAddress"]),
         // Validated policy + catalogue -> Ruleset. Pure function, no root.
@@ -46,11 +52,14 @@ let package = Package(
             name: "dronewalld",
             dependencies: ["DronewallConfig", "DronewallPolicy", "NftModel", "Netfilter", "FlowLog"]
         ),
+        .executableTarget(name: "dns-fuzz", dependencies: ["DNSWire"], path: "Fuzz/dns-fuzz"),
+        .executableTarget(name: "config-fuzz", dependencies: ["DronewallConfig"], path: "Fuzz/config-fuzz"),
         .testTarget(name: "DronewallConfigTests", dependencies: ["DronewallConfig", "NetAddress", "Units"]),
         .testTarget(name: "DronewallPolicyTests", dependencies: ["DronewallPolicy", "DronewallConfig", "NftModel"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "NftModel"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
         .testTarget(name: "ClassifierTests", dependencies: ["Classifier", "DronewallConfig", "DronewallPolicy", "Netfilter", "NftModel"]),
+        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
     ]
 )
