@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C boundary: libnftnl + libmnl, plus a few shims for macros Swift cannot import.
@@ -40,7 +41,10 @@ let package = Package(
         // The only importer of CNetfilter: Ruleset -> one atomic netlink batch.
         .target(name: "Netfilter", dependencies: ["CNetfilter", "NftModel"]),
         // The station's DNS resolver: which names a drone may reach, and learning their addresses.
-        .target(name: "Classifier", dependencies: ["DronewallConfig", "DronewallPolicy", "NftModel", "Netfilter"]),
+        .target(name: "Classifier", dependencies: [
+            "DronewallConfig", "DronewallPolicy", "NftModel", "Netfilter", "DNSWire", "FlowLog",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .executableTarget(
             name: "dronewall",
             dependencies: [
@@ -59,7 +63,10 @@ let package = Package(
                     resources: [.copy("Golden")]),
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "NftModel"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
-        .testTarget(name: "ClassifierTests", dependencies: ["Classifier", "DronewallConfig", "DronewallPolicy", "Netfilter", "NftModel"]),
+        .testTarget(name: "ClassifierTests", dependencies: [
+            "Classifier", "DronewallConfig", "DronewallPolicy", "Netfilter", "NftModel", "DNSWire", "FlowLog",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
     ]
 )

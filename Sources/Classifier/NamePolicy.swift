@@ -93,9 +93,11 @@ public struct NamePolicy: Sendable {
         return c
     }
 
-    /// The decision for `asker` about a chain of names.
-    public func decide(_ names: [String], for asker: Asker) -> Decision {
-        let c = classify(names)
+    /// The decision for `asker` about a chain of names. `inherited`: classes the names carry
+    /// from an earlier answer that led to them (a CNAME or SVCB target of a catalogued name).
+    public func decide(_ names: [String], for asker: Asker, inherited: UInt32 = 0) -> Decision {
+        var c = classify(names)
+        c.mask |= inherited
         var d = Decision(mask: c.mask)
         d.blockHost = names.contains { covers(asker.blockNames, $0) }
         d.allowHost = !d.blockHost && names.contains { covers(asker.allowNames, $0) }

@@ -50,6 +50,8 @@ public enum DNSSinkhole: String, Sendable, CaseIterable {
     case nxdomain
     /// 0.0.0.0 / ::, for apps that retry hard on NXDOMAIN.
     case null
+    /// The real answer: the kernel blocks the connection (its addresses were learned first).
+    case off
 }
 
 /// One `[drone NAME]` section: who the drone is and what it may send.

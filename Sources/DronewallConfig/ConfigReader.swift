@@ -121,7 +121,7 @@ public struct ConfigReader {
             case "dns-sinkhole":
                 if let w = single(entry, &diags) {
                     if let s = DNSSinkhole(rawValue: w.text) { station.dnsSinkhole = s } else {
-                        diags.error("dns-sinkhole is nxdomain or null\(didYouMean(w.text, DNSSinkhole.allCases.map(\.rawValue)))",
+                        diags.error("dns-sinkhole is nxdomain, null or off\(didYouMean(w.text, DNSSinkhole.allCases.map(\.rawValue)))",
                                     at: w.location, length: w.text.count)
                     }
                 }

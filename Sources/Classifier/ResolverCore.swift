@@ -1,0 +1,171 @@
+import DNSWire
+import DronewallConfig
+import DronewallPolicy
+import FlowLog
+import NIOCore
+
+/// Sends a query to the upstream resolvers and returns the first answer.
+public protocol UpstreamForwarder: Sendable {
+    func forward(_ query: [UInt8], id: UInt16, on loop: any EventLoop) -> EventLoopFuture<[UInt8]>
+}
+
+/// Where learned addresses go (the kernel, through `Learner`; a fake in tests).
+public protocol AddressLearning: Sendable {
+    func learn(_ request: Learner.Request, completion: @escaping Learner.Completion)
+}
+extension Learner: AddressLearning {}
+
+/// Counters the daemon logs and the tests check: nothing malformed is ever silently dropped.
+public final class ResolverStats: @unchecked Sendable {
+    public struct Snapshot: Sendable, Equatable {
+        public var queries = 0, answered = 0, sinkholed = 0, malformedQueries = 0, malformedAnswers = 0
+        public var upstreamFailures = 0, learnFailures = 0, learnedAnswers = 0
+    }
+    private let lock = NSLockLike()
+    private var s = Snapshot()
+    func count(_ change: (inout Snapshot) -> Void) { lock.locked { change(&s) } }
+    public var snapshot: Snapshot { lock.locked { s } }
+}
+
+/// Who asked: the resolver port (which names the drone) and the client's address.
+public struct DNSClient: Sendable {
+    public var port: Int
+    public var address: String
+    public var sourcePort: UInt16
+    public var local: String
+    public var tcp: Bool
+    public init(port: Int, address: String, sourcePort: UInt16, local: String, tcp: Bool) {
+        self.port = port
+        self.address = address
+        self.sourcePort = sourcePort
+        self.local = local
+        self.tcp = tcp
+    }
+}
+
+/// The station resolver's pipeline for one query, independent of sockets:
+/// parse → forward → read the answer's chain → decide for the asking drone → learn the
+/// addresses (kernel batch committed) → answer, or sinkhole and record the attempt.
+public final class ResolverCore: Sendable {
+    let policy: NamePolicy
+    let learner: any AddressLearning
+    let upstream: any UpstreamForwarder
+    let graceMilliseconds: UInt64
+    let sinkhole: DNSSinkhole
+    let record: @Sendable (BlockedEvent) -> Void
+    let clock: @Sendable () -> Int64
+    let aliases = AliasTable()
+    public let stats = ResolverStats()
+    /// Learned addresses live at most this long plus the grace, whatever the TTL says.
+    static let maximumTTLSeconds: UInt64 = 86_400
+
+    public init(policy: NamePolicy, learner: any AddressLearning, upstream: any UpstreamForwarder,
+                graceSeconds: Int64, sinkhole: DNSSinkhole, clock: @escaping @Sendable () -> Int64,
+                record: @escaping @Sendable (BlockedEvent) -> Void) {
+        self.policy = policy
+        self.learner = learner
+        self.upstream = upstream
+        self.graceMilliseconds = UInt64(max(0, graceSeconds)) * 1000
+        self.sinkhole = sinkhole
+        self.clock = clock
+        self.record = record
+    }
+
+    /// The response bytes, or nil when the query is dropped (malformed beyond answering).
+    public func answer(_ bytes: [UInt8], from client: DNSClient, on loop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
+        stats.count { $0.queries += 1 }
+        let query: DNSMessage
+        do {
+            query = try DNSMessage.parse(bytes)
+        } catch {
+            stats.count { $0.malformedQueries += 1 }
+            return loop.makeSucceededFuture(nil)
+        }
+        guard !query.flags.qr, query.flags.opcode == 0, query.questions.count == 1 else {
+            stats.count { $0.malformedQueries += 1 }
+            return loop.makeSucceededFuture(refusal(query, DNSRcode.formErr))
+        }
+        guard let asker = policy.askers[client.port] else {
+            return loop.makeSucceededFuture(refusal(query, DNSRcode.refused))
+        }
+        let question = query.questions[0].name
+        return upstream.forward(bytes, id: query.id, on: loop).flatMap { reply -> EventLoopFuture<[UInt8]?> in
+            let answer: DNSMessage
+            do {
+                answer = try DNSMessage.parse(reply)
+            } catch {
+                self.stats.count { $0.malformedAnswers += 1 }
+                return loop.makeSucceededFuture(self.refusal(query, DNSRcode.servFail))
+            }
+            guard answer.flags.qr, answer.id == query.id, answer.questions.map(\.name) == [question] else {
+                self.stats.count { $0.malformedAnswers += 1 }
+                return loop.makeSucceededFuture(self.refusal(query, DNSRcode.servFail))
+            }
+            return self.decideAndLearn(query: query, reply: reply, answer: answer, asker: asker, client: client, on: loop)
+        }.flatMapErrorThrowing { _ in
+            self.stats.count { $0.upstreamFailures += 1 }
+            return self.refusal(query, DNSRcode.servFail)
+        }
+    }
+
+    func decideAndLearn(query: DNSMessage, reply: [UInt8], answer: DNSMessage, asker: NamePolicy.Asker,
+                        client: DNSClient, on loop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
+        let question = query.questions[0].name
+        let facts = AnswerFacts(question: question, answer: answer)
+        let inherited = aliases.lookup(facts.names)
+        let decision = policy.decide(facts.names, for: asker, inherited: inherited.mask)
+        let matched = policy.classify(facts.names).matchedName ?? inherited.name ?? question
+        let ttl = min(UInt64(facts.ttlSeconds), ResolverCore.maximumTTLSeconds) * 1000 + graceMilliseconds
+        if decision.mask != 0 && facts.names.count > 1 {
+            aliases.add(Array(facts.names.dropFirst()), mask: decision.mask, name: matched, ttlMilliseconds: ttl)
+        }
+        let finish: @Sendable () -> [UInt8]? = {
+            if let reason = decision.sinkhole, self.sinkhole != .off {
+                self.stats.count { $0.sinkholed += 1 }
+                self.note(question, reason, .blocked, client)
+                return self.sinkholeResponse(query)
+            }
+            if let would = decision.wouldBlock { self.note(question, would, .wouldBlock, client) }
+            self.stats.count { $0.answered += 1 }
+            return reply
+        }
+        guard decision.learnsAnything, !facts.addresses.isEmpty else { return loop.makeSucceededFuture(finish()) }
+        var hostSets: [(drone: String, kind: KernelLayout.HostListKind)] = []
+        if decision.allowHost { hostSets.append((asker.drone, .allow)) }
+        if decision.blockHost { hostSets.append((asker.drone, .block)) }
+        let request = Learner.Request(addresses: facts.addresses, mask: decision.mask, name: matched,
+                                      timeoutMilliseconds: ttl, hostSets: hostSets)
+        let promise = loop.makePromise(of: [UInt8]?.self)
+        learner.learn(request) { result in
+            switch result {
+            case .success:
+                self.stats.count { $0.learnedAnswers += 1 }
+                promise.succeed(finish())
+            case .failure:
+                // Never hand out an address the kernel could not classify: fail closed.
+                self.stats.count { $0.learnFailures += 1 }
+                promise.succeed(decision.sinkhole != nil ? finish() : self.refusal(query, DNSRcode.servFail))
+            }
+        }
+        return promise.futureResult
+    }
+
+    func note(_ name: String, _ reason: String, _ verdict: FlowVerdict, _ client: DNSClient) {
+        let vendor = policy.classify([name]).vendor
+        record(BlockedEvent(timeMicros: clock(), drone: policy.askers[client.port]?.drone ?? "?", category: reason,
+                            verdict: verdict, vendor: vendor, proto: .dns, source: client.address,
+                            destination: client.local, port: 53, sourcePort: client.sourcePort, host: name, length: 0))
+    }
+
+    func sinkholeResponse(_ query: DNSMessage) -> [UInt8]? {
+        switch sinkhole {
+        case .nxdomain: return refusal(query, DNSRcode.nxDomain)
+        case .null: return try? DNSResponse.nullAnswer(to: query, ttl: 60)
+        case .off: return nil
+        }
+    }
+
+    func refusal(_ query: DNSMessage, _ rcode: UInt8) -> [UInt8]? {
+        try? DNSResponse.refusal(to: query, rcode: rcode)
+    }
+}

@@ -1,0 +1,194 @@
+import DNSWire
+import NIOCore
+import NIOPosix
+
+/// The station resolver's sockets: UDP and TCP on every resolver port (one per drone, one for
+/// unknown devices), bound dual-stack. Which drone asks is the port the kernel redirected to.
+public final class ResolverServer: @unchecked Sendable {
+    let core: ResolverCore
+    let group: any EventLoopGroup
+    private let lock = NSLockLike()
+    private var channels: [any Channel] = []  // guarded by `lock`
+
+    public init(core: ResolverCore, group: any EventLoopGroup) {
+        self.core = core
+        self.group = group
+    }
+
+    /// Binds every port on `host` (default: all addresses, IPv4 and IPv6).
+    public func start(ports: [Int], host: String = "::") throws {
+        for port in ports {
+            let core = self.core
+            let udp = try DatagramBootstrap(group: group)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelInitializer { ch in
+                    ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(UDPQueryHandler(core: core, port: port)) }
+                }
+                .bind(host: host, port: port).wait()
+            let tcp = try ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { ch in
+                    ch.eventLoop.makeCompletedFuture {
+                        try ch.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(10)))
+                        try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSTCPFrameDecoder()))
+                        try ch.pipeline.syncOperations.addHandler(TCPQueryHandler(core: core, port: port))
+                    }
+                }
+                .bind(host: host, port: port).wait()
+            lock.locked { channels += [udp, tcp] }
+        }
+    }
+
+    public func stop() {
+        let all: [any Channel] = lock.locked { defer { channels.removeAll() }; return channels }
+        for c in all { try? c.close().wait() }
+    }
+}
+
+/// `::ffff:192.0.2.10` (a dual-stack socket's view of an IPv4 client) as `192.0.2.10`.
+func clientText(_ address: SocketAddress?) -> String {
+    guard let ip = address?.ipAddress else { return "?" }
+    if ip.hasPrefix("::ffff:"), ip.contains(".") { return String(ip.dropFirst(7)) }
+    return ip
+}
+
+final class UDPQueryHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+    let core: ResolverCore
+    let port: Int
+
+    init(core: ResolverCore, port: Int) {
+        self.core = core
+        self.port = port
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let bytes = Array(envelope.data.readableBytesView)
+        let remote = envelope.remoteAddress
+        let channel = context.channel
+        let client = DNSClient(port: port, address: clientText(remote), sourcePort: UInt16(remote.port ?? 0),
+                               local: clientText(channel.localAddress), tcp: false)
+        core.answer(bytes, from: client, on: context.eventLoop).whenSuccess { reply in
+            guard let reply else { return }
+            channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: channel.allocator.buffer(bytes: reply)),
+                                  promise: nil)
+        }
+    }
+}
+
+/// Splits a TCP stream into DNS messages (RFC 1035 4.2.2: a two-byte length, then the message).
+struct DNSTCPFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self),
+              buffer.readableBytes >= 2 + Int(length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 2)
+        context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: Int(length))!))
+        return .continue
+    }
+}
+
+final class TCPQueryHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let core: ResolverCore
+    let port: Int
+
+    init(core: ResolverCore, port: Int) {
+        self.core = core
+        self.port = port
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = Array(unwrapInboundIn(data).readableBytesView)
+        let channel = context.channel
+        let remote = channel.remoteAddress
+        let client = DNSClient(port: port, address: clientText(remote), sourcePort: UInt16(remote?.port ?? 0),
+                               local: clientText(channel.localAddress), tcp: true)
+        core.answer(bytes, from: client, on: context.eventLoop).whenSuccess { reply in
+            guard let reply else { channel.close(promise: nil); return }
+            var out = channel.allocator.buffer(capacity: reply.count + 2)
+            out.writeInteger(UInt16(reply.count))
+            out.writeBytes(reply)
+            channel.writeAndFlush(out, promise: nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(event) }
+    }
+}
+
+/// Forwards over UDP to the upstream resolvers in order, each with a timeout; an answer must
+/// come from the server asked and carry the query's id (anything else is ignored).
+public struct UDPUpstream: UpstreamForwarder {
+    public let servers: [SocketAddress]
+    public let timeout: TimeAmount
+
+    public init(servers: [SocketAddress], timeout: TimeAmount = .seconds(2)) {
+        self.servers = servers
+        self.timeout = timeout
+    }
+
+    public struct NoAnswer: Error { public init() {} }
+
+    public func forward(_ query: [UInt8], id: UInt16, on loop: any EventLoop) -> EventLoopFuture<[UInt8]> {
+        func attempt(_ i: Int) -> EventLoopFuture<[UInt8]> {
+            guard i < servers.count else { return loop.makeFailedFuture(NoAnswer()) }
+            return ask(servers[i], query, id, loop).flatMapError { _ in attempt(i + 1) }
+        }
+        return attempt(0)
+    }
+
+    func ask(_ server: SocketAddress, _ query: [UInt8], _ id: UInt16, _ loop: any EventLoop) -> EventLoopFuture<[UInt8]> {
+        let promise = loop.makePromise(of: [UInt8].self)
+        let once = NIOLoopBoundBox(false, eventLoop: loop)
+        let finish: @Sendable (Result<[UInt8], any Error>) -> Void = { result in
+            loop.execute {
+                guard !once.value else { return }
+                once.value = true
+                promise.completeWith(result)
+            }
+        }
+        let timeout = timeout
+        DatagramBootstrap(group: loop)
+            .channelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.addHandler(UpstreamReplyHandler(server: server, id: id, finish: finish))
+                }
+            }
+            .bind(host: server.protocol == .inet6 ? "::" : "0.0.0.0", port: 0)
+            .whenComplete { result in
+                switch result {
+                case let .failure(e): finish(.failure(e))
+                case let .success(ch):
+                    let timer = loop.scheduleTask(in: timeout) { finish(.failure(NoAnswer())) }
+                    promise.futureResult.whenComplete { _ in timer.cancel(); ch.close(promise: nil) }
+                    ch.writeAndFlush(AddressedEnvelope(remoteAddress: server, data: ch.allocator.buffer(bytes: query)))
+                        .whenFailure { finish(.failure($0)) }
+                }
+            }
+        return promise.futureResult
+    }
+}
+
+final class UpstreamReplyHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let server: SocketAddress
+    let id: UInt16
+    let finish: @Sendable (Result<[UInt8], any Error>) -> Void
+
+    init(server: SocketAddress, id: UInt16, finish: @escaping @Sendable (Result<[UInt8], any Error>) -> Void) {
+        self.server = server
+        self.id = id
+        self.finish = finish
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        guard envelope.remoteAddress.ipAddress == server.ipAddress, envelope.remoteAddress.port == server.port,
+              envelope.data.getInteger(at: envelope.data.readerIndex, as: UInt16.self) == id else { return }
+        finish(.success(Array(envelope.data.readableBytesView)))
+    }
+}

@@ -1,0 +1,174 @@
+import Classifier
+import DNSWire
+import DronewallConfig
+import DronewallPolicy
+import FlowLog
+import Foundation
+import Netfilter
+import NIOCore
+import NIOPosix
+import Testing
+
+/// The resolver pipeline with a scripted upstream and a recording learner (no sockets, no root).
+@Suite struct ResolverCoreTests {
+    final class FakeUpstream: UpstreamForwarder, @unchecked Sendable {
+        var answers: [String: (DNSMessage) -> [UInt8]] = [:]
+        func forward(_ query: [UInt8], id: UInt16, on loop: any EventLoop) -> EventLoopFuture<[UInt8]> {
+            guard let q = try? DNSMessage.parse(query), let make = answers[q.questions[0].name] else {
+                return loop.makeFailedFuture(UDPUpstream.NoAnswer())
+            }
+            return loop.makeSucceededFuture(make(q))
+        }
+    }
+
+    final class FakeLearner: AddressLearning, @unchecked Sendable {
+        let lock = NSLock()
+        var requests: [Learner.Request] = []
+        var fail = false
+        var completedAt: [Date] = []
+        func learn(_ request: Learner.Request, completion: @escaping Learner.Completion) {
+            // Completes later, on another thread, as the kernel batch does.
+            DispatchQueue.global().asyncAfter(deadline: .now() + 0.05) { [self] in
+                lock.lock()
+                requests.append(request)
+                completedAt.append(Date())
+                let fail = self.fail
+                lock.unlock()
+                completion(fail ? .failure(NetlinkError(kind: .rejected, errno: ENOENT, operation: "test")) : .success(()))
+            }
+        }
+    }
+
+    final class Events: @unchecked Sendable {
+        let lock = NSLock()
+        var all: [BlockedEvent] = []
+        func add(_ e: BlockedEvent) { lock.lock(); all.append(e); lock.unlock() }
+    }
+
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let upstream = FakeUpstream()
+    let learner = FakeLearner()
+    let events = Events()
+
+    func core(sinkhole: DNSSinkhole = .nxdomain) -> ResolverCore {
+        let reader = MemoryReader([
+            "/etc/dw/dronewall.conf": "[drone loc]\naddress = 192.0.2.10\npolicy = local-data\nallow = firmware\n",
+            "/usr/share/dw/vendors/acme.rules": """
+                [vendor acme]
+                name = Acme
+                jurisdiction = US
+                source = s
+                [endpoint geo.acme.example]
+                categories = geofence
+                source = s
+                [endpoint fw.acme.example]
+                categories = firmware
+                source = s
+                """])
+        let (cat, _) = CatalogueReader(reader: reader).read(directories: ["/usr/share/dw/vendors"])
+        let (cfg, _) = ConfigReader(reader: reader).read(mainPath: "/etc/dw/dronewall.conf")
+        let events = self.events
+        return ResolverCore(policy: NamePolicy(config: cfg, catalogue: cat), learner: learner, upstream: upstream,
+                            graceSeconds: 60, sinkhole: sinkhole, clock: { 1_000_000 }, record: { events.add($0) })
+    }
+
+    /// An answer: `name` CNAME-chained through `chain`, ending in the addresses.
+    static func answer(_ q: DNSMessage, chain: [String] = [], v4: [UInt8]? = [203, 0, 113, 7], ttl: UInt32 = 30) -> [UInt8] {
+        var m = DNSMessage(id: q.id, flags: DNSFlags(qr: true, rd: true, ra: true), questions: q.questions)
+        var owner = q.questions[0].name
+        for c in chain {
+            m.answers.append(DNSRecord(name: owner, type: DNSType.cname, ttl: ttl, data: .cname(c)))
+            owner = c
+        }
+        if let v4 { m.answers.append(DNSRecord(name: owner, type: DNSType.a, ttl: ttl, data: .a(v4))) }
+        return try! m.encode()
+    }
+
+    func ask(_ core: ResolverCore, _ name: String, port: Int = 15301) throws -> DNSMessage? {
+        let q = try DNSMessage.query(id: 0x4242, name: name, type: DNSType.a)
+        let client = DNSClient(port: port, address: "192.0.2.10", sourcePort: 40000, local: "192.0.2.1", tcp: false)
+        guard let bytes = try core.answer(q, from: client, on: group.next()).wait() else { return nil }
+        return try DNSMessage.parse(bytes)
+    }
+
+    @Test func blockedNameIsLearnedThenSinkholedAndRecorded() throws {
+        upstream.answers["geo.acme.example"] = { Self.answer($0) }
+        let c = core()
+        let r = try #require(try ask(c, "geo.acme.example"))
+        #expect(r.flags.rcode == DNSRcode.nxDomain && r.id == 0x4242)
+        #expect(learner.requests.count == 1)
+        #expect(learner.requests.first?.mask == Category.geofence.bit)
+        #expect(learner.requests.first?.timeoutMilliseconds == 90_000, "TTL 30 s + grace 60 s")
+        let e = try #require(events.all.first)
+        #expect(e.drone == "loc" && e.category == "geofence" && e.host == "geo.acme.example" && e.vendor == "acme")
+        #expect(e.verdict == .blocked && e.proto == .dns)
+        #expect(c.stats.snapshot.sinkholed == 1)
+    }
+
+    @Test func allowedCatalogueNameIsAnsweredOnlyAfterTheKernelBatch() throws {
+        upstream.answers["fw.acme.example"] = { Self.answer($0) }
+        let before = Date()
+        let r = try #require(try ask(core(), "fw.acme.example"))
+        let after = Date()
+        #expect(r.flags.rcode == DNSRcode.noError)
+        #expect(r.answers.contains { $0.data == .a([203, 0, 113, 7]) })
+        let learned = try #require(learner.completedAt.first)
+        #expect(learned > before && learned <= after, "the answer waited for the learner")
+        #expect(events.all.isEmpty)
+    }
+
+    @Test func learningFailureFailsClosed() throws {
+        upstream.answers["fw.acme.example"] = { Self.answer($0) }
+        learner.fail = true
+        let c = core()
+        #expect(try ask(c, "fw.acme.example")?.flags.rcode == DNSRcode.servFail)
+        #expect(c.stats.snapshot.learnFailures == 1)
+    }
+
+    @Test func cnameTargetsInheritTheClassesOfTheNameThatLedThere() throws {
+        upstream.answers["innocent.example.net"] = { Self.answer($0, chain: ["geo.acme.example", "edge.cdn.example"]) }
+        upstream.answers["edge.cdn.example"] = { Self.answer($0) }
+        let c = core()
+        #expect(try ask(c, "innocent.example.net")?.flags.rcode == DNSRcode.nxDomain)
+        // Asked directly later (a cached CNAME): same classes, though no catalogue lists it.
+        #expect(try ask(c, "edge.cdn.example")?.flags.rcode == DNSRcode.nxDomain)
+        #expect(learner.requests.allSatisfy { $0.mask == Category.geofence.bit })
+    }
+
+    @Test func uncataloguedNamesPassWithoutLearning() throws {
+        upstream.answers["www.example.org"] = { Self.answer($0) }
+        #expect(try ask(core(), "www.example.org")?.answers.count == 1)
+        #expect(learner.requests.isEmpty)
+    }
+
+    @Test func malformedInputIsCountedNeverFatal() throws {
+        let c = core()
+        let client = DNSClient(port: 15301, address: "192.0.2.10", sourcePort: 1, local: "192.0.2.1", tcp: false)
+        #expect(try c.answer([1, 2, 3], from: client, on: group.next()).wait() == nil)
+        upstream.answers["bad.example.org"] = { q in Array(Self.answer(q).prefix(20)) }        // truncated
+        upstream.answers["loop.example.org"] = { q in                                          // pointer loop
+            var b = Self.answer(q); b[b.count - 16] = 0xC0; b[b.count - 15] = UInt8(b.count - 16); return b
+        }
+        upstream.answers["huge.example.org"] = { q in var b = Self.answer(q); b[6] = 0xFF; b[7] = 0xFF; return b }
+        for n in ["bad.example.org", "loop.example.org", "huge.example.org"] {
+            #expect(try ask(c, n)?.flags.rcode == DNSRcode.servFail, "\(n)")
+        }
+        #expect(c.stats.snapshot.malformedQueries == 1 && c.stats.snapshot.malformedAnswers == 3)
+        // Still answering after all that.
+        upstream.answers["www.example.org"] = { Self.answer($0) }
+        #expect(try ask(c, "www.example.org")?.flags.rcode == DNSRcode.noError)
+    }
+
+    @Test func unreachableUpstreamIsServfail() throws {
+        let c = core()
+        #expect(try ask(c, "nowhere.example.org")?.flags.rcode == DNSRcode.servFail)
+        #expect(c.stats.snapshot.upstreamFailures == 1)
+    }
+
+    @Test func sinkholeOffAnswersAndLeavesBlockingToTheKernel() throws {
+        upstream.answers["geo.acme.example"] = { Self.answer($0) }
+        let r = try #require(try ask(core(sinkhole: .off), "geo.acme.example"))
+        #expect(r.flags.rcode == DNSRcode.noError && r.answers.count == 1)
+        #expect(learner.requests.first?.mask == Category.geofence.bit)
+    }
+}
