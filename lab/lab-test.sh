@@ -13,12 +13,8 @@ for tool in ip nft python3; do
     command -v "$tool" >/dev/null || { echo "lab tests need '$tool' (see .ci/run)"; exit 1; }
 done
 
-PASS=0; FAIL=0
-ok()   { PASS=$((PASS + 1)); echo "ok   $*"; }
-fail() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
-expect() { # expect DESCRIPTION EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: expected '$2', got '$3'"; fi
-}
+# shellcheck source=checks.sh
+. "$LAB_DIR/checks.sh"
 
 # --- CLI checks that need no root: explain and check, as a user sees them ---
 VCAT=(--catalogue "$ROOT/rules/vendors")

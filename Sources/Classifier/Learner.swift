@@ -58,6 +58,26 @@ public final class Learner: @unchecked Sendable {
         self.table = table
     }
 
+    /// Reads what the kernel already holds in `sets` (addresses carried over from before this
+    /// learner started), so refreshing them replaces rather than collides. Call before `learn`.
+    public func preload(_ sets: [NamedSet]) {
+        let now = Learner.nowMilliseconds()
+        queue.sync {
+            for set in sets {
+                guard let live = try? client.elements(table: table, set: set.name) else { continue }
+                for e in live where e.key.count == 4 || e.key.count == 16 {
+                    let mask = e.data.map { d in d.count == 4 ? d.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) } : 0 } ?? 0
+                    let a = IPNetwork(bytes: e.key, prefixLength: e.key.count * 8)
+                    known[set.name, default: [:]][a] = Entry(mask: mask, expires: now + (e.expiresMilliseconds ?? 0),
+                                                             name: e.comment ?? "")
+                    if let c = e.comment {
+                        lock.locked { names[a] = (c, now + (e.expiresMilliseconds ?? 0)) }
+                    }
+                }
+            }
+        }
+    }
+
     /// Queues `request`; `completion` runs (on the learner's thread) once the batch holding it
     /// is committed, or failed.
     public func learn(_ request: Request, completion: @escaping Completion) {
@@ -103,17 +123,22 @@ public final class Learner: @unchecked Sendable {
             remember(requests, now: now)
             return .success(())
         } catch {
-            // Forget what we believed and write each request as fresh adds.
+            // What we believed about the kernel was wrong somewhere (an element expired, or one
+            // was there that we did not know of): element by element, add, or replace if present.
             var lastError: NetlinkError?
             for r in requests {
                 var single = Plan()
                 single.add(r, now: now, known: &known, assumeAbsent: true)
-                do {
-                    try client.changeElements(table: table, single.changes())
-                    learnedElements += single.count
-                } catch let e {
-                    lastError = e
-                    for set in single.touchedSets { known[set] = nil }
+                for change in single.changes() {
+                    for element in change.elements {
+                        do {
+                            try replace(change.set, element)
+                            learnedElements += 1
+                        } catch let e {
+                            lastError = e
+                            known[change.set.name]?[addressOf(element)] = nil
+                        }
+                    }
                 }
             }
             batches += 1
@@ -121,6 +146,28 @@ public final class Learner: @unchecked Sendable {
             if let lastError { return .failure(lastError) }
             return .success(())
         }
+    }
+
+    /// One element: add; if the kernel has it (other value), delete and add in one batch.
+    private func replace(_ set: NamedSet, _ element: SetElement) throws(NetlinkError) {
+        do {
+            try client.changeElements(table: table, [ElementChange(set: set, delete: false, elements: [element])])
+        } catch where error.errno == EEXIST {
+            let key = SetElement(key: element.key)
+            var old: SetElement? = nil
+            if set.dataType != nil,
+               let live = try? client.elements(table: table, set: set.name)?.first(where: { .network(IPNetwork(bytes: $0.key, prefixLength: $0.key.count * 8)) == element.key }),
+               let d = live.data, d.count == 4 {
+                old = SetElement(key: element.key, data: .mark(d.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }))
+            }
+            try client.changeElements(table: table, [ElementChange(set: set, delete: true, elements: [old ?? key]),
+                                                     ElementChange(set: set, delete: false, elements: [element])])
+        }
+    }
+
+    private func addressOf(_ e: SetElement) -> IPNetwork {
+        if case let .network(n) = e.key { return n }
+        return IPNetwork(bytes: [0, 0, 0, 0], prefixLength: 32)
     }
 
     private func remember(_ requests: [Request], now: UInt64) {

@@ -36,7 +36,11 @@ struct Show: ParsableCommand {
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ask the catalogue about a host name or address.",
-        discussion: "Prints the vendor, categories, matching entry and its source. Exit 0 when the catalogue knows it, 1 when not.")
+        discussion: """
+        Prints the vendor, categories, matching entry and its source, and (as root, for a name) the \
+        addresses the station resolver learned for it with their time left. Exit 0 when the catalogue \
+        knows it or addresses were learned for it, 1 when not.
+        """)
 
     @OptionGroup var source: SourceOptions
 
@@ -52,6 +56,8 @@ struct Explain: ParsableCommand {
         let catalogue = try Loading.catalogue(source)
         let match = CatalogueIndex(catalogue).match(query: query)
         let vendor = match.flatMap { catalogue.vendor($0.vendorID) }
+        let isName = (try? IPNetwork.parse(query)) == nil
+        let learned = isName ? LearnedAddress.read(for: query.lowercased()) : nil
         switch format {
         case .json:
             var fields: [(String, String)] = [("query", JSONText.string(query))]
@@ -61,21 +67,39 @@ struct Explain: ParsableCommand {
             fields.append(("entry", match.map { JSONText.string($0.pattern.description) } ?? "null"))
             fields.append(("source", match.map { JSONText.string($0.source) } ?? "null"))
             fields.append(("catalogue", JSONText.string(catalogue.versionLabel)))
+            if let learned {
+                fields.append(("learned", "[" + learned.map { l in
+                    JSONText.object([("address", JSONText.string(l.address.description)), ("name", JSONText.string(l.name)),
+                                     ("set", JSONText.string(l.set)), ("classes", JSONText.string(l.classes)),
+                                     ("expires_in_seconds", String(l.expiresMilliseconds / 1000))])
+                }.joined(separator: ", ") + "]"))
+            }
             print("{" + fields.map { "\(JSONText.string($0.0)): \($0.1)" }.joined(separator: ", ") + "}")
         case .text:
-            guard let match, let vendor else {
+            if let match, let vendor {
+                print("""
+                    \(query)
+                      vendor:     \(vendor.id) (\(vendor.name), \(vendor.jurisdiction))
+                      categories: \(match.categories.map(\.rawValue).joined(separator: " "))
+                      entry:      \(match.pattern) (\(match.location))
+                      source:     \(match.source)
+                      catalogue:  \(catalogue.versionLabel)
+                    """)
+            } else {
                 print("\(query): not in the catalogue (version \(catalogue.versionLabel))")
-                break
             }
-            print("""
-                \(query)
-                  vendor:     \(vendor.id) (\(vendor.name), \(vendor.jurisdiction))
-                  categories: \(match.categories.map(\.rawValue).joined(separator: " "))
-                  entry:      \(match.pattern) (\(match.location))
-                  source:     \(match.source)
-                  catalogue:  \(catalogue.versionLabel)
-                """)
+            if isName {
+                guard let learned else {
+                    print("  learned:    (the kernel's learned addresses need root or CAP_NET_ADMIN and table inet dronewall)")
+                    break
+                }
+                if learned.isEmpty { print("  learned:    none right now") }
+                for l in learned {
+                    print("  learned:    \(l.address) (\(l.classes)\(l.name == query.lowercased() ? "" : ", as \(l.name)")) "
+                          + "expires in \(l.expiresMilliseconds / 1000)s")
+                }
+            }
         }
-        if match == nil { throw ExitCode(ExitCodes.notFound) }
+        if match == nil && (learned ?? []).isEmpty { throw ExitCode(ExitCodes.notFound) }
     }
 }

@@ -7,6 +7,8 @@ import Netfilter
 /// prefix the compiler wrote, addresses and ports from the packet, the vendor from the catalogue.
 struct Attribution {
     let index: CatalogueIndex
+    /// The name a destination was learned from by the station resolver, if any.
+    var hostName: (IPNetwork) -> String? = { _ in nil }
 
     /// nil for packets that are not dronewall's (another rule logging to the same group).
     func event(_ e: NflogEvent, receivedMicros: Int64) -> BlockedEvent? {
@@ -26,6 +28,7 @@ struct Attribution {
                             verdict: verdict == .wouldBlock ? .wouldBlock : .blocked,
                             vendor: index.match(address: destination)?.vendorID, proto: proto,
                             source: IPNetwork.format(address: p.source), destination: destination.description,
-                            port: p.destinationPort, sourcePort: p.sourcePort, length: p.length)
+                            port: p.destinationPort, sourcePort: p.sourcePort, host: hostName(destination),
+                            length: p.length)
     }
 }

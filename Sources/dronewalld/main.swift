@@ -127,7 +127,28 @@ snapshotCounters(nowMicros())
 applyPolicy()
 log("logging blocked flows from NFLOG group \(loaded.config.station.logGroup) to \(databasePath)")
 
-let attribution = Attribution(index: CatalogueIndex(loaded.catalogue))
+// The station's resolver: drones' DNS is redirected to it by the table just applied.
+var resolver: StationResolver?
+if loaded.config.station.dnsResolver {
+    do {
+        let learnedSets = ruleset.table.sets.filter { $0.flags.contains(.timeout) && !$0.flags.contains(.dynamic) }
+        let r = try StationResolver(config: loaded.config, catalogue: loaded.catalogue, learnedSets: learnedSets)
+        if !r.ports.isEmpty {
+            try r.start()
+            log("resolving names for drones on ports \(r.ports.map(String.init).joined(separator: " ")), "
+                + "upstream \(r.upstreams.joined(separator: " "))")
+            resolver = r
+        }
+    } catch {
+        // The table redirects drones' DNS here: without the resolver they resolve nothing
+        // (fail closed). Say so and stop, so the service manager can restart us.
+        log("cannot start the station resolver: \(error); drones cannot resolve names until it runs")
+        exit(1)
+    }
+}
+
+var attribution = Attribution(index: CatalogueIndex(loaded.catalogue))
+if let learner = resolver?.learner { attribution.hostName = { learner.name(for: $0) } }
 var lastCounters: Int64 = 0
 var aggregator = FlowAggregator(windowSeconds: 60)
 var reported = NflogStats()
@@ -152,6 +173,8 @@ let retentionMicros = saturatingMicros(seconds: loaded.config.station.logRetenti
     for e in events {
         if let b = attribution.event(e, receivedMicros: now) { aggregator.add(b) }
     }
+    // Names the resolver sinkholed (or, for monitor drones, would have).
+    for b in resolver?.takeEvents() ?? [] { aggregator.add(b) }
 }
 
 var exitCode: Int32 = 0
@@ -191,6 +214,14 @@ if exitCode == 0 {
             timeout = 0
         }
     }
+}
+if let resolver {
+    resolver.stop()
+    fold([], nowMicros())
+    let s = resolver.core.stats.snapshot
+    log("resolver: \(s.queries) queries, \(s.answered) answered, \(s.sinkholed) sinkholed, \(s.learnedAnswers) answers "
+        + "learned in \(resolver.learner.batches) batches; dropped as malformed: \(s.malformedQueries) queries, "
+        + "\(s.malformedAnswers) answers; \(s.upstreamFailures) upstream failures, \(s.learnFailures) learning failures")
 }
 flush(nowMicros())
 snapshotCounters(nowMicros())

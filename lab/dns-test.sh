@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Root lab tests of the station resolver: drones resolve through the station (whatever server
+# they address) against a real DNS server (dnsmasq) in the cloud namespace that serves vendor
+# names at addresses no catalogue lists. Checks per-drone sinkholing, learning before
+# answering, allow-host by name, names in reports, bypasses (DoT, public resolvers), re-apply,
+# expiry and refresh, the resolve-then-connect race, and malformed upstream answers.
+# Prints "dns: N passed, N failed" last; exits non-zero on any failure.
+set -u
+LAB_DIR="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$LAB_DIR/.." && pwd)"
+DW="${DRONEWALL:-$ROOT/.build/debug/dronewall}"
+DWD="${DRONEWALLD:-$(dirname "$DW")/dronewalld}"
+# shellcheck source=checks.sh
+. "$LAB_DIR/checks.sh"
+
+if [ "$(id -u)" != 0 ]; then
+    echo "dns lab tests skipped: they need root (network namespaces and nftables); CI runs them as root"
+    echo "dns: 0 passed, 0 failed, 1 skipped"
+    exit 0
+fi
+for tool in ip nft python3 dnsmasq; do
+    command -v "$tool" >/dev/null || { echo "dns lab tests need '$tool' (scripts/packages.txt)"; exit 1; }
+done
+
+. "$LAB_DIR/topology.sh"
+TMP=$(mktemp -d /tmp/dw-dns-XXXXXX)
+cleanup() {
+    [ -n "${DAEMON:-}" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
+    lab_down
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+CAT=(--catalogue "$ROOT/rules/vendors" --catalogue "$LAB_DIR/vendors.d")
+ANY_SERVER=203.0.113.53   # an address no DNS server has: the station must answer anyway
+
+lab_up
+# Vendor names at addresses in no catalogue network; the race names in two AnyIP ranges.
+for a in 110 112 113 114 115 117 118; do lab_ns "$LAB_CLOUD" ip addr add "198.51.100.$a/24" dev eth0; done
+lab_ns "$LAB_CLOUD" ip addr add 198.51.100.3/24 dev eth0
+lab_ns "$LAB_CLOUD" ip -6 addr add 2001:db8:e::110/128 dev lo nodad
+lab_ns "$LAB_CLOUD" ip -6 route add local 2001:db8:e::2:0/112 dev lo
+lab_ns "$LAB_CLOUD" ip -6 route add local 2001:db8:e::3:0/112 dev lo
+{
+    echo "198.51.100.110 flysafe-api.dji.com"
+    echo "2001:db8:e::110 flysafe-api.dji.com"
+    echo "198.51.100.112 dl.djicdn.com"
+    echo "198.51.100.113 tiles.example.org"
+    echo "198.51.100.114 www.example.org"
+    echo "198.51.100.115 dns.google"
+    echo "198.51.100.117 mydjiflight.dji.com"
+    echo "198.51.100.118 fw-cache.djicdn.com"
+    for i in $(seq 500); do printf '2001:db8:e::2:%x race-%d.flysafe-api.dji.com\n' "$i" "$i"; done
+    for i in $(seq 50); do printf '2001:db8:e::3:%x race-%d.example.org\n' "$i" "$i"; done
+} > "$TMP/hosts"
+ip netns exec "$LAB_CLOUD" dnsmasq --keep-in-foreground --no-resolv --no-hosts --addn-hosts="$TMP/hosts" \
+    --local-ttl=2 --listen-address=198.51.100.2 --bind-interfaces --user=root --pid-file="$TMP/dnsmasq.pid" \
+    --cname=alias.example.net,flysafe-api.dji.com >"$TMP/dnsmasq.log" 2>&1 &
+# DoT listener: something answers on 853, so only the station can make it fail.
+ip netns exec "$LAB_CLOUD" python3 "$LAB_DIR/tcp_probe.py" listen 853 </dev/null >/dev/null 2>&1 &
+
+start_daemon() { # start_daemon CONFIG
+    # ip netns exec itself (not a shell function) in the background, so $! is the daemon.
+    ip netns exec "$LAB_STATION" "$DWD" --config "$1" "${CAT[@]}" --db "$TMP/flows.db" --group root \
+        >>"$TMP/daemon.log" 2>&1 &
+    DAEMON=$!
+    for _ in $(seq 100); do grep -q "resolving names" "$TMP/daemon.log" 2>/dev/null && return; sleep 0.1; done
+    fail "dronewalld did not start its resolver: $(tail -3 "$TMP/daemon.log")"
+}
+stop_daemon() { kill -TERM "$DAEMON"; wait "$DAEMON"; DAEMON=; }
+q() { # q DRONE NAME [TYPE] [tcp] [SERVER] -> "RCODE addr..."
+    lab_ns "dw-$1-$LAB_ID" python3 "$LAB_DIR/dns_probe.py" query "${5:-$ANY_SERVER}" "$2" "${3:-A}" "${4:-}"
+}
+port_open() { lab_ns "dw-$1-$LAB_ID" python3 "$LAB_DIR/tcp_probe.py" connect "$2" "$3"; }
+learned() { # learned SET: the global learned maps are maps, the drones' host sets are sets
+    case $1 in learned_*) lab_ns "$LAB_STATION" nft list map inet dronewall "$1" ;;
+               *) lab_ns "$LAB_STATION" nft list set inet dronewall "$1" ;; esac
+}
+
+for _ in $(seq 50); do lab_ns "$LAB_STATION" python3 "$LAB_DIR/dns_probe.py" query 198.51.100.2 www.example.org \
+    | grep -q NOERROR && break; sleep 0.1; done
+start_daemon "$LAB_DIR/dns.conf"
+
+# --- names decide, per drone ---
+expect "alpha resolves a name no catalogue knows" "NOERROR 198.51.100.114" "$(q alpha www.example.org)"
+expect "... and reaches it" open "$(port_open alpha 198.51.100.114 443)"
+expect "alpha (local-data) gets NXDOMAIN for a geofence name" NXDOMAIN "$(q alpha flysafe-api.dji.com)"
+learned learned_v4 | grep -q '198.51.100.110 .*comment "flysafe-api.dji.com"' \
+    && ok "the sinkholed name's address was learned anyway, with its name" || fail "learned_v4: $(learned learned_v4)"
+expect "alpha cannot reach the address behind the sinkholed name (cached or hard-coded)" closed \
+    "$(port_open alpha 198.51.100.110 443)"
+expect "alpha resolves an allowed firmware name" "NOERROR 198.51.100.112" "$(q alpha dl.djicdn.com)"
+expect "... and reaches it" open "$(port_open alpha 198.51.100.112 443)"
+expect "AAAA of a blocked name: NXDOMAIN too" NXDOMAIN "$(q alpha flysafe-api.dji.com AAAA)"
+learned learned_v6 | grep -q '2001:db8:e::110' && ok "the IPv6 answer was learned" || fail "learned_v6: $(learned learned_v6)"
+expect "a CNAME to a vendor name is sinkholed" NXDOMAIN "$(q alpha alias.example.net)"
+expect "over TCP as over UDP" "NOERROR 198.51.100.114" "$(q alpha www.example.org A tcp)"
+expect "queries to the real server's address are answered by the station too" NXDOMAIN \
+    "$(q alpha flysafe-api.dji.com A "" 198.51.100.2)"
+
+expect "bravo (allowlist) resolves its allow-host name" "NOERROR 198.51.100.113" "$(q bravo tiles.example.org)"
+expect "... and reaches it: allowlist by name" open "$(port_open bravo 198.51.100.113 443)"
+learned drone_bravo_allow_dns_v4 | grep -q 198.51.100.113 && ok "bravo's allow-host set learned the name's address" \
+    || fail "drone_bravo_allow_dns_v4: $(learned drone_bravo_allow_dns_v4)"
+expect "bravo resolves an unlisted name" "NOERROR 198.51.100.114" "$(q bravo www.example.org)"
+expect "... but cannot reach it" closed "$(port_open bravo 198.51.100.114 443)"
+expect "bravo gets NXDOMAIN for a vendor name" NXDOMAIN "$(q bravo dl.djicdn.com)"
+
+expect "delta (monitor) resolves a geofence name" "NOERROR 198.51.100.110" "$(q delta flysafe-api.dji.com)"
+expect "... and reaches it" open "$(port_open delta 198.51.100.110 443)"
+
+# --- no way around ---
+expect "alpha: DNS over TLS to port 853 fails" closed "$(port_open alpha 198.51.100.2 853)"
+expect "bravo: DNS over TLS to port 853 fails" closed "$(port_open bravo 198.51.100.2 853)"
+expect "a public DoH resolver's name is sinkholed" NXDOMAIN "$(q alpha dns.google)"
+expect "... for monitor drones it resolves (recorded as would-block)" "NOERROR 198.51.100.115" "$(q delta dns.google)"
+expect "the unknown device's DNS goes to the station too" NXDOMAIN "$(q unknown flysafe-api.dji.com)"
+
+# --- names in reports and in explain ---
+sleep 2 # one flush
+json=$("$DW" report --db "$TMP/flows.db" --since 1h --format json 2>/dev/null)
+has() { echo "$json" | python3 -c "
+import json, sys
+rows = json.load(sys.stdin)
+want = dict(a.split('=', 1) for a in sys.argv[1:])
+sys.exit(0 if any(all(str(r.get(k)) == v for k, v in want.items()) for r in rows) else 1)" "$@"; }
+has drone=alpha protocol=dns host=flysafe-api.dji.com category=geofence verdict=blocked vendor=dji \
+    && ok "report: alpha's sinkholed query, with the name" || fail "report lacks alpha's dns flow: $json"
+has drone=alpha protocol=tcp destination=198.51.100.110 host=flysafe-api.dji.com category=geofence \
+    && ok "report: alpha's blocked connection names the host it was learned from" || fail "report lacks the named tcp flow: $json"
+has drone=delta protocol=dns host=flysafe-api.dji.com verdict=would-block \
+    && ok "report: monitor's query as would-block" || fail "report lacks delta's would-block: $json"
+has drone=alpha protocol=dns host=dns.google category=dns-bypass \
+    && ok "report: the DoH name attempt as dns-bypass" || fail "report lacks dns-bypass: $json"
+ex=$(lab_ns "$LAB_STATION" "$DW" explain flysafe-api.dji.com "${CAT[@]}")
+echo "$ex" | grep -Eq "learned: +198.51.100.110 .*expires in" && ok "explain shows the learned address and its time left" \
+    || fail "explain: $ex"
+
+# --- re-apply keeps what was learned ---
+lab_ns "$LAB_STATION" "$DW" apply --config "$LAB_DIR/dns.conf" "${CAT[@]}" >/dev/null 2>&1
+learned learned_v4 | grep -q 198.51.100.110 && ok "re-apply carried the learned address over" \
+    || fail "learned_v4 after apply: $(learned learned_v4)"
+expect "no leak across the re-apply" closed "$(port_open alpha 198.51.100.110 443)"
+
+# --- expiry and refresh: TTL 2 s + grace 30 s ---
+q alpha mydjiflight.dji.com >/dev/null; q alpha fw-cache.djicdn.com >/dev/null; t0=$(date +%s)
+learned learned_v4 | grep -q 198.51.100.117 && learned learned_v4 | grep -q 198.51.100.118 \
+    && ok "both names learned" || fail "learned_v4: $(learned learned_v4)"
+sleep 20; q alpha fw-cache.djicdn.com >/dev/null
+sleep $((t0 + 38 - $(date +%s)))
+learned learned_v4 | grep -q 198.51.100.117 && fail "an address not asked for again outlived TTL + grace" \
+    || ok "an address not asked for again expired after TTL + grace"
+learned learned_v4 | grep -q 198.51.100.118 && ok "a refreshed address is still learned" \
+    || fail "the refresh did not keep the address: $(learned learned_v4)"
+
+# --- the race, and malformed upstream answers: answers not sinkholed, through a bad upstream ---
+stop_daemon
+ip netns exec "$LAB_CLOUD" python3 "$LAB_DIR/dns_probe.py" evil 198.51.100.3 198.51.100.2 >/dev/null 2>&1 &
+sed -e 's/^dns-upstream = .*/dns-upstream = 198.51.100.3/' -e 's/^dns-grace = .*/&\ndns-sinkhole = off/' \
+    "$LAB_DIR/dns.conf" > "$TMP/off.conf"
+start_daemon "$TMP/off.conf"
+expect "with dns-sinkhole = off a blocked name resolves" "NOERROR 198.51.100.110" "$(q alpha flysafe-api.dji.com)"
+race=$(lab_ns "dw-alpha-$LAB_ID" python3 "$LAB_DIR/dns_probe.py" race "$ANY_SERVER" race flysafe-api.dji.com 500 443)
+expect "500 resolve-then-connect cycles to fresh blocked names: none connects" "asked 500 answered 500 connected 0" "$race"
+control=$(lab_ns "dw-alpha-$LAB_ID" python3 "$LAB_DIR/dns_probe.py" race "$ANY_SERVER" race example.org 50 443)
+expect "the same cycles to names no catalogue knows all connect" "asked 50 answered 50 connected 50" "$control"
+for bad in trunc-1.example.org loop-1.example.org huge-1.example.org; do
+    expect "a malformed upstream answer ($bad) becomes SERVFAIL" SERVFAIL "$(q alpha $bad)"
+done
+expect "the resolver still answers afterwards" "NOERROR 198.51.100.114" "$(q alpha www.example.org)"
+stop_daemon
+grep -q "dropped as malformed: 0 queries, 3 answers" "$TMP/daemon.log" \
+    && ok "the daemon counted the malformed answers" || fail "daemon log: $(grep resolver: "$TMP/daemon.log")"
+
+echo "dns: $PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
