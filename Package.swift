@@ -54,7 +54,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "dronewalld",
-            dependencies: ["DronewallConfig", "DronewallPolicy", "NftModel", "Netfilter", "FlowLog"]
+            dependencies: [
+                "DronewallConfig", "DronewallPolicy", "NftModel", "Netfilter", "FlowLog", "Classifier",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .executableTarget(name: "dns-fuzz", dependencies: ["DNSWire"], path: "Fuzz/dns-fuzz"),
         .executableTarget(name: "config-fuzz", dependencies: ["DronewallConfig"], path: "Fuzz/config-fuzz"),

@@ -125,7 +125,7 @@ want = dict(a.split('=', 1) for a in sys.argv[1:])
 sys.exit(0 if any(all(str(r.get(k)) == v for k, v in want.items()) for r in rows) else 1)" "$@"; }
 has drone=alpha protocol=dns host=flysafe-api.dji.com category=geofence verdict=blocked vendor=dji \
     && ok "report: alpha's sinkholed query, with the name" || fail "report lacks alpha's dns flow: $json"
-has drone=alpha protocol=tcp destination=198.51.100.110 host=flysafe-api.dji.com category=geofence \
+has drone=alpha protocol=tcp destination=198.51.100.110 host=flysafe-api.dji.com category=geofence vendor=dji \
     && ok "report: alpha's blocked connection names the host it was learned from" || fail "report lacks the named tcp flow: $json"
 has drone=delta protocol=dns host=flysafe-api.dji.com verdict=would-block \
     && ok "report: monitor's query as would-block" || fail "report lacks delta's would-block: $json"

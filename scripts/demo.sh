@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: builds dronewall, creates a lab of network namespaces (drones -> station ->
-# fake vendor cloud), applies an example policy with `dronewall apply` in the station,
-# shows which connections are blocked and allowed, prints the status, and cleans up.
+# fake vendor cloud with a DNS server), runs dronewalld in the station (policy applied,
+# resolver, flow log), shows which connections and names are blocked and allowed, prints the
+# status and the blocked-flow report, and cleans up.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # Setup runs in its own shell (its `set -e` must not end this script early); PATH for swift here.
@@ -23,6 +24,13 @@ echo; echo "== dronewall explain mydjiflight.dji.com =="
 "$DW" explain mydjiflight.dji.com "${CAT[@]}"
 lab_up
 DB_DIR=$(mktemp -d)
+# The cloud's DNS server (the station resolver's upstream): a vendor name at an address no
+# catalogue network lists, so only the name can classify it.
+lab_ns "$LAB_CLOUD" ip addr add 198.51.100.110/24 dev eth0
+printf '198.51.100.110 flysafe-api.dji.com\n198.51.100.114 www.example.org\n' > "$DB_DIR/hosts"
+lab_ns "$LAB_CLOUD" ip addr add 198.51.100.114/24 dev eth0
+ip netns exec "$LAB_CLOUD" dnsmasq --keep-in-foreground --no-resolv --no-hosts --addn-hosts="$DB_DIR/hosts" \
+    --listen-address=198.51.100.2 --bind-interfaces --user=root --pid-file="$DB_DIR/dnsmasq.pid" >/dev/null 2>&1 &
 echo; echo "== dronewalld: apply, then log blocked flows (in the station namespace) =="
 ip netns exec "$LAB_STATION" "$PWD/.build/debug/dronewalld" --config lab/lab.conf "${CAT[@]}" \
     --db "$DB_DIR/flows.db" 2> "$DB_DIR/daemon.log" &
@@ -51,6 +59,15 @@ DRONE=delta UIDARG= row "delta (monitor)"
 DRONE=unknown UIDARG= row "unknown device"
 DRONE=station UIDARG=4242 row "groundapp (uid 4242)"
 DRONE=station UIDARG= row "station itself"
+echo; echo "== names: drones ask any server (here 203.0.113.53); the station resolver answers =="
+for d in alpha delta; do
+    for n in flysafe-api.dji.com www.example.org; do
+        printf '%-8s %-22s %s\n' "$d" "$n" "$(lab_ns "dw-$d-$LAB_ID" python3 lab/dns_probe.py query 203.0.113.53 "$n")"
+    done
+done
+echo "alpha -> 198.51.100.110 (the sinkholed name's address, hard-coded): $(lab_connect alpha 198.51.100.110)"
+echo; echo "== dronewall explain flysafe-api.dji.com (in the station: learned addresses) =="
+lab_ns "$LAB_STATION" "$DW" explain flysafe-api.dji.com "${CAT[@]}"
 echo; echo "== dronewall status =="
 lab_ns "$LAB_STATION" "$DW" status
 kill -TERM "$DAEMON"; wait "$DAEMON"

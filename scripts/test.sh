@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
 # The test command: unit, golden and fake-netlink tests (swift test), the root lab tests in
-# network namespaces (skipped with a reason when not root), and the .deb package test. The last line sums
-# all of them as "N passed, N failed".
+# network namespaces (policy and flow log, then the station resolver; skipped with a reason when
+# not root), the .deb package test and a bounded fuzz run of the DNS and config parsers. The last
+# line sums all of them as "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # Setup runs in its own shell (its `set -e` must not end this script early); PATH for swift here.
 bash scripts/setup.sh || exit 1
 [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
 LOG=$(mktemp)
-trap 'rm -f "$LOG" "$LOG.lab"' EXIT
+trap 'rm -f "$LOG" "$LOG.lab" "$LOG.fuzz"' EXIT
 swift build 2>&1 | tail -1
 # Progress lines of the build are dropped; every test line is kept.
 swift test 2>&1 | tee "$LOG" | grep -vE '^\[[0-9]+/[0-9]+\]'
 unit=${PIPESTATUS[0]}
 bash lab/lab-test.sh 2>&1 | tee "$LOG.lab"
 lab=${PIPESTATUS[0]}
+bash lab/dns-test.sh 2>&1 | tee -a "$LOG.lab"
+[ "${PIPESTATUS[0]}" = 0 ] || lab=1
 bash packaging/test-deb.sh 2>&1 | tee -a "$LOG.lab"
 [ "${PIPESTATUS[0]}" = 0 ] || lab=1
+# The DNS and config parsers under libFuzzer, for a bounded time each (FUZZ_SECONDS, default 30).
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}" 2>&1 | tee "$LOG.fuzz"
+[ "${PIPESTATUS[0]}" = 0 ] || lab=1
+echo "fuzz: $(grep -c -- '-fuzz: ok$' "$LOG.fuzz") passed, $(grep -c -- '-fuzz: FAILED' "$LOG.fuzz") failed" | tee -a "$LOG.lab"
 
 # Totals: XCTest's last "Executed N tests, with M failures", Swift Testing's
 # "Test run with N tests ... passed|failed ... with M issues", the lab's own line.

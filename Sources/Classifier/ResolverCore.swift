@@ -154,7 +154,7 @@ public final class ResolverCore: Sendable {
         let vendor = policy.classify([name]).vendor
         record(BlockedEvent(timeMicros: clock(), drone: policy.askers[client.port]?.drone ?? "?", category: reason,
                             verdict: verdict, vendor: vendor, proto: .dns, source: client.address,
-                            destination: client.local, port: 53, sourcePort: client.sourcePort, host: name, length: 0))
+                            destination: name, port: 53, sourcePort: client.sourcePort, host: name, length: 0))
     }
 
     func sinkholeResponse(_ query: DNSMessage) -> [UInt8]? {

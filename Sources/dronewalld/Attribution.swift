@@ -24,11 +24,14 @@ struct Attribution {
         }
         // Output-hook packets carry no kernel timestamp; the receive time is then the best known.
         let time = e.timestampMicros.map { Int64($0) } ?? receivedMicros
+        // A learned address: the name it was learned for names the host, and its vendor.
+        let host = hostName(destination)
+        let vendor = index.match(address: destination)?.vendorID ?? host.flatMap { index.match(domain: $0)?.vendorID }
         return BlockedEvent(timeMicros: time, drone: drone, category: reason,
                             verdict: verdict == .wouldBlock ? .wouldBlock : .blocked,
-                            vendor: index.match(address: destination)?.vendorID, proto: proto,
+                            vendor: vendor, proto: proto,
                             source: IPNetwork.format(address: p.source), destination: destination.description,
-                            port: p.destinationPort, sourcePort: p.sourcePort, host: hostName(destination),
+                            port: p.destinationPort, sourcePort: p.sourcePort, host: host,
                             length: p.length)
     }
 }

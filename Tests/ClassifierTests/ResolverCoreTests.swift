@@ -101,6 +101,7 @@ import Testing
         #expect(learner.requests.first?.timeoutMilliseconds == 90_000, "TTL 30 s + grace 60 s")
         let e = try #require(events.all.first)
         #expect(e.drone == "loc" && e.category == "geofence" && e.host == "geo.acme.example" && e.vendor == "acme")
+        #expect(e.destination == "geo.acme.example" && e.port == 53)
         #expect(e.verdict == .blocked && e.proto == .dns)
         #expect(c.stats.snapshot.sinkholed == 1)
     }
