@@ -49,12 +49,13 @@ public struct NamePolicy: Sendable {
         resolverNames = Set(catalogue.resolvers.flatMap { $0.names.map(\.value) })
         var askers: [Int: Asker] = [:]
         let base = config.station.dnsPortBase
-        for (i, d) in config.drones.enumerated() {
-            guard let policy = d.policy?.value else { continue }
-            askers[KernelLayout.dnsPort(base: base, droneIndex: i)] = NamePolicy.asker(d.name, policy, d)
+        let withPolicy = config.drones.filter { $0.policy != nil }
+        let ports = KernelLayout.dnsPorts(base: base, drones: withPolicy.map(\.name))
+        for d in withPolicy {
+            askers[ports[d.name]!] = NamePolicy.asker(d.name, d.policy!.value, d)
         }
         if !config.station.droneInterfaces.isEmpty {
-            let port = KernelLayout.dnsPort(base: base, droneIndex: nil)
+            let port = Int(base)
             var unknown = DroneConfig(name: KernelLayout.unknownDroneWord, location: SourceLocation(file: "", line: 0, column: 0))
             unknown.policy = config.station.unknownDevices
             askers[port] = NamePolicy.asker(KernelLayout.unknownDroneWord, config.station.unknownDevicesPolicy, unknown)

@@ -11,12 +11,12 @@ struct DNSRedirect {
     init(station: StationConfig, drones: [(DroneConfig, Int, uids: [UInt32])], droneInterfaces: [String],
          _ diags: inout Diagnostics) {
         let base = station.dnsPortBase
-        let last = KernelLayout.dnsPort(base: base, droneIndex: drones.map(\.1).max() ?? -1)
-        if last > 65_535 {
-            diags.error("dns-port \(base) leaves no room for \(drones.count) drones (one port each, up to 65535)",
-                        at: station.location, length: 7)
+        if Int(base) + KernelLayout.dnsPortSlots > 65_535 {
+            diags.error("dns-port \(base) leaves no room for the drones' resolver ports (it needs the \(KernelLayout.dnsPortSlots) "
+                        + "ports above it; at most \(65_535 - KernelLayout.dnsPortSlots))", at: station.location, length: 7)
             return
         }
+        let portOf = KernelLayout.dnsPorts(base: base, drones: drones.map(\.0.name))
         var byMAC: [SetElement] = [], byV4: [SetElement] = [], byV6: [SetElement] = []
         var byIface: [SetElement] = [], byUser: [SetElement] = []
         var ports: [SetElement] = []
@@ -28,10 +28,10 @@ struct DNSRedirect {
             ], origin: origin))
             ports.append(SetElement(key: .port(p), origin: origin))
         }
-        for (drone, index, uids) in drones {
+        for (drone, _, uids) in drones {
             let chain = KernelLayout.dnsDroneChain(drone.name)
             let go = Value.verdict(.goto(chain))
-            redirect(chain, port: KernelLayout.dnsPort(base: base, droneIndex: index), origin: drone.location.description)
+            redirect(chain, port: portOf[drone.name]!, origin: drone.location.description)
             for m in drone.macs { byMAC.append(SetElement(key: .ether(m.value.bytes), data: go)) }
             for a in drone.addresses {
                 (a.value.isIPv4 ? { byV4.append($0) } : { byV6.append($0) })(SetElement(key: .network(a.value), data: go))

@@ -60,9 +60,25 @@ public enum KernelLayout {
     /// Reason word of blocked resolver bypasses (DoT/DoQ, DoH endpoints, other resolvers).
     public static let reasonDNSBypass = "dns-bypass"
 
-    /// The resolver port of unknown devices (`dns-port`) and of drone number `index` (config order).
-    public static func dnsPort(base: UInt16, droneIndex: Int?) -> Int {
-        Int(base) + (droneIndex.map { $0 + 1 } ?? 0)
+    /// How many resolver ports drones can have above `dns-port` (which is unknown devices').
+    public static let dnsPortSlots = 4096
+
+    /// Each drone's resolver port: `dns-port` + 1 + a slot from a hash of its name (probing on
+    /// the rare collision, in name order). A drone keeps its port when others are added or
+    /// removed, so a running resolver never answers one drone under another's policy; a new
+    /// drone's port is served once dronewalld restarts (until then its lookups fail, closed).
+    public static func dnsPorts(base: UInt16, drones: [String]) -> [String: Int] {
+        var taken = Set<Int>()
+        var out: [String: Int] = [:]
+        for name in drones.sorted() where out[name] == nil {
+            var h: UInt32 = 2_166_136_261
+            for b in name.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+            var slot = Int(h % UInt32(dnsPortSlots))
+            while taken.contains(slot) { slot = (slot + 1) % dnsPortSlots }
+            taken.insert(slot)
+            out[name] = Int(base) + 1 + slot
+        }
+        return out
     }
 
     /// The table's comment, kept by the kernel so `status` can say what is enforced:

@@ -31,17 +31,28 @@ struct Apply: ParsableCommand {
         discussion: """
         The batch deletes and recreates the table in one transaction, so there is never a moment \
         without rules, and the kernel commits all of it or nothing: a refused batch, or a config with \
-        errors, leaves the running table as it was. Needs root or CAP_NET_ADMIN (exit 77 without).
+        errors, leaves the running table as it was. Addresses the station resolver learned are carried \
+        into the new table with their remaining time. Needs root or CAP_NET_ADMIN (exit 77 without).
         """)
 
     @OptionGroup var source: SourceOptions
 
+    @Option(help: ArgumentHelp("The flow log dronewalld writes: a lock beside it tells whether the daemon runs.",
+                               valueName: "path"))
+    var db: String = FlowStore.defaultPath
+
     func run() throws {
         let (ruleset, config, _) = try Loading.compile(source)
-        try withKernel("apply") { client throws(NetlinkError) in try client.apply(ruleset) }
+        let carried = try withKernel("apply") { client throws(NetlinkError) in try client.apply(ruleset) }
         let t = ruleset.table
         print("applied table inet \(t.name): \(config.drones.count) drone(s), \(t.chains.count) chains, "
-              + "\(t.sets.count) sets, \(t.sets.reduce(0) { $0 + $1.elements.count }) set elements")
+              + "\(t.sets.count) sets, \(t.sets.reduce(0) { $0 + $1.elements.count }) set elements"
+              + (carried > 0 ? "; \(carried) learned address(es) kept" : ""))
+        if config.station.dnsResolver && DaemonLock.isHeld(databasePath: db) {
+            printStderr("dronewall apply: dronewalld is running with the config it started with; its resolver learns "
+                        + "names for those drones only. Restart it (systemctl restart dronewalld) after adding, renaming "
+                        + "or changing drones.\n")
+        }
     }
 }
 
@@ -128,4 +139,16 @@ enum StatusReport {
 
     static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
     static func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
+}
+
+/// dronewalld holds an flock on `DB.lock` while it runs.
+enum DaemonLock {
+    static func isHeld(databasePath: String) -> Bool {
+        let fd = open(databasePath + ".lock", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) != 0 { return errno == EWOULDBLOCK }
+        flock(fd, LOCK_UN)
+        return false
+    }
 }

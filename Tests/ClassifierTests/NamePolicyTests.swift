@@ -54,18 +54,28 @@ import Testing
         return NamePolicy(config: cfg, catalogue: cat)
     }
 
+    /// Ports by drone name, as the compiler assigns them.
+    let port = KernelLayout.dnsPorts(base: 20000, drones: ["loc", "mon", "list"])
+
     @Test func portsNameTheAskers() throws {
         let p = policy()
-        #expect(p.askers[20001]?.drone == "loc")
-        #expect(p.askers[20002]?.drone == "mon")
-        #expect(p.askers[20003]?.drone == "list")
+        #expect(p.askers[port["loc"]!]?.drone == "loc")
+        #expect(p.askers[port["mon"]!]?.drone == "mon")
+        #expect(p.askers[port["list"]!]?.drone == "list")
         #expect(p.askers[20000]?.drone == KernelLayout.unknownDroneWord)
         #expect(p.unknownPort == 20000)
+        #expect(Set(port.values).count == 3 && port.values.allSatisfy { $0 > 20000 && $0 <= 20000 + 4096 })
+    }
+
+    @Test func aDroneKeepsItsPortWhenOthersComeAndGo() {
+        let before = KernelLayout.dnsPorts(base: 15300, drones: ["alpha", "bravo", "charlie"])
+        let after = KernelLayout.dnsPorts(base: 15300, drones: ["aardvark", "alpha", "charlie", "delta"])
+        #expect(before["alpha"] == after["alpha"] && before["charlie"] == after["charlie"])
     }
 
     @Test func localDataSinkholesBlockedCategoriesButLearnsThem() throws {
         let p = policy()
-        let loc = try #require(p.askers[20001])
+        let loc = try #require(p.askers[port["loc"]!])
         let geo = p.decide(["geo.acme.example"], for: loc)
         #expect(geo.sinkhole == "geofence")
         #expect(geo.mask == Category.geofence.bit, "learned anyway: a cached address stays classified")
@@ -80,10 +90,10 @@ import Testing
 
     @Test func hostListsBeatCategories() throws {
         let p = policy()
-        let loc = try #require(p.askers[20001])
+        let loc = try #require(p.askers[port["loc"]!])
         let evil = p.decide(["a.evil.example.org"], for: loc)
         #expect(evil.sinkhole == "host" && evil.blockHost && !evil.allowHost)
-        let list = try #require(p.askers[20003])
+        let list = try #require(p.askers[port["list"]!])
         let tiles = p.decide(["tiles.example.org"], for: list)
         #expect(tiles.sinkhole == nil && tiles.allowHost && tiles.learnsAnything)
         #expect(p.decide(["other.example.org"], for: list).learnsAnything == false)
@@ -91,7 +101,7 @@ import Testing
 
     @Test func monitorAnswersAndRecordsWouldBlock() throws {
         let p = policy()
-        let mon = try #require(p.askers[20002])
+        let mon = try #require(p.askers[port["mon"]!])
         let geo = p.decide(["geo.acme.example"], for: mon)
         #expect(geo.sinkhole == nil && geo.wouldBlock == "geofence" && geo.mask == Category.geofence.bit)
         #expect(p.decide(["dns.pub.example"], for: mon).wouldBlock == "dns-bypass")
@@ -99,8 +109,8 @@ import Testing
 
     @Test func publicResolversAreSinkholedForEveryoneElse() throws {
         let p = policy()
-        for port in [20000, 20001, 20003] {
-            let d = p.decide(["doh.dns.pub.example"], for: try #require(p.askers[port]))
+        for asker in [20000, port["loc"]!, port["list"]!] {
+            let d = p.decide(["doh.dns.pub.example"], for: try #require(p.askers[asker]))
             #expect(d.sinkhole == "dns-bypass" && d.mask & KernelLayout.resolverBit != 0)
         }
     }

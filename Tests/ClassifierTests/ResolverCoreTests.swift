@@ -84,7 +84,7 @@ import Testing
         return try! m.encode()
     }
 
-    func ask(_ core: ResolverCore, _ name: String, port: Int = 15301) throws -> DNSMessage? {
+    func ask(_ core: ResolverCore, _ name: String, port: Int = KernelLayout.dnsPorts(base: 15300, drones: ["loc"])["loc"]!) throws -> DNSMessage? {
         let q = try DNSMessage.query(id: 0x4242, name: name, type: DNSType.a)
         let client = DNSClient(port: port, address: "192.0.2.10", sourcePort: 40000, local: "192.0.2.1", tcp: false)
         guard let bytes = try core.answer(q, from: client, on: group.next()).wait() else { return nil }
@@ -144,7 +144,8 @@ import Testing
 
     @Test func malformedInputIsCountedNeverFatal() throws {
         let c = core()
-        let client = DNSClient(port: 15301, address: "192.0.2.10", sourcePort: 1, local: "192.0.2.1", tcp: false)
+        let client = DNSClient(port: KernelLayout.dnsPorts(base: 15300, drones: ["loc"])["loc"]!, address: "192.0.2.10",
+                               sourcePort: 1, local: "192.0.2.1", tcp: false)
         #expect(try c.answer([1, 2, 3], from: client, on: group.next()).wait() == nil)
         upstream.answers["bad.example.org"] = { q in Array(Self.answer(q).prefix(20)) }        // truncated
         upstream.answers["loop.example.org"] = { q in                                          // pointer loop
