@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "NftModel"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
         .testTarget(name: "ClassifierTests", dependencies: [
-            "Classifier", "DronewallConfig", "DronewallPolicy", "Netfilter", "NftModel", "DNSWire", "FlowLog",
+            "Classifier", "DronewallConfig", "DronewallPolicy", "Netfilter", "NftModel", "DNSWire", "FlowLog", "NetAddress",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),

@@ -155,6 +155,8 @@ learned learned_v4 | grep -q 198.51.100.118 && ok "a refreshed address is still 
 # --- the race, and malformed upstream answers: answers not sinkholed, through a bad upstream ---
 stop_daemon
 ip netns exec "$LAB_CLOUD" python3 "$LAB_DIR/dns_probe.py" evil 198.51.100.3 198.51.100.2 >/dev/null 2>&1 &
+for _ in $(seq 50); do lab_ns "$LAB_STATION" python3 "$LAB_DIR/dns_probe.py" query 198.51.100.3 www.example.org \
+    | grep -q NOERROR && break; sleep 0.1; done
 sed -e 's/^dns-upstream = .*/dns-upstream = 198.51.100.3/' -e 's/^dns-grace = .*/&\ndns-sinkhole = off/' \
     "$LAB_DIR/dns.conf" > "$TMP/off.conf"
 start_daemon "$TMP/off.conf"

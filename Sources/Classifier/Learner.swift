@@ -23,14 +23,19 @@ public final class Learner: @unchecked Sendable {
         public var timeoutMilliseconds: UInt64
         /// Per-drone learned host sets (`drone_X_allow_dns_v4`, ...), by name without family.
         public var hostSets: [(drone: String, kind: KernelLayout.HostListKind)]
+        /// Classes an address has on its own (a catalogue network, a public resolver's address):
+        /// the learned value replaces the static one in the kernel, so it must carry them too.
+        public var extraMasks: [IPNetwork: UInt32]
 
         public init(addresses: [IPNetwork], mask: UInt32, name: String, timeoutMilliseconds: UInt64,
-                    hostSets: [(drone: String, kind: KernelLayout.HostListKind)] = []) {
+                    hostSets: [(drone: String, kind: KernelLayout.HostListKind)] = [],
+                    extraMasks: [IPNetwork: UInt32] = [:]) {
             self.addresses = addresses
             self.mask = mask
             self.name = name
             self.timeoutMilliseconds = timeoutMilliseconds
             self.hostSets = hostSets
+            self.extraMasks = extraMasks
         }
     }
 
@@ -50,8 +55,12 @@ public final class Learner: @unchecked Sendable {
     private var known: [String: [IPNetwork: Entry]] = [:]
     // Addresses to names, for naming blocked flows; guarded by `lock`.
     private var names: [IPNetwork: (name: String, expires: UInt64)] = [:]
-    public private(set) var batches = 0
-    public private(set) var learnedElements = 0
+    // Touched only on `queue`; read through the accessors below.
+    private var batchCount = 0
+    private var elementCount = 0
+    /// Kernel batches sent, and elements written, so far.
+    public var batches: Int { queue.sync { batchCount } }
+    public var learnedElements: Int { queue.sync { elementCount } }
 
     public init(client: NftablesClient, table: String = KernelLayout.tableName) {
         self.client = client
@@ -90,6 +99,14 @@ public final class Learner: @unchecked Sendable {
         }
     }
 
+    /// Returns once every queued request has been written and its completion has run.
+    public func waitUntilIdle() {
+        while true {
+            queue.sync {}
+            if lock.locked({ !scheduled && pending.isEmpty }) { return }
+        }
+    }
+
     /// The name an address was learned for, while it is learned.
     public func name(for address: IPNetwork) -> String? {
         let now = Learner.nowMilliseconds()
@@ -118,8 +135,8 @@ public final class Learner: @unchecked Sendable {
         for r in requests { plan.add(r, now: now, known: &known) }
         do {
             try client.changeElements(table: table, plan.changes())
-            batches += 1
-            learnedElements += plan.count
+            batchCount += 1
+            elementCount += plan.count
             remember(requests, now: now)
             return .success(())
         } catch {
@@ -133,7 +150,7 @@ public final class Learner: @unchecked Sendable {
                     for element in change.elements {
                         do {
                             try replace(change.set, element)
-                            learnedElements += 1
+                            elementCount += 1
                         } catch let e {
                             lastError = e
                             known[change.set.name]?[addressOf(element)] = nil
@@ -141,27 +158,36 @@ public final class Learner: @unchecked Sendable {
                     }
                 }
             }
-            batches += 1
+            batchCount += 1
             remember(requests, now: now)
             if let lastError { return .failure(lastError) }
             return .success(())
         }
     }
 
-    /// One element: add; if the kernel has it (other value), delete and add in one batch.
+    /// One element: add; if the kernel has it (with another value), replace it with the union
+    /// of both values and the longer timeout, in one batch.
     private func replace(_ set: NamedSet, _ element: SetElement) throws(NetlinkError) {
         do {
             try client.changeElements(table: table, [ElementChange(set: set, delete: false, elements: [element])])
         } catch where error.errno == EEXIST {
-            let key = SetElement(key: element.key)
-            var old: SetElement? = nil
-            if set.dataType != nil,
-               let live = try? client.elements(table: table, set: set.name)?.first(where: { .network(IPNetwork(bytes: $0.key, prefixLength: $0.key.count * 8)) == element.key }),
-               let d = live.data, d.count == 4 {
-                old = SetElement(key: element.key, data: .mark(d.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }))
+            var merged = element
+            var old = SetElement(key: element.key)
+            if let live = try? client.elements(table: table, set: set.name)?.first(where: {
+                .network(IPNetwork(bytes: $0.key, prefixLength: $0.key.count * 8)) == element.key
+            }) {
+                if let d = live.data, d.count == 4, case let .mark(new)? = element.data {
+                    let current = d.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+                    old.data = .mark(current)
+                    merged.data = .mark(new | current)
+                }
+                merged.timeoutMilliseconds = max(element.timeoutMilliseconds ?? 0, live.expiresMilliseconds ?? 0)
             }
-            try client.changeElements(table: table, [ElementChange(set: set, delete: true, elements: [old ?? key]),
-                                                     ElementChange(set: set, delete: false, elements: [element])])
+            try client.changeElements(table: table, [ElementChange(set: set, delete: true, elements: [old]),
+                                                     ElementChange(set: set, delete: false, elements: [merged])])
+            if case let .mark(m)? = merged.data, case let .network(a) = element.key {
+                known[set.name, default: [:]][a]?.mask = m
+            }
         }
     }
 
@@ -210,12 +236,13 @@ public final class Learner: @unchecked Sendable {
         mutating func put(_ set: NamedSet, _ a: IPNetwork, mask: UInt32?, _ r: Request, now: UInt64,
                           known: inout [String: [IPNetwork: Entry]], assumeAbsent: Bool) {
             var timeout = r.timeoutMilliseconds
-            var value = mask ?? 0
-            let old = assumeAbsent ? nil : known[set.name]?[a].flatMap { $0.expires > now ? $0 : nil }
-            if let old {
-                value |= old.mask
-                timeout = max(timeout, old.expires - now)
-            }
+            var value = (mask ?? 0) | (mask == nil ? 0 : r.extraMasks[a] ?? 0)
+            let live = known[set.name]?[a].flatMap { $0.expires > now ? $0 : nil }
+            // Categories are only ever added: also when we no longer trust our view of the
+            // kernel (assumeAbsent), what this learner wrote before stays in the value.
+            if let prior = known[set.name]?[a] { value |= mask == nil ? 0 : prior.mask }
+            if let live { timeout = max(timeout, live.expires - now) }
+            let old = assumeAbsent ? nil : live
             // An element already queued in this batch: merge into it.
             if let i = adds[set.name]?.1.firstIndex(where: { $0.key == .network(a) }) {
                 if case let .mark(m)? = adds[set.name]!.1[i].data { value |= m }

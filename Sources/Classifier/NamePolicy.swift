@@ -1,3 +1,4 @@
+import NetAddress
 import DronewallConfig
 import DronewallPolicy
 
@@ -40,6 +41,7 @@ public struct NamePolicy: Sendable {
 
     let index: CatalogueIndex
     let resolverNames: Set<String>
+    let resolverAddresses: [IPNetwork]
     /// By resolver port.
     public let askers: [Int: Asker]
     public let unknownPort: Int?
@@ -47,6 +49,7 @@ public struct NamePolicy: Sendable {
     public init(config: Config, catalogue: Catalogue) {
         index = CatalogueIndex(catalogue)
         resolverNames = Set(catalogue.resolvers.flatMap { $0.names.map(\.value) })
+        resolverAddresses = config.station.dnsResolver ? catalogue.resolvers.flatMap { $0.addresses.map(\.value) } : []
         var askers: [Int: Asker] = [:]
         let base = config.station.dnsPortBase
         let withPolicy = config.drones.filter { $0.policy != nil }
@@ -76,6 +79,12 @@ public struct NamePolicy: Sendable {
                      blocked: PolicyCompiler.blockedMask(policy, allow: allow, block: block),
                      wouldBlock: PolicyCompiler.wouldBlockMask(policy, allow: allow, block: block),
                      allowNames: names(d.allowHosts), blockNames: names(d.blockHosts))
+    }
+
+    /// Classes an address has without any name: its catalogue network, a public resolver's address.
+    public func addressClasses(_ a: IPNetwork) -> UInt32 {
+        (index.match(address: a)?.mask ?? 0)
+            | (resolverAddresses.contains { $0.contains(a) } ? KernelLayout.resolverBit : 0)
     }
 
     /// Classes of a chain of names (the question, then CNAME and SVCB targets): the union.

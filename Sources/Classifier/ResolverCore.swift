@@ -1,3 +1,4 @@
+import NetAddress
 import DNSWire
 import DronewallConfig
 import DronewallPolicy
@@ -133,8 +134,13 @@ public final class ResolverCore: Sendable {
         var hostSets: [(drone: String, kind: KernelLayout.HostListKind)] = []
         if decision.allowHost { hostSets.append((asker.drone, .allow)) }
         if decision.blockHost { hostSets.append((asker.drone, .block)) }
+        var extra: [IPNetwork: UInt32] = [:]
+        for a in facts.addresses {
+            let c = policy.addressClasses(a)
+            if c != 0 { extra[a] = c }
+        }
         let request = Learner.Request(addresses: facts.addresses, mask: decision.mask, name: matched,
-                                      timeoutMilliseconds: ttl, hostSets: hostSets)
+                                      timeoutMilliseconds: ttl, hostSets: hostSets, extraMasks: extra)
         let promise = loop.makePromise(of: [UInt8]?.self)
         learner.learn(request) { result in
             switch result {
@@ -144,7 +150,8 @@ public final class ResolverCore: Sendable {
             case .failure:
                 // Never hand out an address the kernel could not classify: fail closed.
                 self.stats.count { $0.learnFailures += 1 }
-                promise.succeed(decision.sinkhole != nil ? finish() : self.refusal(query, DNSRcode.servFail))
+                let sinkholing = decision.sinkhole != nil && self.sinkhole != .off
+                promise.succeed(sinkholing ? finish() : self.refusal(query, DNSRcode.servFail))
             }
         }
         return promise.futureResult

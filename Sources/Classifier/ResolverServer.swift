@@ -21,6 +21,7 @@ public final class ResolverServer: @unchecked Sendable {
             let core = self.core
             let udp = try DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
                 .channelInitializer { ch in
                     ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(UDPQueryHandler(core: core, port: port)) }
                 }
@@ -153,6 +154,8 @@ public struct UDPUpstream: UpstreamForwarder {
         }
         let timeout = timeout
         DatagramBootstrap(group: loop)
+            // Answers up to the largest datagram (NIO's default buffer would cut them at 2 KiB).
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
             .channelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture {
                     try ch.pipeline.syncOperations.addHandler(UpstreamReplyHandler(server: server, id: id, finish: finish))

@@ -123,9 +123,12 @@ extension PolicyCompiler {
 
         // No way around the station's resolver: DNS over TLS/QUIC and public resolvers (their
         // published addresses, and what their names resolve to) are closed, unless a host list
-        // above allowed them.
+        // above allowed them. Plain DNS that reaches the forward hook was not redirected (a flow
+        // from before the table, which nat no longer sees): closed as well.
         if config.station.dnsResolver {
             let bypasses: [[Match]] = [
+                [.equals(.udpDestinationPort, .port(53), negated: false)],
+                [.equals(.tcpDestinationPort, .port(53), negated: false)],
                 [.equals(.tcpDestinationPort, .port(KernelLayout.dnsOverTLSPort), negated: false)],
                 [.equals(.udpDestinationPort, .port(KernelLayout.dnsOverTLSPort), negated: false)],
                 [.masked(.conntrackMark, mask: KernelLayout.resolverBit, value: KernelLayout.resolverBit, negated: false)],

@@ -49,9 +49,8 @@ struct Apply: ParsableCommand {
               + "\(t.sets.count) sets, \(t.sets.reduce(0) { $0 + $1.elements.count }) set elements"
               + (carried > 0 ? "; \(carried) learned address(es) kept" : ""))
         if config.station.dnsResolver && DaemonLock.isHeld(databasePath: db) {
-            printStderr("dronewall apply: dronewalld is running with the config it started with; its resolver learns "
-                        + "names for those drones only. Restart it (systemctl restart dronewalld) after adding, renaming "
-                        + "or changing drones.\n")
+            printStderr("dronewall apply: dronewalld is running; its resolver still decides with the config and catalogue "
+                        + "it started with. Restart it (systemctl restart dronewalld) to resolve with these.\n")
         }
     }
 }

@@ -46,8 +46,11 @@ final class StationResolver: @unchecked Sendable {
 
     func start() throws { try server.start(ports: ports) }
 
+    /// Listeners first (no new queries), then the learner's queue (its completions hop onto the
+    /// event loops), then the event loops.
     func stop() {
         server.stop()
+        learner.waitUntilIdle()
         try? group.syncShutdownGracefully()
     }
 

@@ -72,6 +72,27 @@ import Testing
         }
     }
 
+    /// A batch the kernel refuses (here: a set that does not exist) falls back to one element at
+    /// a time, and an address never loses the categories it was learned with before.
+    @Test func aFailedBatchNeverDropsCategories() throws {
+        try withTable { c in
+            let l = Learner(client: c)
+            let a = try IPNetwork.parse("203.0.113.77")
+            try learn(l, .init(addresses: [a], mask: Category.geofence.bit, name: "flysafe-api.dji.com",
+                               timeoutMilliseconds: 60_000))
+            #expect(throws: NetlinkError.self) {
+                try learn(l, .init(addresses: [a], mask: Category.firmware.bit, name: "dl.djicdn.com",
+                                   timeoutMilliseconds: 60_000, hostSets: [("no-such-drone", .allow)]))
+            }
+            let e = try #require(try element(c, "learned_v4", a.bytes))
+            #expect(e.data == [UInt8(Category.geofence.bit | Category.firmware.bit), 0, 0, 0])
+            try learn(l, .init(addresses: [a], mask: Category.maps.bit, name: "tiles.dji.com", timeoutMilliseconds: 60_000))
+            let u = try #require(try element(c, "learned_v4", a.bytes))
+            #expect(u.data.map { $0.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) } }
+                    == Category.geofence.bit | Category.firmware.bit | Category.maps.bit)
+        }
+    }
+
     @Test func hostSetsAndStaleStateRecover() throws {
         try withTable { c in
             let l = Learner(client: c)

@@ -7,6 +7,7 @@ import Foundation
 import Netfilter
 import NIOCore
 import NIOPosix
+import NetAddress
 import Testing
 
 /// The resolver pipeline with a scripted upstream and a recording learner (no sockets, no root).
@@ -63,6 +64,9 @@ import Testing
                 source = s
                 [endpoint fw.acme.example]
                 categories = firmware
+                source = s
+                [endpoint 203.0.113.64/26]
+                categories = media
                 source = s
                 """])
         let (cat, _) = CatalogueReader(reader: reader).read(directories: ["/usr/share/dw/vendors"])
@@ -140,6 +144,22 @@ import Testing
         upstream.answers["www.example.org"] = { Self.answer($0) }
         #expect(try ask(core(), "www.example.org")?.answers.count == 1)
         #expect(learner.requests.isEmpty)
+    }
+
+    @Test func sinkholeOffStillFailsClosedWhenLearningFails() throws {
+        upstream.answers["geo.acme.example"] = { Self.answer($0) }
+        learner.fail = true
+        #expect(try ask(core(sinkhole: .off), "geo.acme.example")?.flags.rcode == DNSRcode.servFail)
+    }
+
+    /// The learned value replaces the static one in the kernel: it carries the address's own
+    /// classes (a catalogue network here) so an allowed name cannot strip them.
+    @Test func learnedValuesKeepTheAddressesOwnClasses() throws {
+        upstream.answers["fw.acme.example"] = { Self.answer($0, v4: [203, 0, 113, 77]) }
+        _ = try ask(core(), "fw.acme.example")
+        let r = try #require(learner.requests.first)
+        #expect(r.mask == Category.firmware.bit)
+        #expect(r.extraMasks[try IPNetwork.parse("203.0.113.77")] == Category.media.bit)
     }
 
     @Test func malformedInputIsCountedNeverFatal() throws {

@@ -108,7 +108,7 @@ import NftModel
         #expect(rules.filter { $0.hasSuffix("drop") } == ["ct state invalid,untracked drop",
                                                           "ct mark & 0x00000004 != 0x00000000 drop"])
         // Resolver bypasses (DoT, public resolvers) are logged as would-block too, not dropped.
-        #expect(rules.filter { $0.contains("cat=dns-bypass would-block") }.count == 6)
+        #expect(rules.filter { $0.contains("cat=dns-bypass would-block") }.count == 10)
         let would = rules.filter { $0.contains("would-block") && !$0.contains("cat=dns-bypass") }
         #expect(would.count == 2 * (Category.allCases.count - 2)) // not media (blocked), not maps (allowed)
         #expect(!would.contains { $0.contains("cat=maps") || $0.contains("cat=media") })
@@ -191,6 +191,7 @@ import NftModel
         #expect(try chain(ruleset, "dns_input").allSatisfy { $0.hasSuffix("ct status & 0x00000020 == 0x00000000 drop") })
         let a = try chain(ruleset, "drone_a")
         #expect(a.contains("tcp dport 853 drop") && a.contains("udp dport 853 drop"))
+        #expect(a.contains("udp dport 53 drop") && a.contains("tcp dport 53 drop"), "unredirected DNS")
         #expect(a.contains("ct mark & 0x00000800 == 0x00000800 drop"))
     }
 
