@@ -90,15 +90,25 @@ public final class ResolverCore: Sendable {
             return loop.makeSucceededFuture(refusal(query, DNSRcode.refused))
         }
         let question = query.questions[0].name
-        return upstream.forward(bytes, id: query.id, on: loop).flatMap { reply -> EventLoopFuture<[UInt8]?> in
+        // The upstream sees an id of ours, not the drone's: spoofing an answer takes guessing
+        // both it and the query's random source port.
+        let upstreamID = UInt16.random(in: 0...UInt16.max)
+        var forwarded = bytes
+        forwarded[0] = UInt8(upstreamID >> 8)
+        forwarded[1] = UInt8(upstreamID & 0xFF)
+        return upstream.forward(forwarded, id: upstreamID, on: loop).flatMap { upstreamReply -> EventLoopFuture<[UInt8]?> in
             let answer: DNSMessage
+            var reply = upstreamReply
             do {
                 answer = try DNSMessage.parse(reply)
+                guard answer.id == upstreamID else { throw UDPUpstream.NoAnswer() }
+                reply[0] = UInt8(query.id >> 8)
+                reply[1] = UInt8(query.id & 0xFF)
             } catch {
                 self.stats.count { $0.malformedAnswers += 1 }
                 return loop.makeSucceededFuture(self.refusal(query, DNSRcode.servFail))
             }
-            guard answer.flags.qr, answer.id == query.id, answer.questions.map(\.name) == [question] else {
+            guard answer.flags.qr, answer.questions.map(\.name) == [question] else {
                 self.stats.count { $0.malformedAnswers += 1 }
                 return loop.makeSucceededFuture(self.refusal(query, DNSRcode.servFail))
             }
