@@ -172,13 +172,12 @@ public final class Learner: @unchecked Sendable {
             try client.changeElements(table: table, [ElementChange(set: set, delete: false, elements: [element])])
         } catch where error.errno == EEXIST {
             var merged = element
-            var old = SetElement(key: element.key)
+            let old = SetElement(key: element.key)
             if let live = try? client.elements(table: table, set: set.name)?.first(where: {
                 .network(IPNetwork(bytes: $0.key, prefixLength: $0.key.count * 8)) == element.key
             }) {
                 if let d = live.data, d.count == 4, case let .mark(new)? = element.data {
                     let current = d.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
-                    old.data = .mark(current)
                     merged.data = .mark(new | current)
                 }
                 merged.timeoutMilliseconds = max(element.timeoutMilliseconds ?? 0, live.expiresMilliseconds ?? 0)
@@ -249,9 +248,8 @@ public final class Learner: @unchecked Sendable {
                 timeout = max(timeout, adds[set.name]!.1[i].timeoutMilliseconds ?? 0)
                 adds[set.name]!.1[i] = element(a, mask == nil ? nil : value, timeout, r.name)
             } else {
-                if let old {
-                    Plan.append(&deletes, &order, set, SetElement(key: .network(a), data: mask == nil ? nil : .mark(old.mask)))
-                }
+                // Deleted by key alone, as nft does: whatever value the kernel holds goes.
+                if old != nil { Plan.append(&deletes, &order, set, SetElement(key: .network(a))) }
                 Plan.append(&adds, &order, set, element(a, mask == nil ? nil : value, timeout, r.name))
                 count += 1
             }

@@ -90,7 +90,10 @@ struct Linearizer {
     /// (nft does when the set is created with elements or is empty; not on later updates).
     func elementMessages(_ set: NamedSet, _ elements: [SetElement], delete: Bool, firstSegment: Bool,
                          withSetID: Bool) throws(NetlinkError) -> [NetlinkMessage] {
-        let encoded = try encodeElements(set, elements, firstSegment: firstSegment)
+        // A map element is deleted by its key; a value given with it is left out, as nft does.
+        var keyed = set
+        if delete && elements.allSatisfy({ $0.data == nil }) { keyed.dataType = nil }
+        let encoded = try encodeElements(keyed, elements, firstSegment: firstSegment)
         var out: [NetlinkMessage] = []
         var start = 0
         while start < encoded.count {
