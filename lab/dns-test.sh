@@ -78,7 +78,8 @@ learned() { # learned SET: the global learned maps are maps, the drones' host se
 
 for _ in $(seq 50); do lab_ns "$LAB_STATION" python3 "$LAB_DIR/dns_probe.py" query 198.51.100.2 www.example.org \
     | grep -q NOERROR && break; sleep 0.1; done
-start_daemon "$LAB_DIR/dns.conf"
+cp "$LAB_DIR/dns.conf" "$TMP/dns.conf"   # a copy: the reload check below edits it
+start_daemon "$TMP/dns.conf"
 
 # --- names decide, per drone ---
 expect "alpha resolves a name no catalogue knows" "NOERROR 198.51.100.114" "$(q alpha www.example.org)"
@@ -136,10 +137,20 @@ echo "$ex" | grep -Eq "learned: +198.51.100.110 .*expires in" && ok "explain sho
     || fail "explain: $ex"
 
 # --- re-apply keeps what was learned ---
-lab_ns "$LAB_STATION" "$DW" apply --config "$LAB_DIR/dns.conf" "${CAT[@]}" >/dev/null 2>&1
+lab_ns "$LAB_STATION" "$DW" apply --config "$TMP/dns.conf" "${CAT[@]}" >/dev/null 2>&1
 learned learned_v4 | grep -q 198.51.100.110 && ok "re-apply carried the learned address over" \
     || fail "learned_v4 after apply: $(learned learned_v4)"
 expect "no leak across the re-apply" closed "$(port_open alpha 198.51.100.110 443)"
+
+# --- the daemon follows a changed config applied while it runs ---
+sed -i 's/^allow-host = tiles.example.org$/&\nblock-host = www.example.org/' "$TMP/dns.conf"
+lab_ns "$LAB_STATION" "$DW" apply --config "$TMP/dns.conf" "${CAT[@]}" >/dev/null 2>&1
+for _ in $(seq 100); do grep -q "followed the re-applied policy" "$TMP/daemon.log" && break; sleep 0.1; done
+grep -q "followed the re-applied policy" "$TMP/daemon.log" && ok "dronewalld followed the re-applied config" \
+    || fail "no reload: $(tail -3 "$TMP/daemon.log")"
+expect "a name added to alpha's block-host is sinkholed without a restart" NXDOMAIN "$(q alpha www.example.org)"
+expect "... and its address is closed to alpha" closed "$(port_open alpha 198.51.100.114 443)"
+expect "... but not to delta" open "$(port_open delta 198.51.100.114 443)"
 
 # --- expiry and refresh: TTL 2 s + grace 30 s ---
 q alpha mydjiflight.dji.com >/dev/null; q alpha fw-cache.djicdn.com >/dev/null; t0=$(date +%s)
@@ -158,7 +169,7 @@ ip netns exec "$LAB_CLOUD" python3 "$LAB_DIR/dns_probe.py" evil 198.51.100.3 198
 for _ in $(seq 50); do lab_ns "$LAB_STATION" python3 "$LAB_DIR/dns_probe.py" query 198.51.100.3 www.example.org \
     | grep -q NOERROR && break; sleep 0.1; done
 sed -e 's/^dns-upstream = .*/dns-upstream = 198.51.100.3/' -e 's/^dns-grace = .*/&\ndns-sinkhole = off/' \
-    "$LAB_DIR/dns.conf" > "$TMP/off.conf"
+    "$TMP/dns.conf" > "$TMP/off.conf"
 start_daemon "$TMP/off.conf"
 expect "with dns-sinkhole = off a blocked name resolves" "NOERROR 198.51.100.110" "$(q alpha flysafe-api.dji.com)"
 race=$(lab_ns "dw-alpha-$LAB_ID" python3 "$LAB_DIR/dns_probe.py" race "$ANY_SERVER" race flysafe-api.dji.com 500 443)

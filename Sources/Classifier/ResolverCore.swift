@@ -20,7 +20,7 @@ extension Learner: AddressLearning {}
 public final class ResolverStats: @unchecked Sendable {
     public struct Snapshot: Sendable, Equatable {
         public var queries = 0, answered = 0, sinkholed = 0, malformedQueries = 0, malformedAnswers = 0
-        public var upstreamFailures = 0, learnFailures = 0, learnedAnswers = 0
+        public var upstreamFailures = 0, learnFailures = 0, learnedAnswers = 0, refusedBusy = 0
     }
     private let lock = NSLockLike()
     private var s = Snapshot()
@@ -47,8 +47,15 @@ public struct DNSClient: Sendable {
 /// The station resolver's pipeline for one query, independent of sockets:
 /// parse → forward → read the answer's chain → decide for the asking drone → learn the
 /// addresses (kernel batch committed) → answer, or sinkhole and record the attempt.
-public final class ResolverCore: Sendable {
-    let policy: NamePolicy
+public final class ResolverCore: @unchecked Sendable {
+    private let policyLock = NSLockLike()
+    nonisolated(unsafe) private var currentPolicy: NamePolicy  // guarded by `policyLock`
+    /// The policy queries are decided with; `reload` swaps it for queries that start after.
+    public var policy: NamePolicy { policyLock.locked { currentPolicy } }
+    /// Queries being answered now, and the most allowed at once (beyond it: REFUSED).
+    private let inFlight = NSLockLike()
+    nonisolated(unsafe) private var inFlightCount = 0  // guarded by `inFlight`
+    public static let maximumInFlight = 2048
     let learner: any AddressLearning
     let upstream: any UpstreamForwarder
     let graceMilliseconds: UInt64
@@ -63,7 +70,7 @@ public final class ResolverCore: Sendable {
     public init(policy: NamePolicy, learner: any AddressLearning, upstream: any UpstreamForwarder,
                 graceSeconds: Int64, sinkhole: DNSSinkhole, clock: @escaping @Sendable () -> Int64,
                 record: @escaping @Sendable (BlockedEvent) -> Void) {
-        self.policy = policy
+        self.currentPolicy = policy
         self.learner = learner
         self.upstream = upstream
         self.graceMilliseconds = UInt64(max(0, graceSeconds)) * 1000
@@ -72,9 +79,29 @@ public final class ResolverCore: Sendable {
         self.record = record
     }
 
+    /// Decide queries from now on with `policy` (the daemon reloads after an apply).
+    public func reload(_ policy: NamePolicy) { policyLock.locked { currentPolicy = policy } }
+
     /// The response bytes, or nil when the query is dropped (malformed beyond answering).
     public func answer(_ bytes: [UInt8], from client: DNSClient, on loop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
         stats.count { $0.queries += 1 }
+        // A drone flooding queries must not exhaust sockets or memory for every other drone.
+        let admitted = inFlight.locked { () -> Bool in
+            guard inFlightCount < ResolverCore.maximumInFlight else { return false }
+            inFlightCount += 1
+            return true
+        }
+        guard admitted else {
+            stats.count { $0.refusedBusy += 1 }
+            return loop.makeSucceededFuture((try? DNSMessage.parse(bytes)).flatMap { refusal($0, DNSRcode.refused) })
+        }
+        let policy = self.policy
+        let done = answer(bytes, from: client, policy: policy, on: loop)
+        done.whenComplete { _ in self.inFlight.locked { self.inFlightCount -= 1 } }
+        return done
+    }
+
+    func answer(_ bytes: [UInt8], from client: DNSClient, policy: NamePolicy, on loop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
         let query: DNSMessage
         do {
             query = try DNSMessage.parse(bytes)
@@ -112,7 +139,8 @@ public final class ResolverCore: Sendable {
                 self.stats.count { $0.malformedAnswers += 1 }
                 return loop.makeSucceededFuture(self.refusal(query, DNSRcode.servFail))
             }
-            return self.decideAndLearn(query: query, reply: reply, answer: answer, asker: asker, client: client, on: loop)
+            return self.decideAndLearn(query: query, reply: reply, answer: answer, asker: asker, client: client,
+                                       policy: policy, on: loop)
         }.flatMapErrorThrowing { _ in
             self.stats.count { $0.upstreamFailures += 1 }
             return self.refusal(query, DNSRcode.servFail)
@@ -120,7 +148,7 @@ public final class ResolverCore: Sendable {
     }
 
     func decideAndLearn(query: DNSMessage, reply: [UInt8], answer: DNSMessage, asker: NamePolicy.Asker,
-                        client: DNSClient, on loop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
+                        client: DNSClient, policy: NamePolicy, on loop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
         let question = query.questions[0].name
         let facts = AnswerFacts(question: question, answer: answer)
         let inherited = aliases.lookup(facts.names)
@@ -133,10 +161,10 @@ public final class ResolverCore: Sendable {
         let finish: @Sendable () -> [UInt8]? = {
             if let reason = decision.sinkhole, self.sinkhole != .off {
                 self.stats.count { $0.sinkholed += 1 }
-                self.note(question, reason, .blocked, client)
+                self.note(question, reason, .blocked, client, policy)
                 return self.sinkholeResponse(query)
             }
-            if let would = decision.wouldBlock { self.note(question, would, .wouldBlock, client) }
+            if let would = decision.wouldBlock { self.note(question, would, .wouldBlock, client, policy) }
             self.stats.count { $0.answered += 1 }
             return reply
         }
@@ -167,7 +195,7 @@ public final class ResolverCore: Sendable {
         return promise.futureResult
     }
 
-    func note(_ name: String, _ reason: String, _ verdict: FlowVerdict, _ client: DNSClient) {
+    func note(_ name: String, _ reason: String, _ verdict: FlowVerdict, _ client: DNSClient, _ policy: NamePolicy) {
         let vendor = policy.classify([name]).vendor
         record(BlockedEvent(timeMicros: clock(), drone: policy.askers[client.port]?.drone ?? "?", category: reason,
                             verdict: verdict, vendor: vendor, proto: .dns, source: client.address,

@@ -8,16 +8,19 @@ public final class ResolverServer: @unchecked Sendable {
     let core: ResolverCore
     let group: any EventLoopGroup
     private let lock = NSLockLike()
-    private var channels: [any Channel] = []  // guarded by `lock`
+    private var channels: [Int: [any Channel]] = [:]  // by port; guarded by `lock`
 
     public init(core: ResolverCore, group: any EventLoopGroup) {
         self.core = core
         self.group = group
     }
 
-    /// Binds every port on `host` (default: all addresses, IPv4 and IPv6).
+    /// The ports listened on now.
+    public var ports: [Int] { lock.locked { channels.keys.sorted() } }
+
+    /// Binds every port on `host` (default: all addresses, IPv4 and IPv6) not bound yet.
     public func start(ports: [Int], host: String = "::") throws {
-        for port in ports {
+        for port in ports where lock.locked({ channels[port] == nil }) {
             let core = self.core
             let udp = try DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -36,13 +39,18 @@ public final class ResolverServer: @unchecked Sendable {
                     }
                 }
                 .bind(host: host, port: port).wait()
-            lock.locked { channels += [udp, tcp] }
+            lock.locked { channels[port] = [udp, tcp] }
         }
     }
 
-    public func stop() {
-        let all: [any Channel] = lock.locked { defer { channels.removeAll() }; return channels }
-        for c in all { try? c.close().wait() }
+    /// Closes the listeners of `ports` (all when nil).
+    public func stop(ports: [Int]? = nil) {
+        let closing: [any Channel] = lock.locked {
+            let keys = ports ?? Array(channels.keys)
+            defer { for k in keys { channels[k] = nil } }
+            return keys.flatMap { channels[$0] ?? [] }
+        }
+        for c in closing { try? c.close().wait() }
     }
 }
 

@@ -49,8 +49,8 @@ struct Apply: ParsableCommand {
               + "\(t.sets.count) sets, \(t.sets.reduce(0) { $0 + $1.elements.count }) set elements"
               + (carried > 0 ? "; \(carried) learned address(es) kept" : ""))
         if config.station.dnsResolver && DaemonLock.isHeld(databasePath: db) {
-            printStderr("dronewall apply: dronewalld is running; its resolver still decides with the config and catalogue "
-                        + "it started with. Restart it (systemctl restart dronewalld) to resolve with these.\n")
+            printStderr("dronewall apply: dronewalld is running; within 5 s its resolver follows this policy if it is "
+                        + "what dronewalld's own --config compiles to, else restart it (systemctl restart dronewalld).\n")
         }
     }
 }

@@ -18,14 +18,15 @@ final class StationResolver: @unchecked Sendable {
     let core: ResolverCore
     let server: ResolverServer
     let group: MultiThreadedEventLoopGroup
-    let ports: [Int]
+    var ports: [Int] { server.ports }
+    let initialPorts: [Int]
     let upstreams: [String]
     private let queue = EventQueue()
 
     /// `learnedSets`: the table's timeout sets, whose carried-over elements the learner reads first.
     init(config: Config, catalogue: Catalogue, learnedSets: [NamedSet]) throws {
         let policy = NamePolicy(config: config, catalogue: catalogue)
-        ports = policy.askers.keys.sorted()
+        initialPorts = policy.askers.keys.sorted()
         let station = config.station
         let upstreamHosts = station.dnsUpstream.isEmpty ? StationResolver.systemNameservers()
                                                         : station.dnsUpstream.map(\.value.description)
@@ -44,7 +45,19 @@ final class StationResolver: @unchecked Sendable {
         server = ResolverServer(core: core, group: group)
     }
 
-    func start() throws { try server.start(ports: ports) }
+    func start() throws { try server.start(ports: initialPorts) }
+
+    /// After an apply of a changed config: decide with it, listen on the ports of new drones,
+    /// close those of removed ones, and read what the new table carried over.
+    func reload(config: Config, catalogue: Catalogue, learnedSets: [NamedSet]) throws {
+        let policy = NamePolicy(config: config, catalogue: catalogue)
+        let wanted = Set(policy.askers.keys)
+        let current = Set(server.ports)
+        try server.start(ports: wanted.subtracting(current).sorted())
+        core.reload(policy)
+        server.stop(ports: current.subtracting(wanted).sorted())
+        learner.preload(learnedSets)
+    }
 
     /// Listeners first (no new queries), then the learner's queue (its completions hop onto the
     /// event loops), then the event loops.

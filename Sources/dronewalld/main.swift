@@ -110,6 +110,11 @@ do {
     exit(1)
 }
 
+/// Set once the daemon's own policy is applied and its resolver runs; the table's comment as
+/// last seen (it names the policy and catalogue that are applied).
+var followingReapplies = false
+var appliedComment: String?
+
 /// Reads the logging rules' counters (exact totals; logging itself is sampled) and queues the deltas.
 @MainActor func snapshotCounters(_ now: Int64) {
     guard let client = counterClient else { return }
@@ -117,6 +122,7 @@ do {
         guard let status = try client.status(table: KernelLayout.tableName) else { return }
         let (deltas, reading) = counters.deltas(from: status, identity: counterIdentity(tableHandle: status.handle))
         writer.recordKernelCounts(deltas, reading: reading, atMicros: now)
+        if followingReapplies { followReapply(status.comment) }
     } catch {
         log("reading kernel counters failed: \(error)")
     }
@@ -133,7 +139,7 @@ if loaded.config.station.dnsResolver {
     do {
         let learnedSets = ruleset.table.sets.filter { $0.flags.contains(.timeout) && !$0.flags.contains(.dynamic) }
         let r = try StationResolver(config: loaded.config, catalogue: loaded.catalogue, learnedSets: learnedSets)
-        if !r.ports.isEmpty {
+        if !r.initialPorts.isEmpty {
             try r.start()
             log("resolving names for drones on ports \(r.ports.map(String.init).joined(separator: " ")), "
                 + "upstream \(r.upstreams.joined(separator: " "))")
@@ -149,6 +155,32 @@ if loaded.config.station.dnsResolver {
 
 var attribution = Attribution(index: CatalogueIndex(loaded.catalogue))
 if let learner = resolver?.learner { attribution.hostName = { learner.name(for: $0) } }
+
+appliedComment = ruleset.table.comment
+followingReapplies = true
+
+/// `dronewall apply` replaced the table: when the config file now compiles to exactly what the
+/// kernel holds, the resolver and the flow log's attribution follow it (checked with the
+/// counters, every 5 s). A table applied from another config is left alone, with a warning.
+@MainActor func followReapply(_ comment: String?) {
+    guard comment != appliedComment else { return }
+    appliedComment = comment
+    let fresh = PolicyLoader(configPath: configPath, catalogueDirectories: catalogues).load()
+    guard let compiled = fresh.ruleset, compiled.table.comment == comment else {
+        log("table inet dronewall was replaced with a policy that is not \(configPath) as it reads now; the resolver "
+            + "keeps deciding with the policy it has (restart dronewalld to change that)")
+        return
+    }
+    do {
+        let learnedSets = compiled.table.sets.filter { $0.flags.contains(.timeout) && !$0.flags.contains(.dynamic) }
+        try resolver?.reload(config: fresh.config, catalogue: fresh.catalogue, learnedSets: learnedSets)
+        attribution = Attribution(index: CatalogueIndex(fresh.catalogue), hostName: attribution.hostName)
+        log("followed the re-applied policy (\(comment ?? "")): \(fresh.config.drones.count) drone(s)"
+            + (resolver.map { ", resolving on ports \($0.ports.map(String.init).joined(separator: " "))" } ?? ""))
+    } catch {
+        log("cannot follow the re-applied policy: \(error); the resolver keeps the policy it has")
+    }
+}
 var lastCounters: Int64 = 0
 var aggregator = FlowAggregator(windowSeconds: 60)
 var reported = NflogStats()
