@@ -58,12 +58,17 @@ ip netns exec "$LAB_CLOUD" dnsmasq --keep-in-foreground --no-resolv --no-hosts -
 # DoT listener: something answers on 853, so only the station can make it fail.
 ip netns exec "$LAB_CLOUD" python3 "$LAB_DIR/tcp_probe.py" listen 853 </dev/null >/dev/null 2>&1 &
 
-start_daemon() { # start_daemon CONFIG
+start_daemon() { # start_daemon CONFIG: returns once this daemon (not an earlier one) resolves
+    local before
+    before=$(grep -c "resolving names" "$TMP/daemon.log" 2>/dev/null) || before=0
     # ip netns exec itself (not a shell function) in the background, so $! is the daemon.
     ip netns exec "$LAB_STATION" "$DWD" --config "$1" "${CAT[@]}" --db "$TMP/flows.db" --group root \
         >>"$TMP/daemon.log" 2>&1 &
     DAEMON=$!
-    for _ in $(seq 100); do grep -q "resolving names" "$TMP/daemon.log" 2>/dev/null && return; sleep 0.1; done
+    for _ in $(seq 100); do
+        [ "$(grep -c "resolving names" "$TMP/daemon.log" 2>/dev/null)" -gt "$before" ] && return
+        sleep 0.1
+    done
     fail "dronewalld did not start its resolver: $(tail -3 "$TMP/daemon.log")"
 }
 stop_daemon() { kill -TERM "$DAEMON"; wait "$DAEMON"; DAEMON=; }
