@@ -195,7 +195,14 @@ public final class Learner: @unchecked Sendable {
         return IPNetwork(bytes: [0, 0, 0, 0], prefixLength: 32)
     }
 
+    /// Forgets what has expired from the learner's view, now and then (on `queue`).
+    private func pruneKnown(now: UInt64) {
+        guard batchCount % 1000 == 0 else { return }
+        for (set, entries) in known { known[set] = entries.filter { $0.value.expires > now } }
+    }
+
     private func remember(_ requests: [Request], now: UInt64) {
+        pruneKnown(now: now)
         lock.locked {
             for r in requests {
                 for a in r.addresses { names[a] = (r.name, now + r.timeoutMilliseconds) }

@@ -55,7 +55,11 @@ public final class ResolverCore: @unchecked Sendable {
     /// Queries being answered now, and the most allowed at once (beyond it: REFUSED).
     private let inFlight = NSLockLike()
     nonisolated(unsafe) private var inFlightCount = 0  // guarded by `inFlight`
-    public static let maximumInFlight = 2048
+    nonisolated(unsafe) private var inFlightByPort: [Int: Int] = [:]  // guarded by `inFlight`
+    /// At most this many queries in flight in all, and per drone (resolver port), so one drone
+    /// flooding queries cannot take the sockets and memory every other drone needs.
+    public let maximumInFlight: Int
+    public let maximumInFlightPerDrone: Int
     let learner: any AddressLearning
     let upstream: any UpstreamForwarder
     let graceMilliseconds: UInt64
@@ -69,8 +73,11 @@ public final class ResolverCore: @unchecked Sendable {
 
     public init(policy: NamePolicy, learner: any AddressLearning, upstream: any UpstreamForwarder,
                 graceSeconds: Int64, sinkhole: DNSSinkhole, clock: @escaping @Sendable () -> Int64,
+                maximumInFlight: Int = 2048, maximumInFlightPerDrone: Int = 512,
                 record: @escaping @Sendable (BlockedEvent) -> Void) {
         self.currentPolicy = policy
+        self.maximumInFlight = maximumInFlight
+        self.maximumInFlightPerDrone = maximumInFlightPerDrone
         self.learner = learner
         self.upstream = upstream
         self.graceMilliseconds = UInt64(max(0, graceSeconds)) * 1000
@@ -86,9 +93,13 @@ public final class ResolverCore: @unchecked Sendable {
     public func answer(_ bytes: [UInt8], from client: DNSClient, on loop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
         stats.count { $0.queries += 1 }
         // A drone flooding queries must not exhaust sockets or memory for every other drone.
+        let port = client.port
         let admitted = inFlight.locked { () -> Bool in
-            guard inFlightCount < ResolverCore.maximumInFlight else { return false }
+            guard inFlightCount < maximumInFlight, inFlightByPort[port, default: 0] < maximumInFlightPerDrone else {
+                return false
+            }
             inFlightCount += 1
+            inFlightByPort[port, default: 0] += 1
             return true
         }
         guard admitted else {
@@ -97,7 +108,12 @@ public final class ResolverCore: @unchecked Sendable {
         }
         let policy = self.policy
         let done = answer(bytes, from: client, policy: policy, on: loop)
-        done.whenComplete { _ in self.inFlight.locked { self.inFlightCount -= 1 } }
+        done.whenComplete { _ in
+            self.inFlight.locked {
+                self.inFlightCount -= 1
+                self.inFlightByPort[port, default: 1] -= 1
+            }
+        }
         return done
     }
 

@@ -9,10 +9,27 @@ public final class ResolverServer: @unchecked Sendable {
     let group: any EventLoopGroup
     private let lock = NSLockLike()
     private var channels: [Int: [any Channel]] = [:]  // by port; guarded by `lock`
+    let tcpGate: Gate
 
-    public init(core: ResolverCore, group: any EventLoopGroup) {
+    /// TCP clients allowed at once, over all ports.
+    public static let maximumTCPConnections = 256
+
+    public init(core: ResolverCore, group: any EventLoopGroup, maximumTCPConnections: Int = ResolverServer.maximumTCPConnections) {
         self.core = core
         self.group = group
+        self.tcpGate = Gate(limit: maximumTCPConnections)
+    }
+
+    struct TooManyConnections: Error {}
+
+    /// A counter with a ceiling, shared by the TCP listeners.
+    final class Gate: @unchecked Sendable {
+        private let lock = NSLockLike()
+        private var count = 0
+        let limit: Int
+        init(limit: Int) { self.limit = limit }
+        func enter() -> Bool { lock.locked { count < limit ? { count += 1; return true }() : false } }
+        func leave() { lock.locked { count -= 1 } }
     }
 
     /// The ports listened on now.
@@ -29,10 +46,14 @@ public final class ResolverServer: @unchecked Sendable {
                     ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(UDPQueryHandler(core: core, port: port)) }
                 }
                 .bind(host: host, port: port).wait()
+            let gate = tcpGate
             let tcp = try ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { ch in
-                    ch.eventLoop.makeCompletedFuture {
+                    // A bounded number of TCP clients at once: beyond it, new ones are closed.
+                    guard gate.enter() else { return ch.eventLoop.makeFailedFuture(TooManyConnections()) }
+                    ch.closeFuture.whenComplete { _ in gate.leave() }
+                    return ch.eventLoop.makeCompletedFuture {
                         try ch.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(10)))
                         try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSTCPFrameDecoder()))
                         try ch.pipeline.syncOperations.addHandler(TCPQueryHandler(core: core, port: port))

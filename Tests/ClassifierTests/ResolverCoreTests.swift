@@ -14,10 +14,12 @@ import Testing
 @Suite struct ResolverCoreTests {
     final class FakeUpstream: UpstreamForwarder, @unchecked Sendable {
         var answers: [String: (DNSMessage) -> [UInt8]] = [:]
+        var delay: TimeAmount?
         func forward(_ query: [UInt8], id: UInt16, on loop: any EventLoop) -> EventLoopFuture<[UInt8]> {
             guard let q = try? DNSMessage.parse(query), let make = answers[q.questions[0].name] else {
                 return loop.makeFailedFuture(UDPUpstream.NoAnswer())
             }
+            if let delay { return loop.scheduleTask(in: delay) { make(q) }.futureResult }
             return loop.makeSucceededFuture(make(q))
         }
     }
@@ -51,9 +53,10 @@ import Testing
     let learner = FakeLearner()
     let events = Events()
 
-    func core(sinkhole: DNSSinkhole = .nxdomain) -> ResolverCore {
+    func core(sinkhole: DNSSinkhole = .nxdomain, maximumInFlight: Int = 2048, perDrone: Int = 512) -> ResolverCore {
         let reader = MemoryReader([
-            "/etc/dw/dronewall.conf": "[drone loc]\naddress = 192.0.2.10\npolicy = local-data\nallow = firmware\n",
+            "/etc/dw/dronewall.conf": "[drone loc]\naddress = 192.0.2.10\npolicy = local-data\nallow = firmware\n"
+                + "[drone two]\naddress = 192.0.2.11\npolicy = local-data\n",
             "/usr/share/dw/vendors/acme.rules": """
                 [vendor acme]
                 name = Acme
@@ -73,7 +76,8 @@ import Testing
         let (cfg, _) = ConfigReader(reader: reader).read(mainPath: "/etc/dw/dronewall.conf")
         let events = self.events
         return ResolverCore(policy: NamePolicy(config: cfg, catalogue: cat), learner: learner, upstream: upstream,
-                            graceSeconds: 60, sinkhole: sinkhole, clock: { 1_000_000 }, record: { events.add($0) })
+                            graceSeconds: 60, sinkhole: sinkhole, clock: { 1_000_000 }, maximumInFlight: maximumInFlight,
+                            maximumInFlightPerDrone: perDrone, record: { events.add($0) })
     }
 
     /// An answer: `name` CNAME-chained through `chain`, ending in the addresses.
@@ -179,6 +183,27 @@ import Testing
         // Still answering after all that.
         upstream.answers["www.example.org"] = { Self.answer($0) }
         #expect(try ask(c, "www.example.org")?.flags.rcode == DNSRcode.noError)
+    }
+
+    /// One drone flooding queries gets REFUSED beyond its share; another drone is still served.
+    @Test func queriesInFlightAreCappedPerDrone() throws {
+        upstream.answers["www.example.org"] = { Self.answer($0) }
+        upstream.delay = .milliseconds(300)
+        let c = core(maximumInFlight: 8, perDrone: 3)
+        let ports = KernelLayout.dnsPorts(base: 15300, drones: ["loc", "two"])
+        let q = try DNSMessage.query(id: 7, name: "www.example.org", type: DNSType.a)
+        func send(_ drone: String) -> EventLoopFuture<[UInt8]?> {
+            c.answer(q, from: DNSClient(port: ports[drone]!, address: "192.0.2.10", sourcePort: 1, local: "192.0.2.1",
+                                        tcp: false), on: group.next())
+        }
+        let flood = (0..<5).map { _ in send("loc") }
+        let other = (0..<2).map { _ in send("two") }
+        let rcodes = { (fs: [EventLoopFuture<[UInt8]?>]) in try fs.map { try DNSMessage.parse($0.wait()!).flags.rcode } }
+        #expect(try rcodes(flood).sorted() == [0, 0, 0, 5, 5])
+        #expect(try rcodes(other) == [0, 0])
+        #expect(c.stats.snapshot.refusedBusy == 2)
+        // Once answered, the drone's share is free again.
+        #expect(try rcodes([send("loc")]) == [0])
     }
 
     @Test func unreachableUpstreamIsServfail() throws {
