@@ -5,16 +5,6 @@ import DronewallPolicy
 /// What the station's resolver does with a name for the drone that asked: the same decisions
 /// the drone's kernel chain makes for addresses, taken at the name. Pure.
 public struct NamePolicy: Sendable {
-    /// One drone's view, found by the resolver port the kernel redirected its query to.
-    public struct Asker: Sendable {
-        public var drone: String
-        public var policy: PolicyKind
-        public var blocked: UInt32
-        public var wouldBlock: UInt32
-        public var allowNames: [String]
-        public var blockNames: [String]
-    }
-
     /// What to do with a name: every catalogued answer is learned (so a cached or hard-coded
     /// address is classified too), then answered, or sinkholed for this drone.
     public struct Decision: Sendable, Equatable {
@@ -42,43 +32,26 @@ public struct NamePolicy: Sendable {
     let index: CatalogueIndex
     let resolverNames: Set<String>
     let resolverAddresses: [IPNetwork]
-    /// By resolver port.
-    public let askers: [Int: Asker]
+    /// The policies of those who ask, by the resolver port the kernel redirects their DNS to.
+    public let askers: [Int: DronePolicy]
     public let unknownPort: Int?
 
-    public init(config: Config, catalogue: Catalogue) {
-        index = CatalogueIndex(catalogue)
-        resolverNames = Set(catalogue.resolvers.flatMap { $0.names.map(\.value) })
-        resolverAddresses = config.station.dnsResolver ? catalogue.resolvers.flatMap { $0.addresses.map(\.value) } : []
-        var askers: [Int: Asker] = [:]
-        let base = config.station.dnsPortBase
-        let withPolicy = config.drones.filter { $0.policy != nil }
-        let ports = KernelLayout.dnsPorts(base: base, drones: withPolicy.map(\.name))
-        for d in withPolicy {
-            askers[ports[d.name]!] = NamePolicy.asker(d.name, d.policy!.value, d)
-        }
-        if !config.station.droneInterfaces.isEmpty {
-            let port = Int(base)
-            var unknown = DroneConfig(name: KernelLayout.unknownDroneWord, location: SourceLocation(file: "", line: 0, column: 0))
-            unknown.policy = config.station.unknownDevices
-            askers[port] = NamePolicy.asker(KernelLayout.unknownDroneWord, config.station.unknownDevicesPolicy, unknown)
-            unknownPort = port
-        } else {
-            unknownPort = nil
-        }
-        self.askers = askers
+    /// The resolver's view of a snapshot: its policies with a resolver port, and the catalogue.
+    public init(_ snapshot: PolicySnapshot) {
+        self.init(drones: snapshot.drones, catalogue: snapshot.catalogue,
+                  resolverAddresses: snapshot.config.station.dnsResolver)
     }
 
-    static func asker(_ name: String, _ policy: PolicyKind, _ d: DroneConfig) -> Asker {
-        let allow = d.allow.reduce(UInt32(0)) { $0 | $1.value.bit }
-        let block = d.block.reduce(UInt32(0)) { $0 | $1.value.bit }
-        func names(_ hosts: [Located<HostPattern>]) -> [String] {
-            hosts.compactMap { if case let .domain(n) = $0.value { n } else { nil } }
-        }
-        return Asker(drone: name, policy: policy,
-                     blocked: PolicyCompiler.blockedMask(policy, allow: allow, block: block),
-                     wouldBlock: PolicyCompiler.wouldBlockMask(policy, allow: allow, block: block),
-                     allowNames: names(d.allowHosts), blockNames: names(d.blockHosts))
+    /// `resolverAddresses`: the public resolvers' addresses are closed for drones (the station
+    /// resolver is on), so an answer pointing at them gets their class.
+    public init(drones: [DronePolicy], catalogue: Catalogue, resolverAddresses: Bool = true) {
+        index = CatalogueIndex(catalogue)
+        resolverNames = Set(catalogue.resolvers.flatMap { $0.names.map(\.value) })
+        self.resolverAddresses = resolverAddresses ? catalogue.resolvers.flatMap { $0.addresses.map(\.value) } : []
+        var askers: [Int: DronePolicy] = [:]
+        for d in drones { if let port = d.resolverPort { askers[Int(port)] = d } }
+        self.askers = askers
+        unknownPort = drones.first { $0.subject == .unknownDevices }?.resolverPort.map(Int.init)
     }
 
     /// Classes an address has without any name: its catalogue network, a public resolver's address.
@@ -95,7 +68,7 @@ public struct NamePolicy: Sendable {
                 c.mask |= e.mask
                 if c.vendor == nil { c.vendor = e.vendorID; c.matchedName = n }
             }
-            if covers(resolverNames, n) {
+            if isResolverName(n) {
                 c.mask |= KernelLayout.resolverBit
                 if c.matchedName == nil { c.matchedName = n }
             }
@@ -105,34 +78,33 @@ public struct NamePolicy: Sendable {
 
     /// The decision for `asker` about a chain of names. `inherited`: classes the names carry
     /// from an earlier answer that led to them (a CNAME or SVCB target of a catalogued name).
-    public func decide(_ names: [String], for asker: Asker, inherited: UInt32 = 0) -> Decision {
+    public func decide(_ names: [String], for asker: DronePolicy, inherited: UInt32 = 0) -> Decision {
         var c = classify(names)
         c.mask |= inherited
         var d = Decision(mask: c.mask)
-        d.blockHost = names.contains { covers(asker.blockNames, $0) }
-        d.allowHost = !d.blockHost && names.contains { covers(asker.allowNames, $0) }
+        d.blockHost = names.contains { name in asker.blockHosts.contains { $0.value.covers(name: name) } }
+        d.allowHost = !d.blockHost && names.contains { name in asker.allowHosts.contains { $0.value.covers(name: name) } }
         if d.blockHost {
             d.sinkhole = KernelLayout.reasonHost
         } else if d.allowHost {
             // allow-host beats categories, as in the drone chain.
         } else if c.mask & KernelLayout.resolverBit != 0 {
-            if asker.policy == .monitor { d.wouldBlock = KernelLayout.reasonDNSBypass } else {
+            if asker.kind == .monitor { d.wouldBlock = KernelLayout.reasonDNSBypass } else {
                 d.sinkhole = KernelLayout.reasonDNSBypass
             }
-        } else if let first = Category.from(mask: c.mask & asker.blocked).first {
+        } else if let first = Category.from(mask: c.mask & asker.blocked.rawValue).first {
             d.sinkhole = first.rawValue
         } else {
-            d.wouldBlock = Category.from(mask: c.mask & asker.wouldBlock).first?.rawValue
+            d.wouldBlock = Category.from(mask: c.mask & asker.wouldBlock.rawValue).first?.rawValue
         }
         return d
     }
 
-    /// True when `name` is one of `list` or below one.
-    func covers<S: Sequence<String>>(_ list: S, _ name: String) -> Bool {
+    /// True when `name` is one of the public resolvers' names or below one.
+    func isResolverName(_ name: String) -> Bool {
         var rest = Substring(name)
-        let set = list as? Set<String>
         while !rest.isEmpty {
-            if let set { if set.contains(String(rest)) { return true } } else if list.contains(String(rest)) { return true }
+            if resolverNames.contains(String(rest)) { return true }
             guard let dot = rest.firstIndex(of: ".") else { return false }
             rest = rest[rest.index(after: dot)...]
         }

@@ -163,7 +163,7 @@ public final class ResolverCore: @unchecked Sendable {
         }
     }
 
-    func decideAndLearn(query: DNSMessage, reply: [UInt8], answer: DNSMessage, asker: NamePolicy.Asker,
+    func decideAndLearn(query: DNSMessage, reply: [UInt8], answer: DNSMessage, asker: DronePolicy,
                         client: DNSClient, policy: NamePolicy, on loop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
         let question = query.questions[0].name
         let facts = AnswerFacts(question: question, answer: answer)
@@ -186,8 +186,8 @@ public final class ResolverCore: @unchecked Sendable {
         }
         guard decision.learnsAnything, !facts.addresses.isEmpty else { return loop.makeSucceededFuture(finish()) }
         var hostSets: [(drone: String, kind: KernelLayout.HostListKind)] = []
-        if decision.allowHost { hostSets.append((asker.drone, .allow)) }
-        if decision.blockHost { hostSets.append((asker.drone, .block)) }
+        if decision.allowHost { hostSets.append((asker.subject.word, .allow)) }
+        if decision.blockHost { hostSets.append((asker.subject.word, .block)) }
         var extra: [IPNetwork: UInt32] = [:]
         for a in facts.addresses {
             let c = policy.addressClasses(a)
@@ -213,7 +213,7 @@ public final class ResolverCore: @unchecked Sendable {
 
     func note(_ name: String, _ reason: String, _ verdict: FlowVerdict, _ client: DNSClient, _ policy: NamePolicy) {
         let vendor = policy.classify([name]).vendor
-        record(BlockedEvent(timeMicros: clock(), drone: policy.askers[client.port]?.drone ?? "?", category: reason,
+        record(BlockedEvent(timeMicros: clock(), drone: policy.askers[client.port]?.subject.word ?? "?", category: reason,
                             verdict: verdict, vendor: vendor, proto: .dns, source: client.address,
                             destination: name, port: 53, sourcePort: client.sourcePort, host: name, length: 0))
     }

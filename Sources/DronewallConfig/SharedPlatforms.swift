@@ -27,6 +27,6 @@ public enum SharedPlatforms {
 
     /// The shared domains `domain` covers (itself or domains below it), sorted.
     public static func covered(by domain: String) -> [String] {
-        apexDomains.filter { $0 == domain || $0.hasSuffix("." + domain) }.sorted()
+        apexDomains.filter { HostPattern.domain(domain).covers(name: $0) }.sorted()
     }
 }

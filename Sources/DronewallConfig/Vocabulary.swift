@@ -26,6 +26,22 @@ public enum Category: String, Sendable, Hashable, CaseIterable, Comparable {
     public static func from(mask: UInt32) -> [Category] { allCases.filter { mask & $0.bit != 0 } }
 }
 
+/// A set of categories, as the bits of the kernel's class marks (`Category.bit`).
+public struct CategorySet: OptionSet, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue & Category.allBits }
+    public init<S: Sequence<Category>>(_ categories: S) { self.init(rawValue: categories.reduce(0) { $0 | $1.bit }) }
+    public init(_ category: Category) { self.init(rawValue: category.bit) }
+
+    public static let all = CategorySet(rawValue: Category.allBits)
+
+    public func contains(_ c: Category) -> Bool { rawValue & c.bit != 0 }
+    /// The members, in bit order.
+    public var categories: [Category] { Category.from(mask: rawValue) }
+    /// Config words, space-separated, in bit order.
+    public var description: String { categories.map(\.rawValue).joined(separator: " ") }
+}
+
 /// What a drone may send beyond the station (see DESIGN.md, "Config").
 public enum PolicyKind: String, Sendable, Hashable, CaseIterable {
     /// Nothing beyond the station and its drone LAN.
@@ -48,6 +64,23 @@ public enum HostPattern: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case let .domain(d): return d
         case let .network(n): return n.description
+        }
+    }
+
+    /// True when `name` is this domain or below it (on label boundaries). Names are compared as
+    /// given: config and catalogue domains are lowercase, and so are names the resolver parsed.
+    public func covers(name: String) -> Bool {
+        guard case let .domain(d) = self else { return false }
+        return name == d || (name.hasSuffix(d) && name.utf8.dropLast(d.utf8.count).last == UInt8(ascii: "."))
+    }
+
+    /// True when everything `other` matches is matched by this pattern too (a domain and its
+    /// subdomains; a network inside this one).
+    public func covers(_ other: HostPattern) -> Bool {
+        switch (self, other) {
+        case let (.domain, .domain(name)): return covers(name: name)
+        case let (.network(mine), .network(theirs)): return mine.contains(theirs)
+        default: return false
         }
     }
 }

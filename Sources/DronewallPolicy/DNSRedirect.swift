@@ -7,40 +7,31 @@ struct DNSRedirect {
     var sets: [NamedSet] = []
     var chains: [Chain] = []
 
-    /// `drones`: (drone, its index in the config, its identities) for drones with a policy.
-    init(station: StationConfig, drones: [(DroneConfig, Int, uids: [UInt32])], droneInterfaces: [String],
-         _ diags: inout Diagnostics) {
-        let base = station.dnsPortBase
-        if Int(base) + KernelLayout.dnsPortSlots > 65_535 {
-            diags.error("dns-port \(base) leaves no room for the drones' resolver ports (it needs the \(KernelLayout.dnsPortSlots) "
-                        + "ports above it; at most \(65_535 - KernelLayout.dnsPortSlots))", at: station.location, length: 7)
-            return
-        }
-        let portOf = KernelLayout.dnsPorts(base: base, drones: drones.map(\.0.name))
+    /// `drones`: every subject with its resolver port (the unknown devices last, as the model
+    /// lists them); `hasDroneInterfaces`: the table has a `drone_interfaces` set.
+    init(drones: [DronePolicy], hasDroneInterfaces: Bool) {
         var byMAC: [SetElement] = [], byV4: [SetElement] = [], byV6: [SetElement] = []
         var byIface: [SetElement] = [], byUser: [SetElement] = []
         var ports: [SetElement] = []
-        func redirect(_ chain: String, port: Int, origin: String?) {
-            let p = UInt16(port)
+        for drone in drones {
+            guard let port = drone.resolverPort else { continue }
+            let origin = drone.origin?.description
+            let chain = drone.droneName.map(KernelLayout.dnsDroneChain) ?? KernelLayout.dnsUnknownChain
             chains.append(Chain(name: chain, rules: [
-                Rule([.equals(.udpDestinationPort, .port(53), negated: false)], [], .redirect(port: p)),
-                Rule([.equals(.tcpDestinationPort, .port(53), negated: false)], [], .redirect(port: p)),
+                Rule([.equals(.udpDestinationPort, .port(53), negated: false)], [], .redirect(port: port)),
+                Rule([.equals(.tcpDestinationPort, .port(53), negated: false)], [], .redirect(port: port)),
             ], origin: origin))
-            ports.append(SetElement(key: .port(p), origin: origin))
-        }
-        for (drone, _, uids) in drones {
-            let chain = KernelLayout.dnsDroneChain(drone.name)
+            ports.append(SetElement(key: .port(port), origin: origin))
+            // Identity maps as in the forward chain; the unknown devices are what matches none.
             let go = Value.verdict(.goto(chain))
-            redirect(chain, port: portOf[drone.name]!, origin: drone.location.description)
-            for m in drone.macs { byMAC.append(SetElement(key: .ether(m.value.bytes), data: go)) }
-            for a in drone.addresses {
-                (a.value.isIPv4 ? { byV4.append($0) } : { byV6.append($0) })(SetElement(key: .network(a.value), data: go))
+            for id in drone.identities {
+                switch id.value {
+                case let .mac(m): byMAC.append(SetElement(key: .ether(m.bytes), data: go))
+                case let .network(n): (n.isIPv4 ? { byV4.append($0) } : { byV6.append($0) })(SetElement(key: .network(n), data: go))
+                case let .interface(i): byIface.append(SetElement(key: .interfaceName(i), data: go))
+                case let .uid(u): byUser.append(SetElement(key: .uid(u), data: go))
+                }
             }
-            for i in drone.interfaces { byIface.append(SetElement(key: .interfaceName(i.value), data: go)) }
-            for u in uids { byUser.append(SetElement(key: .uid(u), data: go)) }
-        }
-        if !droneInterfaces.isEmpty {
-            redirect(KernelLayout.dnsUnknownChain, port: Int(base), origin: station.location?.description)
         }
         sets = [
             NamedSet(name: KernelLayout.dnsByInterface, keyType: .interfaceName, dataType: .verdict, elements: byIface),
@@ -57,7 +48,7 @@ struct DNSRedirect {
             Rule([], [], .verdictMap(.ipv4Source, map: KernelLayout.dnsByIPv4)),
             Rule([], [], .verdictMap(.ipv6Source, map: KernelLayout.dnsByIPv6)),
         ]
-        if !droneInterfaces.isEmpty {
+        if hasDroneInterfaces {
             pre.append(Rule([.inSet(.inputInterfaceName, set: KernelLayout.droneInterfacesSet, negated: false)], [],
                             .verdict(.goto(KernelLayout.dnsUnknownChain))))
         }

@@ -2,34 +2,11 @@ import DronewallConfig
 import NftModel
 
 extension PolicyCompiler {
-    /// Interfaces whose forwarded traffic is filtered: the station's list plus every
-    /// interface a drone is identified by.
-    var allDroneInterfaces: [String] {
-        var out = config.station.droneInterfaces.map(\.value)
-        for d in config.drones { for i in d.interfaces where !out.contains(i.value) { out.append(i.value) } }
-        return out
-    }
-
-    /// Category bits a drone's traffic is blocked for, by policy and overrides.
-    public static func blockedMask(_ policy: PolicyKind, allow: UInt32, block: UInt32) -> UInt32 {
-        switch policy {
-        case .isolate: return Category.allBits
-        case .localData: return (Category.allBits & ~allow) | block
-        case .allowlist: return Category.allBits & ~(allow & ~block)
-        case .monitor: return block
-        }
-    }
-
-    /// Category bits logged as would-block: what local-data would block that the policy lets through.
-    public static func wouldBlockMask(_ policy: PolicyKind, allow: UInt32, block: UInt32) -> UInt32 {
-        policy == .monitor ? Category.allBits & ~allow & ~block : 0
-    }
-
     /// Counting and rate-limited logging of one reason, one rule per family (the family match
     /// comes first so each counter sees only its packets). No verdict: the caller adds the
     /// drop in a separate rule, so a packet over the log limit is still dropped.
     static func logRules(drone: String, reason: String, verdict: KernelLayout.LogVerdict, group: UInt16,
-                         matches: [Match], origin: String) -> [Rule] {
+                         matches: [Match], origin: String?) -> [Rule] {
         let prefix = KernelLayout.logPrefix(drone: drone, reason: reason, verdict: verdict)
         return [(NetworkFamily.ipv4, KernelLayout.logMeterV4, [Field.ipv4Source, .ipv4Destination]),
                 (.ipv6, KernelLayout.logMeterV6, [.ipv6Source, .ipv6Destination])].map { family, meter, key in
@@ -41,14 +18,13 @@ extension PolicyCompiler {
     }
 
     /// The chain a drone's new flows go through, and the host sets it refers to.
-    func droneChain(_ drone: DroneConfig, policy: PolicyKind, logGroup: UInt16,
-                    _ diags: inout Diagnostics) -> (Chain, [NamedSet]) {
-        let name = drone.name
-        let allow = drone.allow.reduce(UInt32(0)) { $0 | $1.value.bit }
-        let block = drone.block.reduce(UInt32(0)) { $0 | $1.value.bit }
-        let blocked = PolicyCompiler.blockedMask(policy, allow: allow, block: block)
-        let wouldBlock = PolicyCompiler.wouldBlockMask(policy, allow: allow, block: block)
-        let origin = drone.location.description
+    /// `hasDroneLAN`: the table has a `drone_interfaces` set (isolate and allowlist reach it).
+    func droneChain(_ drone: DronePolicy, logGroup: UInt16, hasDroneLAN: Bool) -> (Chain, [NamedSet]) {
+        let name = drone.subject.word
+        let policy = drone.kind
+        let blocked = drone.blocked.rawValue
+        let wouldBlock = drone.wouldBlock.rawValue
+        let origin = drone.origin?.description
         func log(_ reason: String, _ matches: [Match], _ verdict: KernelLayout.LogVerdict = .blocked) -> [Rule] {
             PolicyCompiler.logRules(drone: name, reason: reason, verdict: verdict, group: logGroup, matches: matches,
                                     origin: origin)
@@ -68,21 +44,7 @@ extension PolicyCompiler {
         // Explicit hosts first: block-host beats everything, allow-host beats categories.
         for kind in [KernelLayout.HostListKind.block, .allow] {
             let hosts = kind == .block ? drone.blockHosts : drone.allowHosts
-            let domains = hosts.filter { if case .domain = $0.value { true } else { false } }
-            if !config.station.dnsResolver {
-                for domain in domains {
-                    // A block that cannot be enforced is an error (fail closed); an allow that cannot
-                    // be is only a warning, since it leaves the traffic blocked.
-                    let why = "'\(domain.value)' is a name: names in \(kind.rawValue)-host need the station's DNS "
-                        + "resolver, which is off (dns-resolver = off); use addresses or networks"
-                    if kind == .block {
-                        diags.error(why, at: domain.location, length: domain.value.description.count)
-                    } else {
-                        diags.warning(why + " (the name stays blocked by the policy)", at: domain.location,
-                                      length: domain.value.description.count)
-                    }
-                }
-            }
+            let hasNames = !DronePolicy.names(hosts).isEmpty
             for ipv6 in [false, true] {
                 let nets = hosts.compactMap { h -> SetElement? in
                     guard case let .network(n) = h.value, n.isIPv4 != ipv6 else { return nil }
@@ -95,7 +57,7 @@ extension PolicyCompiler {
                                          elements: mergeHostNetworks(nets), origin: origin))
                     targets.append(setName)
                 }
-                if config.station.dnsResolver && !domains.isEmpty {
+                if station.dnsResolver && hasNames {
                     // Filled by the resolver with the addresses these names resolve to, per drone.
                     let setName = KernelLayout.hostSet(name, kind, ipv6: ipv6, learned: true)
                     sets.append(NamedSet(name: setName, keyType: ipv6 ? .ipv6Address : .ipv4Address, flags: .timeout,
@@ -125,7 +87,7 @@ extension PolicyCompiler {
         // published addresses, and what their names resolve to) are closed, unless a host list
         // above allowed them. Plain DNS that reaches the forward hook was not redirected (a flow
         // from before the table, which nat no longer sees): closed as well.
-        if config.station.dnsResolver {
+        if station.dnsResolver {
             let bypasses: [[Match]] = [
                 [.equals(.udpDestinationPort, .port(53), negated: false)],
                 [.equals(.tcpDestinationPort, .port(53), negated: false)],
@@ -146,11 +108,11 @@ extension PolicyCompiler {
         // isolate and allowlist still let the drone reach the drone LAN and, for apps on
         // the station, loopback: "nothing beyond the station".
         if policy == .isolate || policy == .allowlist {
-            if !allDroneInterfaces.isEmpty {
+            if hasDroneLAN {
                 rules.append(Rule([.inSet(.outputInterfaceName, set: KernelLayout.droneInterfacesSet, negated: false)], [],
                                   accept, origin: origin))
             }
-            if !drone.users.isEmpty {
+            if drone.hasUserIdentity {
                 rules.append(Rule([.equals(.outputInterfaceName, .interfaceName("lo"), negated: false)], [], accept,
                                   origin: origin))
             }
@@ -185,7 +147,8 @@ extension PolicyCompiler {
             }
             rules.append(Rule([], [], accept, origin: origin))
         }
-        return (Chain(name: KernelLayout.droneChain(name), rules: rules, origin: origin), sets)
+        let chainName = drone.droneName.map(KernelLayout.droneChain) ?? KernelLayout.unknownDevicesChain
+        return (Chain(name: chainName, rules: rules, origin: origin), sets)
     }
 
     /// Drops networks contained in another of the same list (interval sets reject overlaps).
@@ -197,32 +160,5 @@ extension PolicyCompiler {
                 return o.contains(n)
             }
         }.reduce(into: [SetElement]()) { acc, el in if !acc.contains(where: { $0.key == el.key }) { acc.append(el) } }
-    }
-
-    /// `allow` words that cannot take effect: under isolate, or for endpoints that also
-    /// serve a category that stays blocked (a host is the finest grain, see DESIGN.md).
-    func warnIneffectiveAllows(_ drone: DroneConfig, policy: PolicyKind, _ diags: inout Diagnostics) {
-        if policy == .isolate {
-            for a in drone.allow {
-                diags.warning("allow = \(a.value.rawValue) has no effect under policy isolate (use allowlist)",
-                              at: a.location, length: a.value.rawValue.count)
-            }
-            return
-        }
-        if policy == .monitor { return } // allow only keeps those categories out of the would-block log
-        let allow = drone.allow.reduce(UInt32(0)) { $0 | $1.value.bit }
-        let block = drone.block.reduce(UInt32(0)) { $0 | $1.value.bit }
-        let blocked = PolicyCompiler.blockedMask(policy, allow: allow, block: block)
-        for a in drone.allow {
-            let shared = index.endpoints(serving: a.value.bit).filter { $0.mask & blocked != 0 }
-            guard !shared.isEmpty else { continue }
-            let shown = shared.prefix(3).map { e in
-                "\(e.pattern) (also \(Category.from(mask: e.mask & blocked).map(\.rawValue).joined(separator: ", ")))"
-            }
-            let more = shared.count > 3 ? " and \(shared.count - 3) more" : ""
-            diags.warning("allow = \(a.value.rawValue) has no effect for \(shown.joined(separator: "; "))\(more): "
-                          + "a host is allowed only when every category it serves is allowed",
-                          at: a.location, length: a.value.rawValue.count)
-        }
     }
 }

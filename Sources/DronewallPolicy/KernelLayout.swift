@@ -71,9 +71,7 @@ public enum KernelLayout {
         var taken = Set<Int>()
         var out: [String: Int] = [:]
         for name in drones.sorted() where out[name] == nil {
-            var h: UInt32 = 2_166_136_261
-            for b in name.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
-            var slot = Int(h % UInt32(dnsPortSlots))
+            var slot = Int(FNV1a.hash(name) % UInt32(dnsPortSlots))
             while taken.contains(slot) { slot = (slot + 1) % dnsPortSlots }
             taken.insert(slot)
             out[name] = Int(base) + 1 + slot

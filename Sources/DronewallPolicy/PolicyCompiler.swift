@@ -1,133 +1,53 @@
 import DronewallConfig
 import NftModel
 
-/// Compiles a validated config and the catalogue into the ruleset of table `inet dronewall`.
+/// Compiles validated policies and the catalogue into the ruleset of table `inet dronewall`.
 ///
-/// Pure: the only outside knowledge, user names, comes in through `resolveUser`.
-/// Per-packet work in the result is set/map lookups plus a fixed number of rules per
-/// drone (one per category at most), never a list that grows with drones or endpoints.
+/// Pure and total: every check happened in `PolicyModel.validate`. Per-packet work in the result
+/// is set/map lookups plus a fixed number of rules per drone (one per category at most), never
+/// a list that grows with drones or endpoints.
 public struct PolicyCompiler {
-    public typealias UserResolver = @Sendable (String) -> UInt32?
-
-    let config: Config
+    let station: StationConfig
     let catalogue: Catalogue
-    let index: CatalogueIndex
-    let resolveUser: UserResolver
 
-    public init(config: Config, catalogue: Catalogue, resolveUser: @escaping UserResolver) {
-        self.config = config
+    public init(station: StationConfig, catalogue: Catalogue) {
+        self.station = station
         self.catalogue = catalogue
-        self.index = CatalogueIndex(catalogue)
-        self.resolveUser = resolveUser
     }
 
-    /// The ruleset, or nil with errors in the diagnostics. Warnings come either way.
-    /// Pass the diagnostics the config was read with, so messages show their source lines.
-    public func compile(into diags: inout Diagnostics) -> Ruleset? {
-        let errorsBefore = diags.errors.count
-        let draft = build(&diags)
-        if diags.errors.count > errorsBefore { return nil }
-        // The generation is a hash of the policy itself: re-applying the same policy keeps
-        // established flows on the fast path, a changed policy re-examines them.
-        let gen = PolicyCompiler.generation(of: NftTextRenderer.render(draft))
-        var ruleset = PolicyCompiler.stamp(draft, generation: gen)
-        ruleset.table.comment = KernelLayout.tableComment(generation: gen, catalogue: catalogue.versionLabel)
-        return ruleset
-    }
-
-    /// Writes the generation into the rules built with generation 0: the fast-path match
-    /// of the base chains and the mark set by `accept_flow`.
-    static func stamp(_ ruleset: Ruleset, generation gen: UInt32) -> Ruleset {
-        var r = ruleset
-        for c in r.table.chains.indices {
-            for i in r.table.chains[c].rules.indices {
-                var rule = r.table.chains[c].rules[i]
-                rule.matches = rule.matches.map { m in
-                    if case let .masked(.conntrackMark, mask, 0, negated) = m, mask == KernelLayout.generationMask {
-                        return .masked(.conntrackMark, mask: mask, value: gen, negated: negated)
-                    }
-                    return m
-                }
-                rule.statements = rule.statements.map { s in
-                    s == .setConntrackMark(.orBits(0)) ? .setConntrackMark(.orBits(gen)) : s
-                }
-                r.table.chains[c].rules[i] = rule
-            }
-        }
-        return r
-    }
-
-    static func generation(of text: String) -> UInt32 {
-        var h: UInt32 = 2_166_136_261
-        for b in text.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
-        return (h % 0xffff + 1) << 16
-    }
-
-    // MARK: building
-
-    /// The ruleset with generation 0; `compile` stamps the real one in.
-    func build(_ diags: inout Diagnostics) -> Ruleset {
-        let gen: UInt32 = 0
+    /// The ruleset for `drones` (as `PolicyModel.validate` made them), stamped with `generation`:
+    /// the fast-path match of the base chains and the mark `accept_flow` sets carry it, so a
+    /// re-apply of the same policy keeps established flows, a changed one re-examines them.
+    public func compile(_ drones: [DronePolicy], generation gen: UInt32) -> Ruleset {
         var sets: [NamedSet] = []
         var droneChains: [Chain] = []
-        let station = config.station
         let logGroup = station.logGroup
 
         // Identity maps: one lookup per identity kind leads straight to the drone's chain.
         var byMAC: [SetElement] = [], byV4: [SetElement] = [], byV6: [SetElement] = []
         var byIface: [SetElement] = [], byUser: [SetElement] = []
         var droneIfaces = station.droneInterfaces.map(\.value)  // the drone LAN (isolate reaches it)
-        var seenUIDs: [UInt32: String] = [:]
-        var anyUserDrone = false
-        var dnsDrones: [(DroneConfig, Int, uids: [UInt32])] = []
-
-        for (index, drone) in config.drones.enumerated() {
-            guard let policy = drone.policy?.value else { continue }
-            var uids: [UInt32] = []
-            let chainName = KernelLayout.droneChain(drone.name)
-            let go = Value.verdict(.goto(chainName))
-            for m in drone.macs { byMAC.append(SetElement(key: .ether(m.value.bytes), data: go, origin: m.location.description)) }
-            for a in drone.addresses {
-                let el = SetElement(key: .network(a.value), data: go, origin: a.location.description)
-                if a.value.isIPv4 { byV4.append(el) } else { byV6.append(el) }
-            }
-            for i in drone.interfaces {
-                byIface.append(SetElement(key: .interfaceName(i.value), data: go, origin: i.location.description))
-                if !droneIfaces.contains(i.value) { droneIfaces.append(i.value) }
-            }
-            for u in drone.users {
-                let uid: UInt32
-                switch u.value {
-                case let .uid(n): uid = n
-                case let .name(n):
-                    guard let r = resolveUser(n) else {
-                        diags.error("no such user '\(n)' on this station", at: u.location, length: n.count)
-                        continue
-                    }
-                    uid = r
-                }
-                if let owner = seenUIDs[uid] {
-                    if owner != drone.name {
-                        diags.error("user \(u.value) (uid \(uid)) is already claimed by drone '\(owner)'",
-                                    at: u.location, length: u.value.description.count)
-                    }
-                    continue
-                }
-                seenUIDs[uid] = drone.name
-                uids.append(uid)
-                anyUserDrone = true
-                byUser.append(SetElement(key: .uid(uid), data: go, origin: u.location.description))
-            }
-            let (chain, hostSets) = droneChain(drone, policy: policy, logGroup: logGroup, &diags)
-            sets += hostSets
-            droneChains.append(chain)
-            warnIneffectiveAllows(drone, policy: policy, &diags)
-            dnsDrones.append((drone, index, uids))
+        for drone in drones {
+            for i in drone.interfaces where !droneIfaces.contains(i.value) { droneIfaces.append(i.value) }
         }
 
-        if station.unknownDevices != nil && station.droneInterfaces.isEmpty {
-            diags.warning("unknown-devices applies only to traffic from drone-interfaces, and none are set",
-                          at: station.unknownDevices?.location, length: station.unknownDevicesPolicy.rawValue.count)
+        for drone in drones {
+            let (chain, hostSets) = droneChain(drone, logGroup: logGroup, hasDroneLAN: !droneIfaces.isEmpty)
+            sets += hostSets
+            droneChains.append(chain)
+            guard drone.subject != .unknownDevices else { continue }
+            let go = Value.verdict(.goto(chain.name))
+            for id in drone.identities {
+                let origin = id.location.description
+                switch id.value {
+                case let .mac(m): byMAC.append(SetElement(key: .ether(m.bytes), data: go, origin: origin))
+                case let .network(n):
+                    let el = SetElement(key: .network(n), data: go, origin: origin)
+                    if n.isIPv4 { byV4.append(el) } else { byV6.append(el) }
+                case let .interface(i): byIface.append(SetElement(key: .interfaceName(i), data: go, origin: origin))
+                case let .uid(u): byUser.append(SetElement(key: .uid(u), data: go, origin: origin))
+                }
+            }
         }
 
         var tableSets: [NamedSet] = []
@@ -161,14 +81,6 @@ public struct PolicyCompiler {
             ]),
         ]
         chains += droneChains
-        if !station.droneInterfaces.isEmpty {
-            var unknown = DroneConfig(name: KernelLayout.unknownDroneWord,
-                                      location: station.location ?? SourceLocation(file: "", line: 0, column: 0))
-            unknown.policy = station.unknownDevices
-            var chain = droneChain(unknown, policy: station.unknownDevicesPolicy, logGroup: logGroup, &diags).0
-            chain.name = KernelLayout.unknownDevicesChain
-            chains.append(chain)
-        }
 
         let fastPath = Rule([.masked(.conntrackMark, mask: KernelLayout.generationMask, value: gen, negated: false)], [],
                             .verdict(.accept))
@@ -188,19 +100,19 @@ public struct PolicyCompiler {
                                 .verdict(.goto(KernelLayout.unknownDevicesChain))))
         }
         chains.append(Chain(name: KernelLayout.forwardChain, base: BaseChainSpec(hook: .forward), rules: forward))
-        if anyUserDrone {
+        if !byUser.isEmpty {
             chains.append(Chain(name: KernelLayout.outputChain, base: BaseChainSpec(hook: .output), rules: [
                 fastPath,
                 Rule([], [], .verdictMap(.socketUID, map: KernelLayout.dronesByUser)),
             ]))
         }
-        if station.dnsResolver && (!dnsDrones.isEmpty || !station.droneInterfaces.isEmpty) {
-            let dns = DNSRedirect(station: station, drones: dnsDrones, droneInterfaces: station.droneInterfaces.map(\.value),
-                                  &diags)
+        if station.dnsResolver && !drones.isEmpty {
+            let dns = DNSRedirect(drones: drones, hasDroneInterfaces: !station.droneInterfaces.isEmpty)
             tableSets += dns.sets
             chains += dns.chains
         }
-        return Ruleset(table: Table(name: KernelLayout.tableName, sets: tableSets, chains: chains))
+        let comment = KernelLayout.tableComment(generation: gen, catalogue: catalogue.versionLabel)
+        return Ruleset(table: Table(name: KernelLayout.tableName, sets: tableSets, chains: chains, comment: comment))
     }
 
     /// Catalogue networks (flattened so the most specific wins) and the empty learned maps.
@@ -213,7 +125,7 @@ public struct PolicyCompiler {
         for e in catalogue.endpoints {
             if case let .network(n) = e.pattern { add(n, e.mask, e.location.description) }
         }
-        if config.station.dnsResolver {
+        if station.dnsResolver {
             for r in catalogue.resolvers {
                 for a in r.addresses { add(a.value, KernelLayout.resolverBit, a.location.description) }
             }

@@ -14,10 +14,10 @@ public struct PolicyLoader {
     /// True when the directories were named by the user (each must exist).
     public var catalogueRequired: Bool
     public var reader: SourceReader
-    public var resolveUser: PolicyCompiler.UserResolver
+    public var resolveUser: PolicyModel.UserResolver
 
     public init(configPath: String, catalogueDirectories: [String], reader: SourceReader = DiskReader(),
-                resolveUser: @escaping PolicyCompiler.UserResolver = SystemUsers.uid(named:)) {
+                resolveUser: @escaping PolicyModel.UserResolver = SystemUsers.uid(named:)) {
         self.configPath = configPath
         self.catalogueDirectories = catalogueDirectories.isEmpty ? PolicyLoader.defaultCatalogueDirectories
                                                                  : catalogueDirectories
@@ -26,15 +26,16 @@ public struct PolicyLoader {
         self.resolveUser = resolveUser
     }
 
-    /// What a load produced. `ruleset` is nil when `diagnostics` has errors.
-    public struct Result: Sendable {
-        public var ruleset: Ruleset?
+    /// What a load produced: the snapshot (nil when `diagnostics` has errors), and the config
+    /// and catalogue as read, for commands that show them even when they do not compile.
+    public struct Outcome: Sendable {
+        public var snapshot: PolicySnapshot?
         public var config: Config
         public var catalogue: Catalogue
         public var diagnostics: Diagnostics
     }
 
-    public func load() -> Result {
+    public func load() -> Outcome {
         let (catalogue, catDiags) = CatalogueReader(reader: reader).read(directories: catalogueDirectories,
                                                                         required: catalogueRequired)
         let (config, confDiags) = ConfigReader(reader: reader).read(mainPath: configPath)
@@ -54,11 +55,11 @@ public struct PolicyLoader {
                 diags.warning(msg + ": no manufacturer endpoint will be recognised", at: nil)
             }
         }
-        var ruleset: Ruleset?
+        var snapshot: PolicySnapshot?
         if !diags.hasErrors {
-            ruleset = PolicyCompiler(config: config, catalogue: catalogue, resolveUser: resolveUser).compile(into: &diags)
+            snapshot = PolicySnapshot.build(config: config, catalogue: catalogue, resolveUser: resolveUser, into: &diags)
         }
-        return Result(ruleset: diags.hasErrors ? nil : ruleset, config: config, catalogue: catalogue, diagnostics: diags)
+        return Outcome(snapshot: diags.hasErrors ? nil : snapshot, config: config, catalogue: catalogue, diagnostics: diags)
     }
 }
 

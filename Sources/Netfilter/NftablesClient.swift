@@ -79,9 +79,9 @@ public final class NftablesClient {
     /// declares, with the same types; keys the new ruleset lists itself keep the new entry.
     func carryLearnedElements(into ruleset: inout Ruleset) throws(NetlinkError) -> Int {
         var carried = 0
-        for i in ruleset.table.sets.indices {
+        let learned = Set(ruleset.learnedSets.map(\.name))
+        for i in ruleset.table.sets.indices where learned.contains(ruleset.table.sets[i].name) {
             let set = ruleset.table.sets[i]
-            guard set.flags.contains(.timeout), !set.flags.contains(.dynamic), set.keyParts == nil, set.keyType == .ipv4Address || set.keyType == .ipv6Address else { continue }
             guard let live = try elements(table: ruleset.table.name, family: ruleset.table.family, set: set.name) else {
                 continue
             }

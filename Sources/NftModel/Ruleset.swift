@@ -83,3 +83,14 @@ public struct Chain: Sendable, Hashable {
         self.origin = origin
     }
 }
+
+extension Ruleset {
+    /// Address sets with a timeout that no rule fills (not `dynamic`, unlike meters): the station
+    /// resolver learns their elements at run time, so an apply carries those elements over.
+    public var learnedSets: [NamedSet] {
+        table.sets.filter {
+            $0.flags.contains(.timeout) && !$0.flags.contains(.dynamic) && $0.keyParts == nil
+                && ($0.keyType == .ipv4Address || $0.keyType == .ipv6Address)
+        }
+    }
+}

@@ -107,13 +107,14 @@ struct CatalogueCommand: ParsableCommand {
         @Option(help: "text or json.") var format: Format = .text
 
         func run() throws {
-            let (_, config, catalogue) = try Loading.compile(source)
-            guard let drone = config.drones.first(where: { $0.name == name }) else {
+            let snapshot = try Loading.compile(source)
+            let catalogue = snapshot.catalogue
+            guard let drone = snapshot.drone(named: name) else {
                 printStderr("dronewall: no [drone \(name)] in \(source.config); "
-                            + "known: \(config.drones.map(\.name).joined(separator: " "))\n")
+                            + "known: \(snapshot.drones.compactMap(\.droneName).joined(separator: " "))\n")
                 throw ExitCode(ExitCodes.notFound)
             }
-            let all = PolicyCompiler.verdicts(for: drone, catalogue: catalogue) ?? []
+            let all = drone.verdicts(catalogue)
             let verdicts = all.filter { vendor == nil || $0.endpoint.vendorID == vendor }
             switch format {
             case .json:
@@ -124,12 +125,12 @@ struct CatalogueCommand: ParsableCommand {
                                      ("verdict", JSONText.string(v.outcome.rawValue)), ("reason", JSONText.string(v.reason))])
                 }
                 print(JSONText.object([("drone", JSONText.string(name)),
-                                       ("policy", JSONText.string(drone.policy?.value.rawValue ?? "")),
+                                       ("policy", JSONText.string(drone.kind.rawValue)),
                                        ("catalogue", JSONText.string(catalogue.versionLabel)),
                                        ("entries", "[" + items.joined(separator: ",\n ") + "]")]))
             case .text:
                 let counts = EndpointVerdict.Outcome.allCasesInOrder.map { o in "\(verdicts.filter { $0.outcome == o }.count) \(o.rawValue)" }
-                print("drone \(name), policy \(drone.policy?.value.rawValue ?? "-"); catalogue \(catalogue.versionLabel): "
+                print("drone \(name), policy \(drone.kind.rawValue); catalogue \(catalogue.versionLabel): "
                       + counts.joined(separator: ", "))
                 for o in EndpointVerdict.Outcome.allCasesInOrder {
                     let here = verdicts.filter { $0.outcome == o }

@@ -12,8 +12,9 @@ struct Check: ParsableCommand {
     @OptionGroup var source: SourceOptions
 
     func run() throws {
-        let (ruleset, config, catalogue) = try Loading.compile(source)
-        let t = ruleset.table
+        let snapshot = try Loading.compile(source)
+        let (config, catalogue) = (snapshot.config, snapshot.catalogue)
+        let t = snapshot.ruleset.table
         let elements = t.sets.reduce(0) { $0 + $1.elements.count }
         print("\(source.config): ok — \(config.drones.count) drone(s) in \(config.files.count) file(s), "
               + "\(catalogue.vendors.count) vendor(s) with \(catalogue.endpoints.count) endpoint(s); "
@@ -28,8 +29,7 @@ struct Show: ParsableCommand {
     @OptionGroup var source: SourceOptions
 
     func run() throws {
-        let (ruleset, _, _) = try Loading.compile(source)
-        print(NftTextRenderer.render(ruleset), terminator: "")
+        print(NftTextRenderer.render(try Loading.compile(source).ruleset), terminator: "")
     }
 }
 

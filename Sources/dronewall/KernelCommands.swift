@@ -42,7 +42,8 @@ struct Apply: ParsableCommand {
     var db: String = FlowStore.defaultPath
 
     func run() throws {
-        let (ruleset, config, _) = try Loading.compile(source)
+        let snapshot = try Loading.compile(source)
+        let (ruleset, config) = (snapshot.ruleset, snapshot.config)
         let carried = try withKernel("apply") { client throws(NetlinkError) in try client.apply(ruleset) }
         let t = ruleset.table
         print("applied table inet \(t.name): \(config.drones.count) drone(s), \(t.chains.count) chains, "

@@ -32,7 +32,7 @@ struct LearnedAddress {
         for set in sets {
             guard let elements = try? client.elements(table: KernelLayout.tableName, set: set) else { continue }
             for e in elements {
-                guard let c = e.comment, c == name || c.hasSuffix("." + name), e.key.count == 4 || e.key.count == 16 else { continue }
+                guard let c = e.comment, HostPattern.domain(name).covers(name: c), e.key.count == 4 || e.key.count == 16 else { continue }
                 let mask = set.hasPrefix("learned_") ? e.data.flatMap { d in
                     d.count == 4 ? d.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) } : nil
                 } : nil

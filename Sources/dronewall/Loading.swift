@@ -5,16 +5,16 @@ import NftModel
 
 /// Reading config + catalogue and compiling them, with diagnostics on stderr.
 enum Loading {
-    /// The compiled ruleset, or an exit with code 65 after printing every error.
-    static func compile(_ options: SourceOptions) throws -> (Ruleset, Config, Catalogue) {
+    /// The validated and compiled policy, or an exit with code 65 after printing every error.
+    static func compile(_ options: SourceOptions) throws -> PolicySnapshot {
         let result = PolicyLoader(configPath: options.config, catalogueDirectories: options.catalogue).load()
         printStderr(result.diagnostics.rendered)
-        guard let ruleset = result.ruleset else {
+        guard let snapshot = result.snapshot else {
             let n = result.diagnostics.errors.count
             printStderr("dronewall: \(n) error\(n == 1 ? "" : "s"); nothing was changed\n")
             throw ExitCode(ExitCodes.dataError)
         }
-        return (ruleset, result.config, result.catalogue)
+        return snapshot
     }
 
     static func catalogue(_ options: SourceOptions) throws -> Catalogue {

@@ -23,11 +23,11 @@ final class StationResolver: @unchecked Sendable {
     let upstreams: [String]
     private let queue = EventQueue()
 
-    /// `learnedSets`: the table's timeout sets, whose carried-over elements the learner reads first.
-    init(config: Config, catalogue: Catalogue, learnedSets: [NamedSet]) throws {
-        let policy = NamePolicy(config: config, catalogue: catalogue)
+    /// The learner first reads the elements the snapshot's learned sets carried over.
+    init(_ snapshot: PolicySnapshot) throws {
+        let policy = NamePolicy(snapshot)
         initialPorts = policy.askers.keys.sorted()
-        let station = config.station
+        let station = snapshot.config.station
         let upstreamHosts = station.dnsUpstream.isEmpty ? StationResolver.systemNameservers()
                                                         : station.dnsUpstream.map(\.value.description)
         upstreams = upstreamHosts
@@ -36,7 +36,7 @@ final class StationResolver: @unchecked Sendable {
             throw ResolverSetupError("no upstream resolver: set [station] dns-upstream, or list a nameserver in /etc/resolv.conf")
         }
         learner = Learner(client: NftablesClient(transport: try KernelTransport()))
-        learner.preload(learnedSets)
+        learner.preload(snapshot.learnedSets)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let upstream = UDPUpstream(servers: addresses)
         let queue = self.queue
@@ -49,14 +49,14 @@ final class StationResolver: @unchecked Sendable {
 
     /// After an apply of a changed config: decide with it, listen on the ports of new drones,
     /// close those of removed ones, and read what the new table carried over.
-    func reload(config: Config, catalogue: Catalogue, learnedSets: [NamedSet]) throws {
-        let policy = NamePolicy(config: config, catalogue: catalogue)
+    func reload(_ snapshot: PolicySnapshot) throws {
+        let policy = NamePolicy(snapshot)
         let wanted = Set(policy.askers.keys)
         let current = Set(server.ports)
         try server.start(ports: wanted.subtracting(current).sorted())
         core.reload(policy)
         server.stop(ports: current.subtracting(wanted).sorted())
-        learner.preload(learnedSets)
+        learner.preload(snapshot.learnedSets)
     }
 
     /// Listeners first (no new queries), then the learner's queue (its completions hop onto the

@@ -59,10 +59,11 @@ let shutdown = ShutdownSignal()
 
 let loaded = PolicyLoader(configPath: configPath, catalogueDirectories: catalogues).load()
 StandardError.write(loaded.diagnostics.rendered)
-guard let ruleset = loaded.ruleset else {
+guard let snapshot = loaded.snapshot else {
     log("\(loaded.diagnostics.errors.count) error(s) in the configuration; nothing was changed")
     exit(65)
 }
+let ruleset = snapshot.ruleset
 @MainActor func applyPolicy() {
     do {
         try NftablesClient(transport: try KernelTransport()).apply(ruleset)
@@ -137,8 +138,7 @@ log("logging blocked flows from NFLOG group \(loaded.config.station.logGroup) to
 var resolver: StationResolver?
 if loaded.config.station.dnsResolver {
     do {
-        let learnedSets = ruleset.table.sets.filter { $0.flags.contains(.timeout) && !$0.flags.contains(.dynamic) }
-        let r = try StationResolver(config: loaded.config, catalogue: loaded.catalogue, learnedSets: learnedSets)
+        let r = try StationResolver(snapshot)
         if !r.initialPorts.isEmpty {
             try r.start()
             log("resolving names for drones on ports \(r.ports.map(String.init).joined(separator: " ")), "
@@ -166,14 +166,13 @@ followingReapplies = true
     guard comment != appliedComment else { return }
     appliedComment = comment
     let fresh = PolicyLoader(configPath: configPath, catalogueDirectories: catalogues).load()
-    guard let compiled = fresh.ruleset, compiled.table.comment == comment else {
+    guard let compiled = fresh.snapshot, compiled.ruleset.table.comment == comment else {
         log("table inet dronewall was replaced with a policy that is not \(configPath) as it reads now; the resolver "
             + "keeps deciding with the policy it has (restart dronewalld to change that)")
         return
     }
     do {
-        let learnedSets = compiled.table.sets.filter { $0.flags.contains(.timeout) && !$0.flags.contains(.dynamic) }
-        try resolver?.reload(config: fresh.config, catalogue: fresh.catalogue, learnedSets: learnedSets)
+        try resolver?.reload(compiled)
         attribution = Attribution(index: CatalogueIndex(fresh.catalogue), hostName: attribution.hostName)
         log("followed the re-applied policy (\(comment ?? "")): \(fresh.config.drones.count) drone(s)"
             + (resolver.map { ", resolving on ports \($0.ports.map(String.init).joined(separator: " "))" } ?? ""))

@@ -51,7 +51,7 @@ import Testing
         let (cat, cd) = CatalogueReader(reader: reader).read(directories: ["/usr/share/dw/vendors"])
         let (cfg, d) = ConfigReader(reader: reader).read(mainPath: "/etc/dw/dronewall.conf")
         #expect(!cd.hasErrors && !d.hasErrors, "\(cd.rendered)\(d.rendered)")
-        return NamePolicy(config: cfg, catalogue: cat)
+        return namePolicy(cfg, cat)
     }
 
     /// Ports by drone name, as the compiler assigns them.
@@ -59,10 +59,10 @@ import Testing
 
     @Test func portsNameTheAskers() throws {
         let p = policy()
-        #expect(p.askers[port["loc"]!]?.drone == "loc")
-        #expect(p.askers[port["mon"]!]?.drone == "mon")
-        #expect(p.askers[port["list"]!]?.drone == "list")
-        #expect(p.askers[20000]?.drone == KernelLayout.unknownDroneWord)
+        #expect(p.askers[port["loc"]!]?.subject == .drone("loc"))
+        #expect(p.askers[port["mon"]!]?.subject == .drone("mon"))
+        #expect(p.askers[port["list"]!]?.subject == .drone("list"))
+        #expect(p.askers[20000]?.subject == .unknownDevices)
         #expect(p.unknownPort == 20000)
         #expect(Set(port.values).count == 3 && port.values.allSatisfy { $0 > 20000 && $0 <= 20000 + 4096 })
     }
@@ -114,4 +114,12 @@ import Testing
             #expect(d.sinkhole == "dns-bypass" && d.mask & KernelLayout.resolverBit != 0)
         }
     }
+}
+
+/// The resolver's policy for a config and catalogue read without errors.
+func namePolicy(_ config: Config, _ catalogue: Catalogue) -> NamePolicy {
+    var diags = Diagnostics()
+    let snapshot = PolicySnapshot.build(config: config, catalogue: catalogue, resolveUser: { _ in nil }, into: &diags)
+    #expect(snapshot != nil, "\(diags.rendered)")
+    return snapshot.map(NamePolicy.init) ?? NamePolicy(drones: [], catalogue: catalogue)
 }

@@ -75,7 +75,7 @@ import Testing
         let (cat, _) = CatalogueReader(reader: reader).read(directories: ["/usr/share/dw/vendors"])
         let (cfg, _) = ConfigReader(reader: reader).read(mainPath: "/etc/dw/dronewall.conf")
         let events = self.events
-        return ResolverCore(policy: NamePolicy(config: cfg, catalogue: cat), learner: learner, upstream: upstream,
+        return ResolverCore(policy: namePolicy(cfg, cat), learner: learner, upstream: upstream,
                             graceSeconds: 60, sinkhole: sinkhole, clock: { 1_000_000 }, maximumInFlight: maximumInFlight,
                             maximumInFlightPerDrone: perDrone, record: { events.add($0) })
     }

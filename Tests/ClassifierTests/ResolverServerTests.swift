@@ -19,7 +19,7 @@ import Testing
     @Test func tcpClientsBeyondTheLimitAreClosed() throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
-        let policy = NamePolicy(config: Config(), catalogue: Catalogue())
+        let policy = NamePolicy(drones: [], catalogue: Catalogue())
         let core = ResolverCore(policy: policy, learner: NeverLearns(), upstream: NeverAsked(), graceSeconds: 30,
                                 sinkhole: .nxdomain, clock: { 0 }, record: { _ in })
         let server = ResolverServer(core: core, group: group, maximumTCPConnections: 2)

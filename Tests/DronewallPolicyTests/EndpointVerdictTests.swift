@@ -25,12 +25,10 @@ import Testing
         """
 
     func verdicts(_ drone: String) throws -> [String: (String, String)] {
-        let (catalogue, _) = CatalogueReader().read(directories: [goldenDirectory])
-        let (cfg, diags) = ConfigReader(reader: MemoryReader(["/t.conf": config])).read(mainPath: "/t.conf")
-        #expect(!diags.hasErrors, "\(diags.rendered)")
-        let d = try #require(cfg.drones.first { $0.name == drone })
-        let v = try #require(PolicyCompiler.verdicts(for: d, catalogue: catalogue))
-        #expect(v.count == catalogue.endpoints.count, "one verdict per entry")
+        let (snap, diags) = snapshot(text: config)
+        let s = try #require(snap, "\(diags.rendered)")
+        let v = try #require(s.drone(named: drone)).verdicts(s.catalogue)
+        #expect(v.count == s.catalogue.endpoints.count, "one verdict per entry")
         return Dictionary(uniqueKeysWithValues: v.map { ($0.endpoint.pattern.description, ($0.outcome.rawValue, $0.reason)) })
     }
 

@@ -19,8 +19,8 @@ func compile(configPath: String, catalogueDirs: [String] = [goldenDirectory]) ->
     var (config, diags) = ConfigReader().read(mainPath: configPath)
     diags.append(contentsOf: catDiags)
     guard !diags.hasErrors else { return (nil, diags) }
-    let r = PolicyCompiler(config: config, catalogue: catalogue, resolveUser: testUsers).compile(into: &diags)
-    return (r, diags)
+    let r = PolicySnapshot.build(config: config, catalogue: catalogue, resolveUser: testUsers, into: &diags)
+    return (r?.ruleset, diags)
 }
 
 /// Compiles config text against the fixture catalogue.
@@ -28,6 +28,14 @@ func compile(text: String) -> (Ruleset?, Diagnostics) {
     let (catalogue, _) = CatalogueReader().read(directories: [goldenDirectory])
     var (config, diags) = ConfigReader(reader: MemoryReader(["/t.conf": text])).read(mainPath: "/t.conf")
     guard !diags.hasErrors else { return (nil, diags) }
-    let r = PolicyCompiler(config: config, catalogue: catalogue, resolveUser: testUsers).compile(into: &diags)
-    return (r, diags)
+    let r = PolicySnapshot.build(config: config, catalogue: catalogue, resolveUser: testUsers, into: &diags)
+    return (r?.ruleset, diags)
+}
+
+/// The validated policies of config text, against the fixture catalogue.
+func snapshot(text: String) -> (PolicySnapshot?, Diagnostics) {
+    let (catalogue, _) = CatalogueReader().read(directories: [goldenDirectory])
+    var (config, diags) = ConfigReader(reader: MemoryReader(["/t.conf": text])).read(mainPath: "/t.conf")
+    guard !diags.hasErrors else { return (nil, diags) }
+    return (PolicySnapshot.build(config: config, catalogue: catalogue, resolveUser: testUsers, into: &diags), diags)
 }

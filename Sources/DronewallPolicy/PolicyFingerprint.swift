@@ -1,0 +1,48 @@
+import DronewallConfig
+
+/// The ruleset generation: a hash of what the rules are built from (validated policies, the
+/// station settings the compiler reads, the catalogue), computed before the rules, so they are
+/// built once with their generation in place. Source places are left out: moving a drone's
+/// section to another file changes nothing the kernel enforces.
+enum PolicyFingerprint {
+    /// Bump when the compiler emits different rules for the same policy, so that established
+    /// flows are re-examined after an upgrade too.
+    static let rulesVersion = 1
+
+    /// Upper 16 bits of the conntrack mark, never 0 (see `KernelLayout.generationMask`).
+    static func generation(station: StationConfig, drones: [DronePolicy], catalogue: Catalogue) -> UInt32 {
+        var h = FNV1a()
+        h.add("rules \(rulesVersion)")
+        h.add("station \(station.droneInterfaces.map(\.value)) log \(station.logGroup) "
+              + "resolver \(station.dnsResolver) port \(station.dnsPortBase)")
+        for d in drones {
+            h.add("policy \(d.subject.word) \(d.kind.rawValue) blocked \(d.blocked.rawValue) would \(d.wouldBlock.rawValue) "
+                  + "port \(d.resolverPort.map(String.init) ?? "-")")
+            for i in d.identities { h.add("identity \(i.value)") }
+            for a in d.allowHosts { h.add("allow-host \(a.value)") }
+            for b in d.blockHosts { h.add("block-host \(b.value)") }
+        }
+        for e in catalogue.endpoints { h.add("endpoint \(e.pattern) \(e.mask)") }
+        for r in catalogue.resolvers {
+            h.add("resolver \(r.id) \(r.names.map(\.value)) \(r.addresses.map(\.value.description))")
+        }
+        return (h.value % 0xffff + 1) << 16
+    }
+}
+
+/// 32-bit FNV-1a: a small stable hash (Swift's `Hasher` is seeded per process).
+public struct FNV1a: Sendable {
+    public private(set) var value: UInt32 = 2_166_136_261
+    public init() {}
+    /// Adds the string's UTF-8 bytes and a separator, so ("ab", "c") and ("a", "bc") differ.
+    public mutating func add(_ s: String) {
+        for b in s.utf8 { value = (value ^ UInt32(b)) &* 16_777_619 }
+        value = (value ^ 0x0a) &* 16_777_619
+    }
+    /// The hash of a string alone, without a separator.
+    public static func hash(_ s: String) -> UInt32 {
+        var h = FNV1a()
+        for b in s.utf8 { h.value = (h.value ^ UInt32(b)) &* 16_777_619 }
+        return h.value
+    }
+}

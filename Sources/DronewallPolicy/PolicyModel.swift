@@ -1,0 +1,135 @@
+import DronewallConfig
+import NetAddress
+
+/// The evaluate stage between reading and compiling (nft's parse -> evaluate -> linearize):
+/// turns the config into `DronePolicy` values, resolving users and resolver ports once and
+/// reporting what only the whole policy shows (users claimed twice, allows without effect).
+public enum PolicyModel {
+    public typealias UserResolver = @Sendable (String) -> UInt32?
+
+    /// One policy per drone, in config order, then the unknown devices when drone interfaces
+    /// are set. Errors and warnings go to `diags`; drones without a policy (already an error
+    /// of the config reader) are left out.
+    public static func validate(_ config: Config, catalogue: Catalogue, resolveUser: UserResolver,
+                                into diags: inout Diagnostics) -> [DronePolicy] {
+        let station = config.station
+        let ports = resolverPorts(config, &diags)
+        let index = CatalogueIndex(catalogue)
+        var seenUIDs: [UInt32: String] = [:]
+        var out: [DronePolicy] = []
+
+        for drone in config.drones {
+            guard let kind = drone.policy?.value else { continue }
+            var identities: [Located<DronePolicy.Identity>] = []
+            identities += drone.macs.map { Located(.mac($0.value), at: $0.location) }
+            identities += drone.addresses.map { Located(.network($0.value), at: $0.location) }
+            identities += drone.interfaces.map { Located(.interface($0.value), at: $0.location) }
+            for u in drone.users {
+                let uid: UInt32
+                switch u.value {
+                case let .uid(n): uid = n
+                case let .name(n):
+                    guard let r = resolveUser(n) else {
+                        diags.error("no such user '\(n)' on this station", at: u.location, length: n.count)
+                        continue
+                    }
+                    uid = r
+                }
+                if let owner = seenUIDs[uid] {
+                    if owner != drone.name {
+                        diags.error("user \(u.value) (uid \(uid)) is already claimed by drone '\(owner)'",
+                                    at: u.location, length: u.value.description.count)
+                    }
+                    continue
+                }
+                seenUIDs[uid] = drone.name
+                identities.append(Located(.uid(uid), at: u.location))
+            }
+            let allow = CategorySet(drone.allow.map(\.value)), block = CategorySet(drone.block.map(\.value))
+            let policy = DronePolicy(
+                subject: .drone(drone.name), kind: kind, identities: identities,
+                blocked: DronePolicy.blocked(kind, allow: allow, block: block),
+                wouldBlock: DronePolicy.wouldBlock(kind, allow: allow, block: block),
+                allowHosts: drone.allowHosts, blockHosts: drone.blockHosts,
+                resolverPort: ports?[drone.name], origin: drone.location)
+            checkHostNames(drone, resolver: station.dnsResolver, &diags)
+            warnIneffectiveAllows(drone.allow, policy: policy, index: index, &diags)
+            out.append(policy)
+        }
+
+        if station.droneInterfaces.isEmpty {
+            if station.unknownDevices != nil {
+                diags.warning("unknown-devices applies only to traffic from drone-interfaces, and none are set",
+                              at: station.unknownDevices?.location, length: station.unknownDevicesPolicy.rawValue.count)
+            }
+        } else {
+            let kind = station.unknownDevicesPolicy
+            out.append(DronePolicy(subject: .unknownDevices, kind: kind,
+                                   blocked: DronePolicy.blocked(kind, allow: [], block: []),
+                                   wouldBlock: DronePolicy.wouldBlock(kind, allow: [], block: []),
+                                   resolverPort: ports == nil ? nil : station.dnsPortBase, origin: station.location))
+        }
+        return out
+    }
+
+    /// Each drone's resolver port (see `KernelLayout.dnsPorts`); nil when the resolver is off
+    /// or `dns-port` leaves no room for them (an error).
+    static func resolverPorts(_ config: Config, _ diags: inout Diagnostics) -> [String: UInt16]? {
+        let station = config.station
+        guard station.dnsResolver else { return nil }
+        let base = station.dnsPortBase
+        if Int(base) + KernelLayout.dnsPortSlots > 65_535 {
+            diags.error("dns-port \(base) leaves no room for the drones' resolver ports (it needs the \(KernelLayout.dnsPortSlots) "
+                        + "ports above it; at most \(65_535 - KernelLayout.dnsPortSlots))", at: station.location, length: 7)
+            return nil
+        }
+        let named = config.drones.filter { $0.policy != nil }.map(\.name)
+        return KernelLayout.dnsPorts(base: base, drones: named).mapValues { UInt16($0) }
+    }
+
+    /// Names in host lists need the station resolver. A block that cannot be enforced is an
+    /// error (fail closed); an allow that cannot be is only a warning, since it leaves the
+    /// traffic blocked.
+    static func checkHostNames(_ drone: DroneConfig, resolver: Bool, _ diags: inout Diagnostics) {
+        guard !resolver else { return }
+        for (kind, hosts) in [(KernelLayout.HostListKind.block, drone.blockHosts), (.allow, drone.allowHosts)] {
+            for host in hosts {
+                guard case .domain = host.value else { continue }
+                let why = "'\(host.value)' is a name: names in \(kind.rawValue)-host need the station's DNS "
+                    + "resolver, which is off (dns-resolver = off); use addresses or networks"
+                if kind == .block {
+                    diags.error(why, at: host.location, length: host.value.description.count)
+                } else {
+                    diags.warning(why + " (the name stays blocked by the policy)", at: host.location,
+                                  length: host.value.description.count)
+                }
+            }
+        }
+    }
+
+    /// `allow` words that cannot take effect: under isolate, or for endpoints that also serve a
+    /// category that stays blocked (a host is the finest grain, see DESIGN.md).
+    static func warnIneffectiveAllows(_ allows: [Located<Category>], policy: DronePolicy, index: CatalogueIndex,
+                                      _ diags: inout Diagnostics) {
+        switch policy.kind {
+        case .isolate:
+            for a in allows {
+                diags.warning("allow = \(a.value.rawValue) has no effect under policy isolate (use allowlist)",
+                              at: a.location, length: a.value.rawValue.count)
+            }
+        case .monitor:
+            return // allow only keeps those categories out of the would-block log
+        case .localData, .allowlist:
+            let blocked = policy.blocked.rawValue
+            for a in allows {
+                let shared = index.endpoints(serving: a.value.bit).filter { $0.mask & blocked != 0 }
+                guard !shared.isEmpty else { continue }
+                let shown = shared.prefix(3).map { e in "\(e.pattern) (also \(CategorySet(rawValue: e.mask & blocked).categories.map(\.rawValue).joined(separator: ", ")))" }
+                let more = shared.count > 3 ? " and \(shared.count - 3) more" : ""
+                diags.warning("allow = \(a.value.rawValue) has no effect for \(shown.joined(separator: "; "))\(more): "
+                              + "a host is allowed only when every category it serves is allowed",
+                              at: a.location, length: a.value.rawValue.count)
+            }
+        }
+    }
+}
