@@ -52,11 +52,20 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The running station (dronewalld's state and lifecycle): apply, NFLOG -> flow log, kernel
+        // counters, the resolver service, following a re-apply. Testable with fakes, no root.
+        .target(name: "Station", dependencies: [
+            "DronewallConfig", "DronewallPolicy", "NftModel", "Netfilter", "FlowLog", "Classifier", "NetAddress",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
+        // Fakes of the kernel boundary for tests: recording transport, scripted NFLOG socket, namespaces.
+        .target(name: "NetfilterTesting", dependencies: ["Netfilter", "NftModel"]),
         .executableTarget(
             name: "dronewalld",
             dependencies: [
-                "DronewallConfig", "DronewallPolicy", "NftModel", "Netfilter", "FlowLog", "Classifier",
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                "Station", "DronewallConfig", "FlowLog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "dns-fuzz", dependencies: ["DNSWire"], path: "Fuzz/dns-fuzz"),
@@ -64,12 +73,16 @@ let package = Package(
         .testTarget(name: "DronewallConfigTests", dependencies: ["DronewallConfig", "NetAddress", "Units"]),
         .testTarget(name: "DronewallPolicyTests", dependencies: ["DronewallPolicy", "DronewallConfig", "NftModel"],
                     resources: [.copy("Golden")]),
-        .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "NftModel"]),
+        .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "NetfilterTesting", "NftModel"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
         .testTarget(name: "ClassifierTests", dependencies: [
             "Classifier", "DronewallConfig", "DronewallPolicy", "Netfilter", "NftModel", "DNSWire", "FlowLog", "NetAddress",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
+        .testTarget(name: "StationTests", dependencies: [
+            "Station", "NetfilterTesting", "Netfilter", "DronewallPolicy", "DronewallConfig", "FlowLog", "NftModel",
+            "NetAddress",
+        ]),
     ]
 )

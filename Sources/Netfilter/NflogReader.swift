@@ -35,7 +35,7 @@ public final class NflogReader {
     }
 
     /// The seam for tests: any `NflogSocket` (the kernel's or a scripted fake).
-    init(group: UInt16, socket: NflogSocket, receiveBufferBytes: Int, tuning: NflogTuning) throws(NetlinkError) {
+    package init(group: UInt16, socket: NflogSocket, receiveBufferBytes: Int, tuning: NflogTuning) throws(NetlinkError) {
         self.group = group
         self.socket = socket
         self.tuning = tuning
@@ -213,7 +213,7 @@ public final class NflogReader {
 }
 
 /// The knobs of an NFLOG instance, with the reader's defaults.
-struct NflogTuning {
+package struct NflogTuning {
     /// Bytes of each packet copied: IPv6 + extension headers + TCP header fit in 128.
     var copyRange: UInt32 = 128
     /// The kernel sends a batch once this many packets are queued ...
@@ -227,6 +227,7 @@ struct NflogTuning {
     /// Receive calls per `read` at most.
     var receivesPerRead = 256
     var ackTimeoutMilliseconds = 5000
+    package init() {}
 }
 
 /// NFULNL_MSG_CONFIG requests as bytes (pure, so tests can check them).
@@ -269,7 +270,7 @@ enum NflogConfig {
 }
 
 /// What one receive from the NFLOG socket gave.
-enum NflogReceive {
+package enum NflogReceive {
     case data([UInt8])
     /// Nothing arrived in time.
     case timeout
@@ -278,7 +279,7 @@ enum NflogReceive {
 }
 
 /// The message boundary of the reader: the kernel's NETLINK_NETFILTER socket or a test fake.
-protocol NflogSocket: AnyObject {
+package protocol NflogSocket: AnyObject {
     var fileDescriptor: Int32 { get }
     func send(_ bytes: [UInt8]) throws(NetlinkError)
     func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NflogReceive

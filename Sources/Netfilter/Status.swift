@@ -16,6 +16,11 @@ public struct TableStatus: Sendable, Hashable {
     public var chains: [ChainStatus]
     /// Sets and maps with their element counts.
     public var sets: [SetStatus]
+
+    public init(family: TableFamily, name: String, comment: String? = nil, handle: UInt64? = nil,
+                chains: [ChainStatus], sets: [SetStatus]) {
+        (self.family, self.name, self.comment, self.handle, self.chains, self.sets) = (family, name, comment, handle, chains, sets)
+    }
 }
 
 public struct ChainStatus: Sendable, Hashable {
@@ -23,6 +28,10 @@ public struct ChainStatus: Sendable, Hashable {
     /// The hook of a base chain, nil for regular chains.
     public var hook: Hook?
     public var rules: [RuleStatus]
+
+    public init(name: String, hook: Hook? = nil, rules: [RuleStatus]) {
+        (self.name, self.hook, self.rules) = (name, hook, rules)
+    }
 }
 
 public struct RuleStatus: Sendable, Hashable {
@@ -33,6 +42,10 @@ public struct RuleStatus: Sendable, Hashable {
     public var bytes: UInt64?
     /// The prefix of the rule's `log` statement, if any (dronewall encodes drone and category in it).
     public var logPrefix: String?
+
+    public init(handle: UInt64, packets: UInt64? = nil, bytes: UInt64? = nil, logPrefix: String? = nil) {
+        (self.handle, self.packets, self.bytes, self.logPrefix) = (handle, packets, bytes, logPrefix)
+    }
 }
 
 public struct SetStatus: Sendable, Hashable {

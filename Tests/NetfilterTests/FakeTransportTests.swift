@@ -1,6 +1,7 @@
 import XCTest
 import NftModel
 @testable import Netfilter
+import NetfilterTesting
 import CNetfilter
 
 /// Tests at the message boundary: no kernel, no root.

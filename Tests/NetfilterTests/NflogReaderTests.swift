@@ -1,5 +1,6 @@
 import XCTest
 @testable import Netfilter
+import NetfilterTesting
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,42 +10,8 @@ import Glibc
 final class NflogReaderTests: XCTestCase {
     typealias B = NflogMessageBuilder
 
-    /// Answers each config message with an ack (errno from `ackErrnos`, else 0), then serves `script`.
-    final class FakeSocket: NflogSocket {
-        var sent: [[UInt8]] = []
-        var ackErrnos: [Int32] = []
-        var script: [NflogReceive] = []
-        var owner: UInt32? = nil
-        var receiveBuffer = 212_992
-        var receiveBufferRequests: [Int] = []
-        private var queued: [[UInt8]] = []
-
-        var fileDescriptor: Int32 { -1 }
-
-        func send(_ bytes: [UInt8]) throws(NetlinkError) {
-            sent.append(bytes)
-            let e = ackErrnos.isEmpty ? 0 : ackErrnos.removeFirst()
-            // NLMSG_ERROR, NLM_F_CAPPED: error code, then the request's header.
-            let code = UInt32(bitPattern: -e)
-            var ack: [UInt8] = [36, 0, 0, 0, 2, 0, 0, 1] + Array(bytes[8..<16])
-            ack += (0..<4).map { UInt8(truncatingIfNeeded: code >> (8 * UInt32($0))) }
-            ack += Array(bytes[0..<16])
-            queued.append(ack)
-        }
-
-        func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NflogReceive {
-            if !queued.isEmpty { return .data(queued.removeFirst()) }
-            if !script.isEmpty { return script.removeFirst() }
-            return .timeout
-        }
-
-        func receiveBufferBytes() -> Int { receiveBuffer }
-        func setReceiveBuffer(_ bytes: Int) {
-            receiveBufferRequests.append(bytes)
-            receiveBuffer = 2 * bytes // as Linux reports it
-        }
-        func groupOwner(_ group: UInt16) -> UInt32? { owner }
-    }
+    /// Answers each config message with an ack, then serves its script (NetfilterTesting).
+    typealias FakeSocket = FakeNflogSocket
 
     func event(sequence: UInt32, port: UInt16 = 9) -> [UInt8] {
         var b = B()

@@ -3,52 +3,16 @@ import DronewallConfig
 import Glibc
 #endif
 
-func log(_ s: String) { StandardError.write("dronewalld: \(s)\n") }
-
-func nowMicros() -> Int64 {
+/// Wall-clock time in microseconds since the epoch (flow records, loss and counter times).
+public func systemMicros() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)
     return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
 }
 
-/// Seconds as microseconds, saturating: the config caps durations, but a trap here would lose the log.
-func saturatingMicros(seconds: Int64) -> Int64 {
-    let (v, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
-    return overflow ? (seconds < 0 ? .min : .max) : v
-}
-
-/// a - b, saturating (a cutoff before the epoch of Int64 just means "keep everything").
-func saturatingDifference(_ a: Int64, _ b: Int64) -> Int64 {
-    let (v, overflow) = a.subtractingReportingOverflow(b)
-    return overflow ? (b > 0 ? .min : .max) : v
-}
-
-/// SIGTERM, SIGINT and SIGHUP are blocked and stay pending until the main loop polls them
-/// between reads (no asynchronous handler touching shared state). SIGHUP stops the daemon like
-/// SIGTERM, after writing everything (there is no reload yet; its default action would kill the
-/// daemon without a flush).
-struct ShutdownSignal {
-    private var set = sigset_t()
-
-    init() {
-        sigemptyset(&set)
-        sigaddset(&set, SIGTERM)
-        sigaddset(&set, SIGINT)
-        sigaddset(&set, SIGHUP)
-        pthread_sigmask(SIG_BLOCK, &set, nil)
-    }
-
-    /// True once a shutdown signal has arrived (polls without waiting).
-    func requested() -> Bool {
-        var pending = set
-        var zero = timespec(tv_sec: 0, tv_nsec: 0)
-        return sigtimedwait(&pending, nil, &zero) > 0
-    }
-}
-
 /// Which kernel table instance a counter reading came from: the table handle alone repeats after
 /// a reboot or in another network namespace.
-func counterIdentity(tableHandle: UInt64?) -> String {
+public func tableInstanceIdentity(tableHandle: UInt64?) -> String {
     var boot = "?"
     let fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC)
     if fd >= 0 {
@@ -69,7 +33,7 @@ enum LogFiles {
     /// Creates missing directories (0750, owned by root and `group`), and makes the database and
     /// its -wal and -shm 0640 root:`group`. A directory the daemon did not create (an operator's
     /// `--db` choice) keeps its owner and modes, with a warning when operators cannot reach the log.
-    static func prepare(databasePath: String, group: String) -> String? {
+    static func prepare(databasePath: String, group: String, log: (String) -> Void) -> String? {
         umask(0o027)
         let dir = parent(databasePath)
         var created: [String] = []

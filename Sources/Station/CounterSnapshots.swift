@@ -6,14 +6,14 @@ import Netfilter
 /// stored reading. Readings are tied to one table instance (boot, network namespace, table
 /// handle): a re-applied table starts from zero, so its counters are all delta; the same
 /// instance read after a restart gives what was blocked while no daemon ran.
-struct CounterSnapshots {
+public struct CounterSnapshots {
     private var identity: String?
     private var last: [Key: (packets: UInt64, bytes: UInt64)] = [:]
 
     struct Key: Hashable { var drone: String, category: String, verdict: FlowVerdict }
 
     /// Continues from the reading the log's stored deltas add up to (nil: nothing stored yet).
-    init(resuming reading: FlowStore.CounterReading?) {
+    public init(resuming reading: FlowStore.CounterReading?) {
         guard let reading else { return }
         identity = reading.identity
         for v in reading.values {
@@ -23,7 +23,7 @@ struct CounterSnapshots {
     }
 
     /// The deltas since the last reading, and the new reading to store with them.
-    mutating func deltas(from status: TableStatus, identity: String) -> ([FlowStore.KernelCount], FlowStore.CounterReading) {
+    public mutating func deltas(from status: TableStatus, identity: String) -> ([FlowStore.KernelCount], FlowStore.CounterReading) {
         var now: [Key: (packets: UInt64, bytes: UInt64)] = [:]
         for chain in status.chains {
             for rule in chain.rules {

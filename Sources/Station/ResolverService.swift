@@ -4,31 +4,57 @@ import DronewallPolicy
 import FlowLog
 import Netfilter
 import NftModel
+import NetAddress
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 #if canImport(Glibc)
 import Glibc
 #endif
 
+/// What the station needs of its DNS resolver; `ResolverService` is the real one, tests fake it.
+public protocol StationResolving: AnyObject {
+    /// The ports it listens on (one per subject).
+    var ports: [Int] { get }
+    /// Where it forwards, for the log.
+    var upstreams: [String] { get }
+    /// The name an address was learned for, if any (flow records name their destination).
+    func hostName(for address: IPNetwork) -> String?
+    /// DNS flow records (sinkholed or would-block names) since the last call.
+    func takeEvents() -> [BlockedEvent]
+    /// Decide with a re-applied policy: new subjects' ports open, removed ones close.
+    func reload(_ snapshot: PolicySnapshot) throws
+    /// Stops listening and waits for pending learning; returns a summary line for the log.
+    func stop() -> String
+}
+
 /// The station's DNS resolver inside dronewalld: listeners on every drone's resolver port,
 /// a learner writing answers' addresses into the kernel, and a queue of DNS flow records the
 /// main loop folds into the flow log.
-final class StationResolver: @unchecked Sendable {
+public final class ResolverService: StationResolving, @unchecked Sendable {
     let learner: Learner
     let core: ResolverCore
     let server: ResolverServer
     let group: MultiThreadedEventLoopGroup
-    var ports: [Int] { server.ports }
+    public var ports: [Int] { server.ports }
     let initialPorts: [Int]
-    let upstreams: [String]
+    public let upstreams: [String]
     private let queue = EventQueue()
 
     /// The learner first reads the elements the snapshot's learned sets carried over.
-    init(_ snapshot: PolicySnapshot) throws {
+    /// Nil when no subject has a resolver port (the resolver is off, or there is no one to serve).
+    public static func start(_ snapshot: PolicySnapshot, clock: @escaping @Sendable () -> Int64) throws -> ResolverService? {
+        let service = try ResolverService(snapshot, clock: clock)
+        guard !service.initialPorts.isEmpty else { return nil }
+        try service.server.start(ports: service.initialPorts)
+        return service
+    }
+
+    init(_ snapshot: PolicySnapshot, clock: @escaping @Sendable () -> Int64) throws {
         let policy = NamePolicy(snapshot)
         initialPorts = policy.askers.keys.sorted()
         let station = snapshot.config.station
-        let upstreamHosts = station.dnsUpstream.isEmpty ? StationResolver.systemNameservers()
+        let upstreamHosts = station.dnsUpstream.isEmpty ? ResolverService.systemNameservers()
                                                         : station.dnsUpstream.map(\.value.description)
         upstreams = upstreamHosts
         let addresses = upstreamHosts.compactMap { try? SocketAddress(ipAddress: $0, port: 53) }
@@ -41,15 +67,13 @@ final class StationResolver: @unchecked Sendable {
         let upstream = UDPUpstream(servers: addresses)
         let queue = self.queue
         core = ResolverCore(policy: policy, learner: learner, upstream: upstream, graceSeconds: station.dnsGraceSeconds,
-                            sinkhole: station.dnsSinkhole, clock: { nowMicros() }, record: { queue.add($0) })
+                            sinkhole: station.dnsSinkhole, clock: clock, record: { queue.add($0) })
         server = ResolverServer(core: core, group: group)
     }
 
-    func start() throws { try server.start(ports: initialPorts) }
-
     /// After an apply of a changed config: decide with it, listen on the ports of new drones,
     /// close those of removed ones, and read what the new table carried over.
-    func reload(_ snapshot: PolicySnapshot) throws {
+    public func reload(_ snapshot: PolicySnapshot) throws {
         let policy = NamePolicy(snapshot)
         let wanted = Set(policy.askers.keys)
         let current = Set(server.ports)
@@ -61,14 +85,19 @@ final class StationResolver: @unchecked Sendable {
 
     /// Listeners first (no new queries), then the learner's queue (its completions hop onto the
     /// event loops), then the event loops.
-    func stop() {
+    public func stop() -> String {
         server.stop()
         learner.waitUntilIdle()
         try? group.syncShutdownGracefully()
+        let s = core.stats.snapshot
+        return "resolver: \(s.queries) queries, \(s.answered) answered, \(s.sinkholed) sinkholed, \(s.learnedAnswers) answers "
+            + "learned in \(learner.batches) batches; dropped as malformed: \(s.malformedQueries) queries, "
+            + "\(s.malformedAnswers) answers; \(s.upstreamFailures) upstream failures, \(s.learnFailures) learning failures"
     }
 
-    /// DNS flow records since the last call.
-    func takeEvents() -> [BlockedEvent] { queue.take() }
+    public func takeEvents() -> [BlockedEvent] { queue.take() }
+
+    public func hostName(for address: IPNetwork) -> String? { learner.name(for: address) }
 
     /// `nameserver` lines of /etc/resolv.conf (the station's own resolver configuration).
     static func systemNameservers(path: String = "/etc/resolv.conf") -> [String] {
@@ -87,21 +116,14 @@ final class StationResolver: @unchecked Sendable {
 }
 
 /// DNS flow records from the resolver's threads to the main loop.
-final class EventQueue: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var events: [BlockedEvent] = []  // guarded by `mutex`
-    init() { pthread_mutex_init(&mutex, nil) }
-    func add(_ e: BlockedEvent) {
-        pthread_mutex_lock(&mutex)
-        events.append(e)
-        pthread_mutex_unlock(&mutex)
-    }
+final class EventQueue: Sendable {
+    private let events = NIOLockedValueBox<[BlockedEvent]>([])
+    func add(_ e: BlockedEvent) { events.withLockedValue { $0.append(e) } }
     func take() -> [BlockedEvent] {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        let out = events
-        events.removeAll(keepingCapacity: true)
-        return out
+        events.withLockedValue { e in
+            defer { e.removeAll(keepingCapacity: true) }
+            return e
+        }
     }
 }
 

@@ -5,13 +5,18 @@ import Netfilter
 
 /// Turns a logged packet into a blocked-flow event: drone, reason and verdict from the log
 /// prefix the compiler wrote, addresses and ports from the packet, the vendor from the catalogue.
-struct Attribution {
+public struct Attribution {
     let index: CatalogueIndex
     /// The name a destination was learned from by the station resolver, if any.
-    var hostName: (IPNetwork) -> String? = { _ in nil }
+    var hostName: (IPNetwork) -> String?
+
+    public init(index: CatalogueIndex, hostName: @escaping (IPNetwork) -> String? = { _ in nil }) {
+        self.index = index
+        self.hostName = hostName
+    }
 
     /// nil for packets that are not dronewall's (another rule logging to the same group).
-    func event(_ e: NflogEvent, receivedMicros: Int64) -> BlockedEvent? {
+    public func event(_ e: NflogEvent, receivedMicros: Int64) -> BlockedEvent? {
         guard let (drone, reason, verdict) = KernelLayout.parseLogPrefix(e.prefix), let p = e.packet else { return nil }
         let destination = IPNetwork(bytes: p.destination, prefixLength: p.destination.count * 8)
         let proto: FlowProtocol

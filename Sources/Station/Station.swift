@@ -1,0 +1,246 @@
+import DronewallConfig
+import DronewallPolicy
+import FlowLog
+import Netfilter
+
+/// The running station: it applies the policy, then turns every blocked (and would-block)
+/// packet the kernel logs into flow records, keeps the kernel's exact counter totals, runs the
+/// station resolver and follows a policy re-applied by `dronewall apply`.
+///
+/// One owner of the runtime state; `dronewalld` only builds it and turns the loop. Every part
+/// comes in through `init`, so tests drive it with a scripted kernel and NFLOG socket.
+public final class Station {
+    /// Where the station's pieces come from.
+    public struct Parts {
+        public var kernel: StationKernel
+        public var nflog: NflogReader
+        public var writer: FlowWriter
+        /// Where the writer writes, for the log.
+        public var databasePath: String
+        /// The last counter reading the flow log stored (nil: none yet).
+        public var lastCounterReading: FlowStore.CounterReading?
+        /// Starts the station resolver for a snapshot; nil when it has no one to serve.
+        public var startResolver: (PolicySnapshot) throws -> StationResolving?
+        /// Reads config and catalogue again (to follow a re-apply); nil when they do not compile.
+        public var reload: () -> PolicySnapshot?
+        /// Which table instance a reading is from (see `tableInstanceIdentity`).
+        public var counterIdentity: (UInt64?) -> String
+        public var clock: () -> Int64
+        public var log: @Sendable (String) -> Void
+
+        public init(kernel: StationKernel, nflog: NflogReader, writer: FlowWriter, databasePath: String,
+                    lastCounterReading: FlowStore.CounterReading?,
+                    startResolver: @escaping (PolicySnapshot) throws -> StationResolving?,
+                    reload: @escaping () -> PolicySnapshot?,
+                    counterIdentity: @escaping (UInt64?) -> String = { tableInstanceIdentity(tableHandle: $0) },
+                    clock: @escaping () -> Int64 = systemMicros, log: @escaping @Sendable (String) -> Void) {
+            self.kernel = kernel
+            self.nflog = nflog
+            self.writer = writer
+            self.databasePath = databasePath
+            self.lastCounterReading = lastCounterReading
+            self.startResolver = startResolver
+            self.reload = reload
+            self.counterIdentity = counterIdentity
+            self.clock = clock
+            self.log = log
+        }
+    }
+
+    /// How often the loop does each of its chores, in microseconds.
+    public struct Intervals: Sendable {
+        /// Hand folded flows to the writer (after kill -9, at most this much is missing).
+        public var flush: Int64 = 1_000_000
+        /// Read the kernel's counters (and notice a re-applied table).
+        public var counters: Int64 = 5_000_000
+        /// Prune old records; often enough that one round's batches stay small, also under a flood.
+        public var prune: Int64 = 300_000_000
+        /// How long one turn waits for NFLOG events.
+        public var readTimeoutMilliseconds = 200
+        public init() {}
+    }
+
+    public private(set) var snapshot: PolicySnapshot
+    let parts: Parts
+    let intervals: Intervals
+    private var counters: CounterSnapshots
+    private var attribution: Attribution
+    private var aggregator = FlowAggregator(windowSeconds: 60)
+    private var resolver: StationResolving?
+    /// Loss counts of the reader as last handed to the writer.
+    private var reported = NflogStats()
+    /// The table's comment as last seen: it names the policy and catalogue that are applied.
+    private var appliedComment: String?
+    /// Set once this station's own policy is applied and its resolver runs.
+    private var following = false
+    private var lastFlush: Int64 = 0, lastCounters: Int64 = 0, lastPrune: Int64 = 0
+
+    public init(snapshot: PolicySnapshot, parts: Parts, intervals: Intervals = Intervals()) {
+        self.snapshot = snapshot
+        self.parts = parts
+        self.intervals = intervals
+        counters = CounterSnapshots(resuming: parts.lastCounterReading)
+        attribution = Attribution(index: CatalogueIndex(snapshot.catalogue))
+    }
+
+    /// The resolver's ports, once it runs.
+    public var resolverPorts: [Int] { resolver?.ports ?? [] }
+
+    /// Stores what the table left by the last run counted while no daemon ran (before it is
+    /// replaced), applies the policy, and starts the resolver the new table redirects DNS to.
+    public func start() throws(StationError) {
+        readCounters(parts.clock())
+        do {
+            _ = try parts.kernel.apply(snapshot.ruleset)
+            parts.log("applied table inet \(snapshot.ruleset.table.name) for \(snapshot.config.drones.count) drone(s)")
+        } catch {
+            throw .kernel("applying table inet \(snapshot.ruleset.table.name) failed", error)
+        }
+        parts.log("logging blocked flows from NFLOG group \(parts.nflog.group) to \(parts.databasePath)")
+        do {
+            resolver = try parts.startResolver(snapshot)
+        } catch {
+            // The table redirects drones' DNS here: without the resolver they resolve nothing
+            // (fail closed). Say so and stop, so the service manager can restart us.
+            throw .resolver("cannot start the station resolver: \(error); drones cannot resolve names until it runs")
+        }
+        if let r = resolver {
+            parts.log("resolving names for drones on ports \(r.ports.map(String.init).joined(separator: " ")), "
+                      + "upstream \(r.upstreams.joined(separator: " "))")
+            attribution = Attribution(index: CatalogueIndex(snapshot.catalogue), hostName: { [r] in r.hostName(for: $0) })
+        }
+        appliedComment = snapshot.ruleset.table.comment
+        following = true
+        lastFlush = parts.clock() // counters and pruning are due at the first turn
+    }
+
+    /// One turn of the loop: waits up to the read timeout for logged packets, folds them into
+    /// flows, and does whichever chores are due (flush, counters and re-apply, pruning).
+    public func tick() throws(StationError) {
+        do {
+            fold(try parts.nflog.read(timeoutMilliseconds: intervals.readTimeoutMilliseconds), parts.clock())
+        } catch {
+            throw .kernel("reading NFLOG failed", error)
+        }
+        let now = parts.clock()
+        if now - lastFlush >= intervals.flush {
+            flush(now)
+            lastFlush = now
+        }
+        if now - lastCounters >= intervals.counters {
+            readCounters(now)
+            lastCounters = now
+        }
+        if now - lastPrune >= intervals.prune {
+            let station = snapshot.config.station
+            parts.writer.prune(olderThanMicros: saturatingDifference(now, saturatingMicros(seconds: station.logRetentionSeconds)),
+                               maxBytes: station.logMaxBytes)
+            lastPrune = now
+        }
+    }
+
+    /// After `dronewall apply` replaced the table with `fresh` (which compiles to exactly what the
+    /// kernel holds): the resolver and the flow log's attribution decide with it from now on.
+    public func follow(_ fresh: PolicySnapshot) {
+        do {
+            try resolver?.reload(fresh)
+        } catch {
+            parts.log("cannot follow the re-applied policy: \(error); the resolver keeps the policy it has")
+            return
+        }
+        snapshot = fresh
+        let hostName = attribution.hostName
+        attribution = Attribution(index: CatalogueIndex(fresh.catalogue), hostName: hostName)
+        parts.log("followed the re-applied policy (\(fresh.ruleset.table.comment ?? "")): \(fresh.config.drones.count) drone(s)"
+                  + (resolver.map { ", resolving on ports \($0.ports.map(String.init).joined(separator: " "))" } ?? ""))
+    }
+
+    /// Reads what the kernel still holds (queued on the socket, or in its batch buffer until the
+    /// NFLOG flush timeout of 50 ms: read without waiting until empty, then once more after that;
+    /// 1 s at most), stops the resolver, writes everything and the counters at this moment.
+    /// Returns what could not be written.
+    public func stop(drainNFLOG: Bool = true) -> FlowWriter.Unwritten {
+        if drainNFLOG {
+            let deadline = parts.clock() + 1_000_000
+            var timeout = 0
+            while parts.clock() < deadline, let events = try? parts.nflog.read(timeoutMilliseconds: timeout) {
+                fold(events, parts.clock())
+                if events.isEmpty {
+                    if timeout > 0 { break }
+                    timeout = 100
+                } else {
+                    timeout = 0
+                }
+            }
+        }
+        if let r = resolver {
+            parts.log(r.stop())
+            fold([], parts.clock())
+            resolver = nil
+        }
+        let now = parts.clock()
+        flush(now)
+        readCounters(now)
+        return parts.writer.drain()
+    }
+
+    // MARK: the chores
+
+    /// Folds logged packets, and the names the resolver sinkholed (or, for monitor drones, would
+    /// have), into flows.
+    func fold(_ events: [NflogEvent], _ now: Int64) {
+        for e in events {
+            if let b = attribution.event(e, receivedMicros: now) { aggregator.add(b) }
+        }
+        for b in resolver?.takeEvents() ?? [] { aggregator.add(b) }
+    }
+
+    /// Hands what was folded since the last flush, and the events lost since then, to the writer.
+    func flush(_ now: Int64) {
+        let s = parts.nflog.stats
+        let lost = Int64((s.sequenceGaps - reported.sequenceGaps) + (s.malformed - reported.malformed))
+        // Events that went with an overrun were lost at the overrun, though only seen missing now.
+        let lostAt = s.sequenceGaps > reported.sequenceGaps ? s.gapOverrunMicros : nil
+        parts.writer.submit(aggregator.take(nowMicros: now), lost: lost, overruns: Int64(s.enobufs - reported.enobufs),
+                            atMicros: now, lossAtMicros: lostAt)
+        reported = s
+    }
+
+    /// Reads the logging rules' counters (exact totals; logging itself is sampled) and queues
+    /// the deltas; notices a table re-applied by someone else.
+    func readCounters(_ now: Int64) {
+        do {
+            guard let status = try parts.kernel.tableStatus() else { return }
+            let (deltas, reading) = counters.deltas(from: status, identity: parts.counterIdentity(status.handle))
+            parts.writer.recordKernelCounts(deltas, reading: reading, atMicros: now)
+            if following { noticeReapply(status.comment) }
+        } catch {
+            parts.log("reading kernel counters failed: \(error)")
+        }
+    }
+
+    /// The table's comment changed: when the config now compiles to exactly what the kernel
+    /// holds, follow it; a table applied from another config is left alone, with a warning.
+    func noticeReapply(_ comment: String?) {
+        guard comment != appliedComment else { return }
+        appliedComment = comment
+        guard let fresh = parts.reload(), fresh.ruleset.table.comment == comment else {
+            parts.log("table inet dronewall was replaced with a policy that is not the config as it reads now; the "
+                      + "resolver keeps deciding with the policy it has (restart dronewalld to change that)")
+            return
+        }
+        follow(fresh)
+    }
+}
+
+/// Seconds as microseconds, saturating: the config caps durations, but a trap here would lose the log.
+func saturatingMicros(seconds: Int64) -> Int64 {
+    let (v, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
+    return overflow ? (seconds < 0 ? .min : .max) : v
+}
+
+/// a - b, saturating (a cutoff before the epoch of Int64 just means "keep everything").
+func saturatingDifference(_ a: Int64, _ b: Int64) -> Int64 {
+    let (v, overflow) = a.subtractingReportingOverflow(b)
+    return overflow ? (b > 0 ? .min : .max) : v
+}

@@ -1,0 +1,23 @@
+import DronewallPolicy
+import Netfilter
+import NftModel
+
+/// What the station does with its table: replace it, and read it back (counters, comment,
+/// handle). `NftablesClient` over any transport is the real one; tests can also script it.
+public protocol StationKernel: AnyObject {
+    /// Replaces `inet dronewall` in one batch (learned elements carried over); returns how many
+    /// learned elements were carried.
+    func apply(_ ruleset: Ruleset) throws(NetlinkError) -> Int
+    /// The table as the kernel holds it now; nil when there is none.
+    func tableStatus() throws(NetlinkError) -> TableStatus?
+}
+
+extension NftablesClient: StationKernel {
+    public func apply(_ ruleset: Ruleset) throws(NetlinkError) -> Int {
+        try apply(ruleset, carryingLearnedElements: true)
+    }
+
+    public func tableStatus() throws(NetlinkError) -> TableStatus? {
+        try status(table: KernelLayout.tableName)
+    }
+}

@@ -1,0 +1,78 @@
+import DronewallConfig
+import DronewallPolicy
+import FlowLog
+import Netfilter
+
+/// Where a station keeps its state and reads its policy.
+public struct StationOptions: Sendable {
+    public var configPath: String
+    public var catalogueDirectories: [String]
+    public var databasePath: String
+    /// Members of this group may read reports.
+    public var group: String
+
+    public init(configPath: String = ConfigReader.defaultPath, catalogueDirectories: [String] = [],
+                databasePath: String = FlowStore.defaultPath, group: String = "dronewall") {
+        self.configPath = configPath
+        self.catalogueDirectories = catalogueDirectories
+        self.databasePath = databasePath
+        self.group = group
+    }
+
+    /// Reads and compiles config and catalogue.
+    public func load() -> PolicyLoader.Outcome {
+        PolicyLoader(configPath: configPath, catalogueDirectories: catalogueDirectories).load()
+    }
+}
+
+extension Station {
+    /// Applies `snapshot` and returns (`dronewalld --once`: no flow log, no resolver).
+    public static func applyOnce(_ snapshot: PolicySnapshot, log: (String) -> Void) throws(StationError) {
+        do {
+            _ = try NftablesClient(transport: try KernelTransport()).apply(snapshot.ruleset)
+        } catch {
+            throw .kernel("applying table inet \(snapshot.ruleset.table.name) failed", error)
+        }
+        log("applied table inet \(snapshot.ruleset.table.name) for \(snapshot.config.drones.count) drone(s)")
+    }
+
+    /// The station on this machine: the flow log's files, its lock, the NFLOG group, the kernel.
+    /// Everything that can tell "another daemon is running" comes first, before the caller
+    /// starts the station and replaces the table (which resets the counters the other one reads).
+    public static func open(_ snapshot: PolicySnapshot, options: StationOptions,
+                            log: @escaping @Sendable (String) -> Void) throws(StationError) -> Station {
+        let db = options.databasePath
+        if let problem = LogFiles.prepare(databasePath: db, group: options.group, log: log)
+            ?? LogFiles.lock(databasePath: db) {
+            throw .busy(problem)
+        }
+        let group = snapshot.config.station.logGroup
+        let reader: NflogReader
+        do {
+            reader = try NflogReader(group: group)
+        } catch {
+            throw .kernel("cannot read NFLOG group \(group); nothing was changed", error)
+        }
+        let store: FlowStore
+        let last: FlowStore.CounterReading?
+        do {
+            store = try FlowStore(path: db)
+            LogFiles.shareFiles(databasePath: db, group: options.group) // -wal and -shm now exist (and are kept)
+            last = try store.lastCounterReading()
+        } catch {
+            throw .store("cannot open the flow log \(db): \(error)")
+        }
+        let kernel: NftablesClient
+        do {
+            kernel = NftablesClient(transport: try KernelTransport())
+        } catch {
+            throw .kernel("cannot open a netlink socket", error)
+        }
+        let parts = Parts(
+            kernel: kernel, nflog: reader, writer: FlowWriter(store: store, log: log), databasePath: db,
+            lastCounterReading: last,
+            startResolver: { snapshot in try ResolverService.start(snapshot, clock: systemMicros) },
+            reload: { options.load().snapshot }, log: log)
+        return Station(snapshot: snapshot, parts: parts)
+    }
+}

@@ -1,0 +1,270 @@
+import DronewallConfig
+import DronewallPolicy
+import FlowLog
+import Foundation
+import NetAddress
+import Netfilter
+import NetfilterTesting
+import NftModel
+import Station
+import Testing
+
+/// The daemon's runtime decisions, without root: a scripted kernel table, a fake NFLOG socket,
+/// a flow log in a temporary directory and a clock the test moves.
+@Suite struct StationTests {
+    static let catalogue = """
+        [vendor acme]
+        name = Acme
+        jurisdiction = US
+        source = s
+        [endpoint 203.0.113.0/24]
+        categories = maps
+        source = s
+        [endpoint api.acme.example]
+        categories = telemetry
+        source = s
+        """
+    static let config = "[station]\ndns-resolver = off\n[drone a]\naddress = 192.0.2.10\npolicy = local-data\n"
+
+    static func snapshot(_ config: String = StationTests.config) throws -> PolicySnapshot {
+        let reader = MemoryReader(["/etc/dw/dronewall.conf": config, "/usr/share/dw/vendors/acme.rules": catalogue])
+        let outcome = PolicyLoader(configPath: "/etc/dw/dronewall.conf", catalogueDirectories: ["/usr/share/dw/vendors"],
+                                   reader: reader, resolveUser: { _ in nil }).load()
+        return try #require(outcome.snapshot, "\(outcome.diagnostics.rendered)")
+    }
+
+    /// A station over fakes; `body` gets it with its pieces, and the flow log is removed after.
+    func withStation(lastReading: (FlowStore) throws -> FlowStore.CounterReading? = { try $0.lastCounterReading() },
+                     prepare: (Rig) throws -> Void = { _ in },
+                     _ body: (Station, Rig) throws -> Void) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("station-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let rig = Rig(store: try FlowStore(path: dir + "/flows.db"), snapshot: try Self.snapshot())
+        try prepare(rig)
+        let parts = Station.Parts(
+            kernel: rig.kernel, nflog: try NflogReader.fake(socket: rig.socket), writer: rig.writer,
+            databasePath: dir + "/flows.db", lastCounterReading: try lastReading(rig.store),
+            startResolver: { _ in rig.resolver }, reload: { rig.reloaded },
+            counterIdentity: { "test table \($0.map(String.init) ?? "?")" },
+            clock: { rig.clock.now }, log: { line in rig.logLines.append(line) })
+        try body(Station(snapshot: rig.snapshot, parts: parts), rig)
+    }
+
+    // MARK: counters
+
+    @Test func startStoresWhatTheOldTableCountedThenApplies() throws {
+        try withStation(prepare: { rig in
+            // The last run stored 4 packets for this table instance; the kernel has counted 10.
+            try rig.store.recordKernelCounts([], reading: .init(identity: "test table 7", values: [
+                .init(drone: "a", category: "maps", verdict: .blocked, packets: 4, bytes: 400),
+            ]))
+            rig.kernel.table = FakeKernel.table(handle: 7, comment: "old", packets: 10)
+        }) { station, rig in
+            try station.start()
+            #expect(rig.kernel.calls == ["status", "apply"], "counters are read before the table is replaced")
+            #expect(rig.kernel.applied.last?.table.comment == rig.snapshot.ruleset.table.comment)
+            _ = station.stop(drainNFLOG: false)
+            #expect(try rig.kernelPackets() == 6, "only what was counted while no daemon ran")
+        }
+    }
+
+    @Test func countersAfterAResetAndOnANewTableInstance() throws {
+        try withStation { station, rig in
+            rig.kernel.table = FakeKernel.table(handle: 7, comment: rig.snapshot.ruleset.table.comment, packets: 10)
+            try station.start()
+            rig.kernel.table = FakeKernel.table(handle: 7, comment: rig.snapshot.ruleset.table.comment, packets: 3)
+            rig.clock.now += 6_000_000
+            try station.tick()                         // `nft reset counters`: lower than before
+            rig.kernel.table = FakeKernel.table(handle: 8, comment: rig.snapshot.ruleset.table.comment, packets: 5)
+            rig.clock.now += 6_000_000
+            try station.tick()                         // a new table instance counts from zero
+            _ = station.stop(drainNFLOG: false)
+            #expect(try rig.kernelPackets() == 10 + 3 + 5)
+            #expect(try rig.store.lastCounterReading()?.identity == "test table 8")
+        }
+    }
+
+    // MARK: flow records and loss
+
+    @Test func aLoggedPacketBecomesAFlowRecordWithVendorAndHost() throws {
+        let resolver = FakeResolver(names: ["203.0.113.7": "tiles.acme.example"])
+        try withStation(prepare: { $0.resolver = resolver }) { station, rig in
+            try station.start()
+            let sent = rig.clock.now - 500_000
+            var p = NflogPacket(prefix: KernelLayout.logPrefix(drone: "a", reason: "maps"), sequence: 0,
+                                timestampMicros: sent)
+            p.destination = [203, 0, 113, 7]
+            p.destinationPort = 443
+            rig.socket.deliver([p])
+            rig.clock.now += 2_000_000
+            try station.tick()
+            #expect(station.stop(drainNFLOG: false).isEmpty)
+            let rows = try rig.store.report(ReportQuery(), nowMicros: rig.clock.now).rows
+            let row = try #require(rows.first)
+            #expect(rows.count == 1)
+            #expect(row.drone == "a" && row.category == "maps" && row.verdict == "blocked")
+            #expect(row.vendor == "acme", "the catalogue network names the vendor")
+            #expect(row.host == "tiles.acme.example", "the resolver names the host")
+            #expect(row.destination == "203.0.113.7" && row.port == 443 && row.source == "192.0.2.10")
+            #expect(row.firstSeen == sent, "the kernel's time of the packet, not when it was read")
+        }
+    }
+
+    @Test func aGapAfterAnOverrunIsRecordedAtTheOverrunsTime() throws {
+        try withStation { station, rig in
+            try station.start()
+            let before = systemMicros()
+            rig.socket.deliver([NflogPacket(prefix: KernelLayout.logPrefix(drone: "a", reason: "maps"), sequence: 0)])
+            rig.socket.overrun()
+            try station.tick()
+            let after = systemMicros()
+            usleep(20_000)
+            rig.socket.deliver([NflogPacket(prefix: KernelLayout.logPrefix(drone: "a", reason: "maps"), sequence: 5)])
+            rig.clock.now += 2_000_000  // the gap is seen, and flushed, much later
+            try station.tick()
+            _ = station.stop(drainNFLOG: false)
+            var atOverrun = ReportQuery()
+            (atOverrun.sinceMicros, atOverrun.untilMicros) = (before, after)
+            #expect(try rig.store.report(atOverrun, nowMicros: after).lostEvents == 4, "1, 2, 3, 4 went with the overrun")
+            #expect(try rig.store.lossSince(0).overruns == 1)
+        }
+    }
+
+    // MARK: following a re-apply
+
+    @Test func aReapplyOfTheConfigIsFollowed() throws {
+        let fresh = try Self.snapshot(Self.config + "block-host = 198.51.100.0/24\n")
+        let resolver = FakeResolver()
+        try withStation(prepare: { $0.resolver = resolver; $0.reloaded = fresh }) { station, rig in
+            rig.kernel.table = FakeKernel.table(handle: 1, comment: rig.snapshot.ruleset.table.comment, packets: 0)
+            try station.start()
+            #expect(fresh.generation != rig.snapshot.generation)
+            rig.kernel.table = FakeKernel.table(handle: 2, comment: fresh.ruleset.table.comment, packets: 0)
+            rig.clock.now += 6_000_000
+            try station.tick()
+            #expect(station.snapshot.generation == fresh.generation)
+            #expect(resolver.reloads == [fresh.generation])
+            #expect(rig.logLines.contains { $0.hasPrefix("followed the re-applied policy") })
+            _ = station.stop(drainNFLOG: false)
+        }
+    }
+
+    @Test func aTableFromAnotherConfigIsNotFollowed() throws {
+        let resolver = FakeResolver()
+        try withStation(prepare: { $0.resolver = resolver; $0.reloaded = $0.snapshot }) { station, rig in
+            try station.start()
+            rig.kernel.table = FakeKernel.table(handle: 2, comment: "dronewall generation 0x1; catalogue other", packets: 0)
+            rig.clock.now += 6_000_000
+            try station.tick()
+            #expect(station.snapshot.generation == rig.snapshot.generation)
+            #expect(resolver.reloads.isEmpty)
+            #expect(rig.logLines.contains { $0.contains("not the config as it reads now") })
+            _ = station.stop(drainNFLOG: false)
+        }
+    }
+
+    // MARK: shutdown
+
+    @Test func stopDrainsNFLOGThenTheResolverThenWritesEverything() throws {
+        let resolver = FakeResolver()
+        try withStation(prepare: { $0.resolver = resolver }) { station, rig in
+            try station.start()
+            let calls = rig.kernel.calls.count
+            // Arrived after the last turn: the drain must still fold it.
+            rig.socket.deliver([NflogPacket(prefix: KernelLayout.logPrefix(drone: "a", reason: "maps"), sequence: 0)])
+            resolver.pending = [BlockedEvent(timeMicros: rig.clock.now, drone: "a", category: "telemetry", verdict: .blocked,
+                                             vendor: "acme", proto: .udp, source: "192.0.2.10", destination: "api.acme.example",
+                                             port: 53, sourcePort: 5353, host: "api.acme.example", length: 60)]
+            #expect(station.stop().isEmpty)
+            #expect(resolver.stopped)
+            #expect(rig.kernel.calls.count == calls + 1 && rig.kernel.calls.last == "status", "counters read at the end")
+            let rows = try rig.store.report(ReportQuery(), nowMicros: rig.clock.now + 1).rows
+            #expect(Set(rows.map(\.category)) == ["maps", "telemetry"], "the drained packet and the resolver's last record")
+            let summary = try #require(rig.logLines.firstIndex(of: "resolver: stopped"))
+            #expect(summary == rig.logLines.count - 1, "the resolver stops after the drain, before the final write")
+        }
+    }
+}
+
+// MARK: fakes
+
+/// The pieces a test station is built from, and what it recorded.
+final class Rig: @unchecked Sendable {
+    let store: FlowStore
+    let writer: FlowWriter
+    let snapshot: PolicySnapshot
+    let kernel = FakeKernel()
+    let socket = FakeNflogSocket()
+    let clock = TestClock()
+    var resolver: StationResolving?
+    var reloaded: PolicySnapshot?
+    var logLines: [String] = []
+
+    init(store: FlowStore, snapshot: PolicySnapshot) {
+        self.store = store
+        self.snapshot = snapshot
+        writer = FlowWriter(store: store, log: { _ in })
+    }
+
+    /// Blocked packets the kernel counted, as the flow log stored them.
+    func kernelPackets() throws -> Int64 {
+        try store.report(ReportQuery(), nowMicros: clock.now + 1, withRows: false).kernelBlockedPackets
+    }
+}
+
+/// Starts at the real time (the NFLOG reader dates overruns by the real clock) and moves only
+/// when the test moves it.
+final class TestClock: @unchecked Sendable {
+    var now: Int64 = systemMicros()
+}
+
+/// The table as a scripted kernel holds it.
+final class FakeKernel: StationKernel {
+    var table: TableStatus?
+    private(set) var applied: [Ruleset] = []
+    private(set) var calls: [String] = []
+
+    func apply(_ ruleset: Ruleset) throws(NetlinkError) -> Int {
+        calls.append("apply")
+        applied.append(ruleset)
+        return 0
+    }
+
+    func tableStatus() throws(NetlinkError) -> TableStatus? {
+        calls.append("status")
+        return table
+    }
+
+    /// A table with drone a's maps logging rule at `packets`.
+    static func table(handle: UInt64, comment: String?, packets: UInt64) -> TableStatus {
+        TableStatus(family: .inet, name: KernelLayout.tableName, comment: comment, handle: handle, chains: [
+            ChainStatus(name: KernelLayout.droneChain("a"), hook: nil, rules: [
+                RuleStatus(handle: 1, packets: packets, bytes: packets * 100,
+                           logPrefix: KernelLayout.logPrefix(drone: "a", reason: "maps")),
+            ]),
+        ], sets: [])
+    }
+}
+
+final class FakeResolver: StationResolving {
+    let names: [String: String]
+    var pending: [BlockedEvent] = []
+    private(set) var reloads: [UInt32] = []
+    private(set) var stopped = false
+
+    init(names: [String: String] = [:]) { self.names = names }
+
+    var ports: [Int] { [15301] }
+    var upstreams: [String] { ["192.0.2.53"] }
+    func hostName(for address: IPNetwork) -> String? { names[address.description] }
+    func takeEvents() -> [BlockedEvent] {
+        defer { pending = [] }
+        return pending
+    }
+    func reload(_ snapshot: PolicySnapshot) throws { reloads.append(snapshot.generation) }
+    func stop() -> String {
+        stopped = true
+        return "resolver: stopped"
+    }
+}
