@@ -80,26 +80,6 @@ extension Value {
             return (b, b)
         }
     }
-
-    /// nft-style text, for error messages.
-    var text: String {
-        switch self {
-        case .network(let n): return n.description
-        case .ether(let b): return b.count == 6 ? MACAddress(bytes: b).description : "\(b)"
-        case .interfaceName(let s): return "\"\(s)\""
-        case .uid(let u): return String(u)
-        case .mark(let m): return "0x" + String(m, radix: 16)
-        case .port(let p): return String(p)
-        case .verdict(let v):
-            switch v {
-            case .accept: return "accept"
-            case .drop: return "drop"
-            case .return: return "return"
-            case .jump(let c): return "jump \(c)"
-            case .goto(let c): return "goto \(c)"
-            }
-        }
-    }
 }
 
 /// Big-endian increment; nil on overflow (the range reaches the top of the address space).

@@ -179,7 +179,7 @@ struct RuleBuilder {
                 return
             }
             guard let data = value.bytes(as: field.dataType) else {
-                throw fail("\(field.rawValue) cannot be compared with \(value.text)")
+                throw fail("\(field.rawValue) cannot be compared with \(NftTextRenderer.render(value: value))")
             }
             load(field)
             cmp(negated, data)

@@ -46,7 +46,8 @@ extension Linearizer {
     private func encodeElements(_ set: NamedSet, _ elements: [SetElement],
                                 firstSegment: Bool) throws(NetlinkError) -> [EncodedElement] {
         func fail(_ e: SetElement, _ why: String) -> NetlinkError {
-            NetlinkError(kind: .invalidRuleset, errno: EINVAL, object: "set \(set.name) element \(e.key.text)",
+            NetlinkError(kind: .invalidRuleset, errno: EINVAL,
+                         object: "set \(set.name) element \(NftTextRenderer.render(value: e.key))",
                          origin: e.origin ?? set.origin, operation: "linearize", detail: why)
         }
         func makeElement(key: [UInt8], _ e: SetElement, end: Bool) throws(NetlinkError) -> ElementObject {
@@ -64,7 +65,7 @@ extension Linearizer {
                     if let chain = v.chain { o.setString(attr(NFTNL_SET_ELEM_CHAIN), chain) }
                 } else {
                     guard let bytes = data.bytes(as: dataType) else {
-                        throw fail(e, "value \(data.text) is not of type \(dataType.rawValue)")
+                        throw fail(e, "value \(NftTextRenderer.render(value: data)) is not of type \(dataType.rawValue)")
                     }
                     o.setData(attr(NFTNL_SET_ELEM_DATA), bytes)
                 }
@@ -79,7 +80,8 @@ extension Linearizer {
                     throw fail(e, "key is not a single \(set.keyType.rawValue) (networks need flags interval)")
                 }
                 out.append(EncodedElement(object: try makeElement(key: key, e, end: false),
-                                          subject: MessageSubject(e.key.text, origin: e.origin)))
+                                          subject: MessageSubject(NftTextRenderer.render(value: e.key),
+                                                                  origin: e.origin)))
             }
             return out
         }
@@ -107,11 +109,11 @@ extension Linearizer {
                 // Open-ended range: nft records it in element userdata (NFTNL_SET_ELEM_F_INTERVAL_OPEN).
                 start.setData(attr(NFTNL_SET_ELEM_USERDATA), udataU32(1 /* NFTNL_UDATA_SET_ELEM_FLAGS */, 1))
             }
-            out.append(EncodedElement(object: start, subject: MessageSubject(r.element.key.text, origin: r.element.origin)))
+            let text = NftTextRenderer.render(value: r.element.key)
+            out.append(EncodedElement(object: start, subject: MessageSubject(text, origin: r.element.origin)))
             if let after {
                 out.append(EncodedElement(object: try makeElement(key: after, r.element, end: true),
-                                          subject: MessageSubject("end of \(r.element.key.text)",
-                                                                  origin: r.element.origin)))
+                                          subject: MessageSubject("end of \(text)", origin: r.element.origin)))
             }
         }
         return out
