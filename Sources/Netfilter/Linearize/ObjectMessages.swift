@@ -84,7 +84,19 @@ struct Linearizer {
     // MARK: rules
 
     func ruleMessage(_ rule: Rule, chain: Chain, index: Int) throws(NetlinkError) -> NetlinkMessage {
-        let subject = MessageSubject("rule \(index + 1) in chain \(chain.name)", origin: rule.origin ?? chain.origin)
+        let subject = ruleSubject(rule, chain: chain, index: index)
+        let r = try ruleObject(rule, chain: chain, subject: subject)
+        return NetlinkMessage(bytes: r.message(raw(NFT_MSG_NEWRULE), family: family,
+                                               flags: NLM_F_CREATE | NLM_F_APPEND),
+                              subject: subject)
+    }
+
+    func ruleSubject(_ rule: Rule, chain: Chain, index: Int) -> MessageSubject {
+        MessageSubject("rule \(index + 1) in chain \(chain.name)", origin: rule.origin ?? chain.origin)
+    }
+
+    /// The libnftnl rule with all its expressions; `subject` names it in errors.
+    func ruleObject(_ rule: Rule, chain: Chain, subject: MessageSubject) throws(NetlinkError) -> RuleObject {
         let r = RuleObject()
         r.setU32(attr(NFTNL_RULE_FAMILY), UInt32(family))
         r.setString(attr(NFTNL_RULE_TABLE), tableName)
@@ -94,8 +106,6 @@ struct Linearizer {
         for s in rule.statements { try builder.statement(s) }
         if let a = rule.action { try builder.action(a) }
         builder.finish()
-        return NetlinkMessage(bytes: r.message(raw(NFT_MSG_NEWRULE), family: family,
-                                               flags: NLM_F_CREATE | NLM_F_APPEND),
-                              subject: subject)
+        return r
     }
 }
