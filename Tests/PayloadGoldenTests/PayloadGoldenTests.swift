@@ -1,0 +1,70 @@
+import Testing
+import DronewallConfig
+import DronewallPolicy
+import Netfilter
+import NftModel
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The golden configs of DronewallPolicyTests; `expected.payload` sits beside each `expected.nft`.
+let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("DronewallPolicyTests/Golden").path
+
+/// Config -> netlink payload of every rule, as libnftnl's debug text (nft's `tests/py/*.payload`
+/// notation). Rootless: it pins our encoding, where the root lab test can only pin the kernel's
+/// reading of it. Regenerate with DRONEWALL_UPDATE_GOLDEN=1 swift test, then review the diff.
+@Suite struct PayloadGoldenTests {
+    @Test(arguments: ["gateway", "local-user", "catalogue-networks"])
+    func linearizesToGoldenPayload(name: String) throws {
+        let dir = goldenDirectory + "/" + name
+        let ruleset = try compileGolden(configPath: dir + "/dronewall.conf")
+        let update = ProcessInfo.processInfo.environment["DRONEWALL_UPDATE_GOLDEN"] != nil
+        if !update {
+            // The same ruleset as the text golden, else this file would pin something else.
+            // (Skipped while updating: GoldenTests may be rewriting expected.nft right now.)
+            let nft = try String(decoding: Data(contentsOf: URL(fileURLWithPath: dir + "/expected.nft")), as: UTF8.self)
+            #expect(NftTextRenderer.render(ruleset) == nft,
+                    "\(name): compiled ruleset differs from expected.nft; update that golden first")
+        }
+        let text = try payloadGolden(ruleset)
+        let expectedPath = dir + "/expected.payload"
+        if update {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: expectedPath))
+        }
+        let expected = try String(decoding: Data(contentsOf: URL(fileURLWithPath: expectedPath)), as: UTF8.self)
+        #expect(text == expected,
+                "payload golden mismatch for \(name); rerun with DRONEWALL_UPDATE_GOLDEN=1 and review the diff")
+    }
+}
+
+/// The golden text: per rule a `# chain rule N: nft text` comment, then libnftnl's lines
+/// (trailing blanks trimmed), a blank line between rules.
+func payloadGolden(_ ruleset: Ruleset) throws -> String {
+    let rules = Dictionary(uniqueKeysWithValues: ruleset.table.chains.map { ($0.name, $0.rules) })
+    var out = "# libnftnl debug text of every rule (nft --debug=netlink); regenerate with DRONEWALL_UPDATE_GOLDEN=1\n"
+    for chain in try rulePayloads(ruleset) {
+        for (i, payload) in chain.rules.enumerated() {
+            let nft = NftTextRenderer.render(rule: rules[chain.chain]![i])
+            out += "\n# \(chain.chain) rule \(i + 1): \(nft)\n"
+            for line in payload.split(separator: "\n") {
+                out += String(line.reversed().drop { $0 == " " }.reversed()) + "\n"
+            }
+        }
+    }
+    return out
+}
+
+/// Compiles a golden config against the fixture catalogue, with the users the policy tests'
+/// station knows (as `DronewallPolicyTests/Support.swift` does, so the rulesets are the same).
+func compileGolden(configPath: String) throws -> Ruleset {
+    let (catalogue, catalogueDiags) = CatalogueReader().read(directories: [goldenDirectory])
+    var (config, diags) = ConfigReader().read(mainPath: configPath)
+    diags.append(contentsOf: catalogueDiags)
+    let users: @Sendable (String) -> UInt32? = { ["pilot": 1000, "root": 0][$0] }
+    let ruleset = diags.hasErrors ? nil
+        : PolicyCompiler(config: config, catalogue: catalogue, resolveUser: users).compile(into: &diags)
+    return try #require(ruleset, "\(diags.rendered)")
+}
