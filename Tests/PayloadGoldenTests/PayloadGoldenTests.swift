@@ -26,8 +26,9 @@ let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent(
             // The same ruleset as the text golden, else this file would pin something else.
             // (Skipped while updating: GoldenTests may be rewriting expected.nft right now.)
             let nft = try String(decoding: Data(contentsOf: URL(fileURLWithPath: dir + "/expected.nft")), as: UTF8.self)
-            #expect(NftTextRenderer.render(ruleset) == nft,
-                    "\(name): compiled ruleset differs from expected.nft; update that golden first")
+            if NftTextRenderer.render(ruleset) != nft {
+                Issue.record("\(name): compiled ruleset differs from expected.nft; update that golden first")
+            }
         }
         let text = try payloadGolden(ruleset)
         let expectedPath = dir + "/expected.payload"
@@ -35,22 +36,44 @@ let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent(
             try Data(text.utf8).write(to: URL(fileURLWithPath: expectedPath))
         }
         let expected = try String(decoding: Data(contentsOf: URL(fileURLWithPath: expectedPath)), as: UTF8.self)
-        #expect(text == expected,
-                "payload golden mismatch for \(name); rerun with DRONEWALL_UPDATE_GOLDEN=1 and review the diff")
+        // Name the first differing line and its rule rather than printing thousands of lines.
+        if let d = firstDifference(text, expected) {
+            Issue.record("""
+                payload golden mismatch for \(name) at expected.payload:\(d.line) (\(d.rule)):
+                  expected: \(d.expected)
+                  actual:   \(d.actual)
+                rerun with DRONEWALL_UPDATE_GOLDEN=1 and review the diff
+                """)
+        }
     }
+}
+
+/// The first line where `actual` and `expected` differ, with the rule header above it.
+func firstDifference(_ actual: String, _ expected: String)
+    -> (line: Int, rule: String, expected: String, actual: String)? {
+    let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
+    let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
+    var rule = "header"
+    for i in 0..<max(a.count, e.count) {
+        let x = i < a.count ? String(a[i]) : "(end of text)"
+        let y = i < e.count ? String(e[i]) : "(end of file)"
+        if x != y { return (i + 1, rule, y, x) }
+        if y.hasPrefix("# ") && i > 0 { rule = String(y.dropFirst(2).prefix { $0 != ":" }) }
+    }
+    return nil
 }
 
 /// The golden text: per rule a `# chain rule N: nft text` comment, then libnftnl's lines
 /// (trailing blanks trimmed), a blank line between rules.
 func payloadGolden(_ ruleset: Ruleset) throws -> String {
-    let rules = Dictionary(uniqueKeysWithValues: ruleset.table.chains.map { ($0.name, $0.rules) })
     var out = "# libnftnl debug text of every rule (nft --debug=netlink); regenerate with DRONEWALL_UPDATE_GOLDEN=1\n"
-    for chain in try rulePayloads(ruleset) {
-        for (i, payload) in chain.rules.enumerated() {
-            let nft = NftTextRenderer.render(rule: rules[chain.chain]![i])
-            out += "\n# \(chain.chain) rule \(i + 1): \(nft)\n"
-            for line in payload.split(separator: "\n") {
-                out += String(line.reversed().drop { $0 == " " }.reversed()) + "\n"
+    // rulePayloads keeps the table's chain and rule order.
+    for (chain, payloads) in zip(ruleset.table.chains, try rulePayloads(ruleset)) {
+        for (i, (rule, payload)) in zip(chain.rules, payloads.rules).enumerated() {
+            out += "\n# \(chain.name) rule \(i + 1): \(NftTextRenderer.render(rule: rule))\n"
+            for var line in payload.split(separator: "\n") {
+                while line.last == " " { line.removeLast() } // libnftnl ends its header line with a blank
+                out += line + "\n"
             }
         }
     }
