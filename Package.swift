@@ -74,6 +74,8 @@ let package = Package(
         .testTarget(name: "DronewallPolicyTests", dependencies: ["DronewallPolicy", "DronewallConfig", "NftModel"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "NetfilterTesting", "NftModel"]),
+        // Payload goldens: the policy goldens' configs compiled and linearized to libnftnl debug text.
+        .testTarget(name: "PayloadGoldenTests", dependencies: ["Netfilter", "DronewallPolicy", "DronewallConfig", "NftModel"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
         .testTarget(name: "ClassifierTests", dependencies: [
             "Classifier", "DronewallConfig", "DronewallPolicy", "Netfilter", "NftModel", "DNSWire", "FlowLog", "NetAddress",

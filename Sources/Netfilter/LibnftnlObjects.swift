@@ -226,6 +226,20 @@ final class RuleObject {
         buildMessage(type, family: family, flags: flags) { nftnl_rule_nlmsg_build_payload($0, ptr) }
     }
 
+    /// libnftnl's debug text of the rule, as `nft --debug=netlink` prints it: a
+    /// `family table chain` line, then one `  [ expr ... ]` line per expression.
+    var debugText: String {
+        var size = 1 << 14
+        while true {
+            var buffer = [CChar](repeating: 0, count: size)
+            let n = Int(nftnl_rule_snprintf(&buffer, size, ptr, raw(NFTNL_OUTPUT_DEFAULT), 0))
+            guard n >= 0 else { return "" }
+            // Like snprintf, libnftnl returns the length it needed; retry when it did not fit.
+            if n < size { return String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+            size = n + 1
+        }
+    }
+
     /// Visits the rule's expressions (name and a borrowed view).
     func forEachExpression(_ body: (String, Expression) -> Void) {
         guard let iter = nftnl_expr_iter_create(ptr) else { return }

@@ -120,7 +120,12 @@ public enum NftTextRenderer {
     public static func render(value: Value) -> String {
         switch value {
         case let .network(n): return n.description
-        case let .ether(bytes): return MACAddress(bytes: bytes).description
+        case let .ether(bytes):
+            // The IR does not enforce 6 bytes; error texts about a bad value must not trap.
+            guard bytes.count == 6 else {
+                return bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: ":")
+            }
+            return MACAddress(bytes: bytes).description
         case let .interfaceName(name): return quote(name)
         case let .uid(u): return String(u)
         case let .mark(m): return hex32(m)
