@@ -33,8 +33,11 @@ let package = Package(
         .target(name: "DNSWire"),
         // Ruleset IR in kernel vocabulary and its nft text rendering. Pure Swift.
         .target(name: "NftModel", dependencies: ["NetAddress"]),
-        // Validated policy + catalogue -> Ruleset. Pure function, no root.
-        .target(name: "DronewallPolicy", dependencies: ["DronewallConfig", "NftModel"]),
+        // The runtime contract of table inet dronewall: object names and their parsers, mark
+        // layout, resolver ports, log prefixes. Written by the compiler, read by the runtime.
+        .target(name: "KernelLayout", dependencies: ["DronewallConfig"]),
+        // Validated policy model + compiler: config + catalogue -> DronePolicy -> Ruleset. Pure, no root.
+        .target(name: "DronewallPolicy", dependencies: ["DronewallConfig", "KernelLayout", "NftModel"]),
         // Blocked events -> flow records -> SQLite (GRDB, WAL); report queries and renderings.
         .target(name: "FlowLog", dependencies: ["NetAddress", "Units", .product(name: "GRDB", package: "GRDB.swift"),
                                                 .product(name: "GRDBSQLite", package: "GRDB.swift")]),
@@ -42,20 +45,21 @@ let package = Package(
         .target(name: "Netfilter", dependencies: ["CNetfilter", "NftModel"]),
         // The station's DNS resolver: which names a drone may reach, and learning their addresses.
         .target(name: "Classifier", dependencies: [
-            "DronewallConfig", "DronewallPolicy", "NftModel", "Netfilter", "DNSWire", "FlowLog",
+            "DronewallConfig", "DronewallPolicy", "KernelLayout", "NftModel", "Netfilter", "DNSWire", "FlowLog",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .executableTarget(
             name: "dronewall",
             dependencies: [
-                "DronewallConfig", "DronewallPolicy", "NftModel", "Netfilter", "FlowLog",
+                "DronewallConfig", "DronewallPolicy", "KernelLayout", "NftModel", "Netfilter", "FlowLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // The running station (dronewalld's state and lifecycle): apply, NFLOG -> flow log, kernel
         // counters, the resolver service, following a re-apply. Testable with fakes, no root.
         .target(name: "Station", dependencies: [
-            "DronewallConfig", "DronewallPolicy", "NftModel", "Netfilter", "FlowLog", "Classifier", "NetAddress",
+            "DronewallConfig", "DronewallPolicy", "KernelLayout", "NftModel", "Netfilter", "FlowLog", "Classifier",
+            "NetAddress",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
@@ -71,19 +75,21 @@ let package = Package(
         .executableTarget(name: "dns-fuzz", dependencies: ["DNSWire"], path: "Fuzz/dns-fuzz"),
         .executableTarget(name: "config-fuzz", dependencies: ["DronewallConfig"], path: "Fuzz/config-fuzz"),
         .testTarget(name: "DronewallConfigTests", dependencies: ["DronewallConfig", "NetAddress", "Units"]),
-        .testTarget(name: "DronewallPolicyTests", dependencies: ["DronewallPolicy", "DronewallConfig", "NftModel"],
+        .testTarget(name: "DronewallPolicyTests", dependencies: ["DronewallPolicy", "DronewallConfig", "KernelLayout", "NftModel"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "NetfilterTesting", "NftModel"]),
         // Payload goldens: the policy goldens' configs compiled and linearized to libnftnl debug text.
         .testTarget(name: "PayloadGoldenTests", dependencies: ["Netfilter", "DronewallPolicy", "DronewallConfig", "NftModel"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
         .testTarget(name: "ClassifierTests", dependencies: [
-            "Classifier", "DronewallConfig", "DronewallPolicy", "Netfilter", "NftModel", "DNSWire", "FlowLog", "NetAddress",
+            "Classifier", "DronewallConfig", "DronewallPolicy", "KernelLayout", "Netfilter", "NftModel", "DNSWire", "FlowLog",
+            "NetAddress",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
         .testTarget(name: "StationTests", dependencies: [
-            "Station", "NetfilterTesting", "Netfilter", "DronewallPolicy", "DronewallConfig", "FlowLog", "NftModel",
+            "Station", "NetfilterTesting", "Netfilter", "DronewallPolicy", "DronewallConfig", "KernelLayout", "FlowLog",
+            "NftModel",
             "NetAddress",
         ]),
     ]

@@ -4,6 +4,7 @@ import Netfilter
 import NftModel
 #if canImport(Glibc)
 import Glibc
+import KernelLayout
 #endif
 
 /// Writes the addresses of answers into the kernel's learned sets before the answer goes out.

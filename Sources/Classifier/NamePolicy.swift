@@ -1,6 +1,7 @@
 import NetAddress
 import DronewallConfig
 import DronewallPolicy
+import KernelLayout
 
 /// What the station's resolver does with a name for the drone that asked: the same decisions
 /// the drone's kernel chain makes for addresses, taken at the name. Pure.
@@ -14,9 +15,9 @@ public struct NamePolicy: Sendable {
         public var allowHost = false
         public var blockHost = false
         /// Answer NXDOMAIN (or the null address) for this reason; nil: answer normally.
-        public var sinkhole: String?
+        public var sinkhole: LogReason?
         /// monitor: the reason local-data would have sinkholed it.
-        public var wouldBlock: String?
+        public var wouldBlock: LogReason?
         public var learnsAnything: Bool { mask != 0 || allowHost || blockHost }
         public init(mask: UInt32 = 0) { self.mask = mask }
     }
@@ -85,17 +86,17 @@ public struct NamePolicy: Sendable {
         d.blockHost = names.contains { name in asker.blockHosts.contains { $0.value.covers(name: name) } }
         d.allowHost = !d.blockHost && names.contains { name in asker.allowHosts.contains { $0.value.covers(name: name) } }
         if d.blockHost {
-            d.sinkhole = KernelLayout.reasonHost
+            d.sinkhole = .host
         } else if d.allowHost {
             // allow-host beats categories, as in the drone chain.
         } else if c.mask & KernelLayout.resolverBit != 0 {
-            if asker.kind == .monitor { d.wouldBlock = KernelLayout.reasonDNSBypass } else {
-                d.sinkhole = KernelLayout.reasonDNSBypass
+            if asker.kind == .monitor { d.wouldBlock = .dnsBypass } else {
+                d.sinkhole = .dnsBypass
             }
         } else if let first = Category.from(mask: c.mask & asker.blocked.rawValue).first {
-            d.sinkhole = first.rawValue
+            d.sinkhole = .category(first)
         } else {
-            d.wouldBlock = Category.from(mask: c.mask & asker.wouldBlock.rawValue).first?.rawValue
+            d.wouldBlock = Category.from(mask: c.mask & asker.wouldBlock.rawValue).first.map(LogReason.category)
         }
         return d
     }

@@ -4,6 +4,7 @@ import DronewallConfig
 import DronewallPolicy
 import FlowLog
 import NIOCore
+import KernelLayout
 
 /// Sends a query to the upstream resolvers and returns the first answer.
 public protocol UpstreamForwarder: Sendable {
@@ -211,9 +212,9 @@ public final class ResolverCore: @unchecked Sendable {
         return promise.futureResult
     }
 
-    func note(_ name: String, _ reason: String, _ verdict: FlowVerdict, _ client: DNSClient, _ policy: NamePolicy) {
+    func note(_ name: String, _ reason: LogReason, _ verdict: FlowVerdict, _ client: DNSClient, _ policy: NamePolicy) {
         let vendor = policy.classify([name]).vendor
-        record(BlockedEvent(timeMicros: clock(), drone: policy.askers[client.port]?.subject.word ?? "?", category: reason,
+        record(BlockedEvent(timeMicros: clock(), drone: policy.askers[client.port]?.subject.word ?? "?", category: reason.word,
                             verdict: verdict, vendor: vendor, proto: .dns, source: client.address,
                             destination: name, port: 53, sourcePort: client.sourcePort, host: name, length: 0))
     }

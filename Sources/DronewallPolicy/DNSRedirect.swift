@@ -1,5 +1,6 @@
 import DronewallConfig
 import NftModel
+import KernelLayout
 
 /// The kernel half of the station's resolver: every drone's DNS goes to dronewalld, on a port
 /// that names the drone, whatever server the drone addressed; the ports take nothing else.

@@ -1,13 +1,14 @@
 import DronewallConfig
+import KernelLayout
 import NftModel
 
 extension PolicyCompiler {
     /// Counting and rate-limited logging of one reason, one rule per family (the family match
     /// comes first so each counter sees only its packets). No verdict: the caller adds the
     /// drop in a separate rule, so a packet over the log limit is still dropped.
-    static func logRules(drone: String, reason: String, verdict: KernelLayout.LogVerdict, group: UInt16,
+    static func logRules(drone: String, reason: LogReason, verdict: LogVerdict, group: UInt16,
                          matches: [Match], origin: String?) -> [Rule] {
-        let prefix = KernelLayout.logPrefix(drone: drone, reason: reason, verdict: verdict)
+        let prefix = LogPrefix(drone: drone, reason: reason, verdict: verdict).text
         return [(NetworkFamily.ipv4, KernelLayout.logMeterV4, [Field.ipv4Source, .ipv4Destination]),
                 (.ipv6, KernelLayout.logMeterV6, [.ipv6Source, .ipv6Destination])].map { family, meter, key in
             Rule([.family(family)] + matches,
@@ -25,18 +26,18 @@ extension PolicyCompiler {
         let blocked = drone.blocked.rawValue
         let wouldBlock = drone.wouldBlock.rawValue
         let origin = drone.origin?.description
-        func log(_ reason: String, _ matches: [Match], _ verdict: KernelLayout.LogVerdict = .blocked) -> [Rule] {
+        func log(_ reason: LogReason, _ matches: [Match], _ verdict: LogVerdict = .blocked) -> [Rule] {
             PolicyCompiler.logRules(drone: name, reason: reason, verdict: verdict, group: logGroup, matches: matches,
                                     origin: origin)
         }
         func drop(_ matches: [Match]) -> Rule { Rule(matches, [], .verdict(.drop), origin: origin) }
         let accept = RuleAction.verdict(.goto(KernelLayout.acceptFlowChain))
-        let prefixFor = { (reason: String) in KernelLayout.logPrefix(drone: name, reason: reason) }
+        let prefixFor = { (reason: LogReason) in LogPrefix(drone: name, reason: reason).text }
 
         // Packets without conntrack carry no class mark and would pass every category test:
         // drop them (logged) before anything else.
         let untracked = Match.conntrackState([.invalid, .untracked])
-        var rules = log(KernelLayout.reasonUntracked, [untracked])
+        var rules = log(.untracked, [untracked])
         rules.append(drop([untracked]))
         rules.append(Rule([], [], .verdict(.jump(KernelLayout.classifyChain)), origin: origin))
         var sets: [NamedSet] = []
@@ -73,7 +74,7 @@ extension PolicyCompiler {
                         rules.append(Rule([match], [.counter, .meterLimit(set: meter, key: key,
                                                                            perSecond: KernelLayout.logRatePerSecond,
                                                                            burst: KernelLayout.logBurst),
-                                                    .log(prefix: prefixFor(KernelLayout.reasonHost), group: logGroup)],
+                                                    .log(prefix: prefixFor(.host), group: logGroup)],
                                           nil, origin: origin))
                         rules.append(drop([match]))
                     } else {
@@ -97,9 +98,9 @@ extension PolicyCompiler {
             ]
             for m in bypasses {
                 if policy == .monitor {
-                    rules += log(KernelLayout.reasonDNSBypass, m, .wouldBlock)
+                    rules += log(.dnsBypass, m, .wouldBlock)
                 } else {
-                    rules += log(KernelLayout.reasonDNSBypass, m)
+                    rules += log(.dnsBypass, m)
                     rules.append(drop(m))
                 }
             }
@@ -120,7 +121,7 @@ extension PolicyCompiler {
 
         switch policy {
         case .isolate:
-            rules += log(KernelLayout.reasonAll, [])
+            rules += log(.all, [])
             rules.append(drop([]))
         case .localData, .allowlist, .monitor:
             // Logging rules per blocked category (so prefix and counter name it), then one drop.
@@ -128,7 +129,7 @@ extension PolicyCompiler {
             // so a packet to a shared host is counted and logged once, under its first category.
             var earlier: UInt32 = 0
             for c in Category.from(mask: blocked) {
-                rules += log(c.rawValue, [.masked(.conntrackMark, mask: c.bit | earlier, value: c.bit, negated: false)])
+                rules += log(.category(c), [.masked(.conntrackMark, mask: c.bit | earlier, value: c.bit, negated: false)])
                 earlier |= c.bit
             }
             if blocked != 0 {
@@ -136,12 +137,12 @@ extension PolicyCompiler {
             }
             if policy == .allowlist {
                 let unlisted = Match.masked(.conntrackMark, mask: Category.allBits, value: 0, negated: false)
-                rules += log(KernelLayout.reasonUnlisted, [unlisted])
+                rules += log(.unlisted, [unlisted])
                 rules.append(drop([unlisted]))
             }
             var earlierWould: UInt32 = 0
             for c in Category.from(mask: wouldBlock) {
-                rules += log(c.rawValue, [.masked(.conntrackMark, mask: c.bit | earlierWould, value: c.bit, negated: false)],
+                rules += log(.category(c), [.masked(.conntrackMark, mask: c.bit | earlierWould, value: c.bit, negated: false)],
                              .wouldBlock)
                 earlierWould |= c.bit
             }

@@ -1,5 +1,6 @@
 import DronewallConfig
 import NetAddress
+import KernelLayout
 
 /// What one subject (a named drone, or the unknown devices) may send, validated and resolved
 /// once from the config: the one model that the compiler, the station resolver, `catalogue

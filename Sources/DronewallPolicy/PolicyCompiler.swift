@@ -1,5 +1,6 @@
 import DronewallConfig
 import NftModel
+import KernelLayout
 
 /// Compiles validated policies and the catalogue into the ruleset of table `inet dronewall`.
 ///

@@ -1,4 +1,5 @@
 import DronewallConfig
+import KernelLayout
 
 /// The ruleset generation: a hash of what the rules are built from (validated policies, the
 /// station settings the compiler reads, the catalogue), computed before the rules, so they are
@@ -27,22 +28,5 @@ enum PolicyFingerprint {
             h.add("resolver \(r.id) \(r.names.map(\.value)) \(r.addresses.map(\.value.description))")
         }
         return (h.value % 0xffff + 1) << 16
-    }
-}
-
-/// 32-bit FNV-1a: a small stable hash (Swift's `Hasher` is seeded per process).
-public struct FNV1a: Sendable {
-    public private(set) var value: UInt32 = 2_166_136_261
-    public init() {}
-    /// Adds the string's UTF-8 bytes and a separator, so ("ab", "c") and ("a", "bc") differ.
-    public mutating func add(_ s: String) {
-        for b in s.utf8 { value = (value ^ UInt32(b)) &* 16_777_619 }
-        value = (value ^ 0x0a) &* 16_777_619
-    }
-    /// The hash of a string alone, without a separator.
-    public static func hash(_ s: String) -> UInt32 {
-        var h = FNV1a()
-        for b in s.utf8 { h.value = (h.value ^ UInt32(b)) &* 16_777_619 }
-        return h.value
     }
 }

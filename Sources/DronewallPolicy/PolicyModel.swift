@@ -1,5 +1,6 @@
 import DronewallConfig
 import NetAddress
+import KernelLayout
 
 /// The evaluate stage between reading and compiling (nft's parse -> evaluate -> linearize):
 /// turns the config into `DronePolicy` values, resolving users and resolver ports once and

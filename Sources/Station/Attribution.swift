@@ -2,6 +2,7 @@ import DronewallPolicy
 import FlowLog
 import NetAddress
 import Netfilter
+import KernelLayout
 
 /// Turns a logged packet into a blocked-flow event: drone, reason and verdict from the log
 /// prefix the compiler wrote, addresses and ports from the packet, the vendor from the catalogue.
@@ -17,7 +18,7 @@ public struct Attribution {
 
     /// nil for packets that are not dronewall's (another rule logging to the same group).
     public func event(_ e: NflogEvent, receivedMicros: Int64) -> BlockedEvent? {
-        guard let (drone, reason, verdict) = KernelLayout.parseLogPrefix(e.prefix), let p = e.packet else { return nil }
+        guard let prefix = LogPrefix(parsing: e.prefix), let p = e.packet else { return nil }
         let destination = IPNetwork(bytes: p.destination, prefixLength: p.destination.count * 8)
         let proto: FlowProtocol
         switch p.proto {
@@ -32,8 +33,8 @@ public struct Attribution {
         // A learned address: the name it was learned for names the host, and its vendor.
         let host = hostName(destination)
         let vendor = index.match(address: destination)?.vendorID ?? host.flatMap { index.match(domain: $0)?.vendorID }
-        return BlockedEvent(timeMicros: time, drone: drone, category: reason,
-                            verdict: verdict == .wouldBlock ? .wouldBlock : .blocked,
+        return BlockedEvent(timeMicros: time, drone: prefix.drone, category: prefix.reason.word,
+                            verdict: prefix.verdict == .wouldBlock ? .wouldBlock : .blocked,
                             vendor: vendor, proto: proto,
                             source: IPNetwork.format(address: p.source), destination: destination.description,
                             port: p.destinationPort, sourcePort: p.sourcePort, host: host,

@@ -1,6 +1,7 @@
 import DronewallPolicy
 import FlowLog
 import Netfilter
+import KernelLayout
 
 /// Reads the counters of dronewall's logging rules and turns them into deltas since the last
 /// stored reading. Readings are tied to one table instance (boot, network namespace, table
@@ -27,9 +28,8 @@ public struct CounterSnapshots {
         var now: [Key: (packets: UInt64, bytes: UInt64)] = [:]
         for chain in status.chains {
             for rule in chain.rules {
-                guard let p = rule.logPrefix, let (drone, category, verdict) = KernelLayout.parseLogPrefix(p),
-                      let packets = rule.packets else { continue }
-                let key = Key(drone: drone, category: category, verdict: verdict == .wouldBlock ? .wouldBlock : .blocked)
+                guard let text = rule.logPrefix, let p = LogPrefix(parsing: text), let packets = rule.packets else { continue }
+                let key = Key(drone: p.drone, category: p.reason.word, verdict: p.verdict == .wouldBlock ? .wouldBlock : .blocked)
                 let v = now[key] ?? (0, 0)
                 now[key] = (v.packets &+ packets, v.bytes &+ (rule.bytes ?? 0))
             }

@@ -1,6 +1,7 @@
 import DronewallPolicy
 import Netfilter
 import NftModel
+import KernelLayout
 
 /// What the station does with its table: replace it, and read it back (counters, comment,
 /// handle). `NftablesClient` over any transport is the real one; tests can also script it.

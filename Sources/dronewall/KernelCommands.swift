@@ -6,6 +6,7 @@ import Glibc
 #endif
 import Netfilter
 import NftModel
+import KernelLayout
 
 /// Opens the kernel connection; a missing CAP_NET_ADMIN becomes exit 77 with a clear message.
 func withKernel<T>(_ operation: String, _ body: (NftablesClient) throws(NetlinkError) -> T) throws -> T {
@@ -106,33 +107,35 @@ enum StatusReport {
         out += "catalogue: \(KernelLayout.catalogueVersion(inComment: s.comment) ?? "unknown (applied by an older dronewall)")\n"
         let hooks = s.chains.compactMap { c in c.hook.map { "\($0.rawValue) (chain \(c.name))" } }
         out += "hooks: \(hooks.isEmpty ? "none" : hooks.joined(separator: ", "))\n"
-        let drones = s.chains.map(\.name).filter { $0.hasPrefix("drone_") }
-        out += "drones (\(drones.count)): \(drones.map { String($0.dropFirst(6)) }.joined(separator: " "))\n"
+        let drones = s.chains.compactMap { KernelLayout.drone(ofChain: $0.name) }
+        out += "drones (\(drones.count)): \(drones.joined(separator: " "))\n"
         out += "\nsets and maps:\n"
         for set in s.sets { out += "  \(pad(set.name, 36)) \(set.elementCount) element(s)\n" }
         // Counters of blocking rules, by drone and reason, from the log prefixes.
         // Rules of one drone and reason (IPv4 and IPv6 host sets) are summed into one row.
-        var rows: [(String, String, UInt64, UInt64)] = []
+        var rows: [(drone: String, reason: String, packets: UInt64, bytes: UInt64, verdict: LogVerdict)] = []
         for chain in s.chains {
             for rule in chain.rules {
-                guard let p = rule.logPrefix, let (drone, cat, verdict) = KernelLayout.parseLogPrefix(p) else { continue }
-                let name = drone == KernelLayout.unknownDroneWord ? "(unknown devices)" : drone
-                let reason = verdict == .wouldBlock ? "\(cat) (would-block)" : cat
-                if let i = rows.firstIndex(where: { $0.0 == name && $0.1 == reason }) {
-                    rows[i].2 += rule.packets ?? 0
-                    rows[i].3 += rule.bytes ?? 0
+                guard let text = rule.logPrefix, let p = LogPrefix(parsing: text) else { continue }
+                let name = p.drone == KernelLayout.unknownDroneWord ? "(unknown devices)" : p.drone
+                let reason = p.verdict == .wouldBlock ? "\(p.reason) (would-block)" : p.reason.word
+                if let i = rows.firstIndex(where: { $0.drone == name && $0.reason == reason }) {
+                    rows[i].packets += rule.packets ?? 0
+                    rows[i].bytes += rule.bytes ?? 0
                 } else {
-                    rows.append((name, reason, rule.packets ?? 0, rule.bytes ?? 0))
+                    rows.append((name, reason, rule.packets ?? 0, rule.bytes ?? 0, p.verdict))
                 }
             }
         }
         out += "\nblocked by the kernel (counters since apply):\n"
         out += "  \(pad("drone", 24)) \(pad("reason", 26)) \(lpad("packets", 10)) \(lpad("bytes", 12))\n"
-        let hits = rows.filter { $0.2 > 0 }
-        for r in hits { out += "  \(pad(r.0, 24)) \(pad(r.1, 26)) \(lpad(String(r.2), 10)) \(lpad(String(r.3), 12))\n" }
+        let hits = rows.filter { $0.packets > 0 }
+        for r in hits {
+            out += "  \(pad(r.drone, 24)) \(pad(r.reason, 26)) \(lpad(String(r.packets), 10)) \(lpad(String(r.bytes), 12))\n"
+        }
         if hits.isEmpty { out += "  (none yet; \(rows.count) counting rules in place)\n" }
-        let blocked = rows.filter { !$0.1.hasSuffix("(would-block)") }
-        let total = blocked.reduce((UInt64(0), UInt64(0))) { ($0.0 + $1.2, $0.1 + $1.3) }
+        let blocked = rows.filter { $0.verdict == .blocked }
+        let total = blocked.reduce((UInt64(0), UInt64(0))) { ($0.0 + $1.packets, $0.1 + $1.bytes) }
         out += "  \(pad("total blocked", 24)) \(pad("", 26)) \(lpad(String(total.0), 10)) \(lpad(String(total.1), 12))"
         return out
     }

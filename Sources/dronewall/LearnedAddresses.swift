@@ -2,6 +2,7 @@ import DronewallConfig
 import DronewallPolicy
 import Netfilter
 import NftModel
+import KernelLayout
 
 /// Addresses the station resolver learned for a name, read from the kernel's learned sets
 /// (each element's comment is the name it was learned for).
@@ -27,13 +28,13 @@ struct LearnedAddress {
               let status = try? client.status(table: KernelLayout.tableName) else { return nil }
         var out: [LearnedAddress] = []
         let sets = status.sets.map(\.name).filter {
-            $0 == KernelLayout.learnedV4 || $0 == KernelLayout.learnedV6 || ($0.hasPrefix("drone_") && $0.contains("_dns_v"))
+            $0 == KernelLayout.learnedV4 || $0 == KernelLayout.learnedV6 || HostSetName(parsing: $0)?.learned == true
         }
         for set in sets {
             guard let elements = try? client.elements(table: KernelLayout.tableName, set: set) else { continue }
             for e in elements {
                 guard let c = e.comment, HostPattern.domain(name).covers(name: c), e.key.count == 4 || e.key.count == 16 else { continue }
-                let mask = set.hasPrefix("learned_") ? e.data.flatMap { d in
+                let mask = set == KernelLayout.learnedV4 || set == KernelLayout.learnedV6 ? e.data.flatMap { d in
                     d.count == 4 ? d.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) } : nil
                 } : nil
                 out.append(LearnedAddress(address: IPNetwork(bytes: e.key, prefixLength: e.key.count * 8), set: set,
@@ -47,10 +48,7 @@ struct LearnedAddress {
 extension String {
     /// `drone_alpha_allow_dns_v4` -> `allow-host of alpha`.
     func replacingSetPrefix() -> String {
-        guard hasPrefix("drone_") else { return self }
-        let parts = dropFirst(6).split(separator: "_")
-        guard parts.count >= 4 else { return self }
-        let drone = parts.dropLast(3).joined(separator: "_")
-        return "\(parts[parts.count - 3])-host of \(drone)"
+        guard let name = HostSetName(parsing: self) else { return self }
+        return "\(name.kind.rawValue)-host of \(name.drone)"
     }
 }

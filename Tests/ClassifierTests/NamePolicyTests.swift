@@ -2,6 +2,7 @@ import Classifier
 import DronewallConfig
 import DronewallPolicy
 import Testing
+import KernelLayout
 
 /// The resolver decides per asking drone, by the port its query was redirected to.
 @Suite struct NamePolicyTests {
@@ -77,22 +78,22 @@ import Testing
         let p = policy()
         let loc = try #require(p.askers[port["loc"]!])
         let geo = p.decide(["geo.acme.example"], for: loc)
-        #expect(geo.sinkhole == "geofence")
+        #expect(geo.sinkhole?.word == "geofence")
         #expect(geo.mask == Category.geofence.bit, "learned anyway: a cached address stays classified")
         let fw = p.decide(["fw.acme.example"], for: loc)
         #expect(fw.sinkhole == nil && fw.mask == Category.firmware.bit)
         #expect(p.decide(["www.example.net"], for: loc) == NamePolicy.Decision())
         // A CNAME chain counts as a whole: an innocent question aliased to a vendor host.
-        #expect(p.decide(["cdn.example.net", "geo.acme.example"], for: loc).sinkhole == "geofence")
+        #expect(p.decide(["cdn.example.net", "geo.acme.example"], for: loc).sinkhole?.word == "geofence")
         // Unlisted subdomains fall to the vendor's registrable domain.
-        #expect(p.decide(["x.acme.example"], for: loc).sinkhole == "other")
+        #expect(p.decide(["x.acme.example"], for: loc).sinkhole?.word == "other")
     }
 
     @Test func hostListsBeatCategories() throws {
         let p = policy()
         let loc = try #require(p.askers[port["loc"]!])
         let evil = p.decide(["a.evil.example.org"], for: loc)
-        #expect(evil.sinkhole == "host" && evil.blockHost && !evil.allowHost)
+        #expect(evil.sinkhole?.word == "host" && evil.blockHost && !evil.allowHost)
         let list = try #require(p.askers[port["list"]!])
         let tiles = p.decide(["tiles.example.org"], for: list)
         #expect(tiles.sinkhole == nil && tiles.allowHost && tiles.learnsAnything)
@@ -103,15 +104,15 @@ import Testing
         let p = policy()
         let mon = try #require(p.askers[port["mon"]!])
         let geo = p.decide(["geo.acme.example"], for: mon)
-        #expect(geo.sinkhole == nil && geo.wouldBlock == "geofence" && geo.mask == Category.geofence.bit)
-        #expect(p.decide(["dns.pub.example"], for: mon).wouldBlock == "dns-bypass")
+        #expect(geo.sinkhole == nil && geo.wouldBlock?.word == "geofence" && geo.mask == Category.geofence.bit)
+        #expect(p.decide(["dns.pub.example"], for: mon).wouldBlock?.word == "dns-bypass")
     }
 
     @Test func publicResolversAreSinkholedForEveryoneElse() throws {
         let p = policy()
         for asker in [20000, port["loc"]!, port["list"]!] {
             let d = p.decide(["doh.dns.pub.example"], for: try #require(p.askers[asker]))
-            #expect(d.sinkhole == "dns-bypass" && d.mask & KernelLayout.resolverBit != 0)
+            #expect(d.sinkhole?.word == "dns-bypass" && d.mask & KernelLayout.resolverBit != 0)
         }
     }
 }

@@ -9,6 +9,7 @@ import NIOCore
 import NIOPosix
 import NetAddress
 import Testing
+import KernelLayout
 
 /// The resolver pipeline with a scripted upstream and a recording learner (no sockets, no root).
 @Suite struct ResolverCoreTests {

@@ -2,6 +2,7 @@ import Testing
 import DronewallConfig
 @testable import DronewallPolicy
 import NftModel
+import KernelLayout
 
 @Suite struct CatalogueMatchingTests {
     let index: CatalogueIndex = {
@@ -116,11 +117,35 @@ import NftModel
     }
 
     @Test func logPrefixesRoundTrip() {
-        let p = KernelLayout.logPrefix(drone: "survey-01", reason: "geofence", verdict: .wouldBlock)
-        #expect(p.utf8.count <= 127)
-        #expect(KernelLayout.parseLogPrefix(p).map { "\($0.drone) \($0.reason) \($0.verdict)" } == "survey-01 geofence wouldBlock")
-        #expect(KernelLayout.parseLogPrefix("dw drone=a cat=host ").map(\.verdict) == .blocked)
-        #expect(KernelLayout.parseLogPrefix("something else") == nil)
+        let reasons: [LogReason] = Category.allCases.map(LogReason.category) + [.host, .all, .unlisted, .untracked, .dnsBypass]
+        for reason in reasons {
+            for verdict in [LogVerdict.blocked, .wouldBlock] {
+                let p = LogPrefix(drone: "survey-01_b", reason: reason, verdict: verdict)
+                #expect(p.text.utf8.count <= 127)
+                #expect(LogPrefix(parsing: p.text) == p)
+            }
+        }
+        #expect(LogPrefix(drone: "a", reason: .category(.geofence), verdict: .wouldBlock).text
+                == "dw drone=a cat=geofence would-block ")
+        #expect(LogPrefix(parsing: "dw drone=a cat=host ")?.verdict == .blocked)
+        #expect(LogPrefix(parsing: "dw drone=a cat=nonsense ") == nil, "not a reason the compiler writes")
+        #expect(LogPrefix(parsing: "something else") == nil)
+    }
+
+    @Test func kernelNamesParseBack() {
+        for drone in ["a", "survey_01", "x_allow_v4"] {
+            for kind in [KernelLayout.HostListKind.allow, .block] {
+                for (ipv6, learned) in [(false, false), (true, false), (false, true), (true, true)] {
+                    let name = HostSetName(drone: drone, kind: kind, ipv6: ipv6, learned: learned)
+                    #expect(HostSetName(parsing: name.text) == name)
+                    #expect(KernelLayout.hostSet(drone, kind, ipv6: ipv6, learned: learned) == name.text)
+                }
+            }
+        }
+        #expect(HostSetName(parsing: "learned_v4") == nil)
+        #expect(HostSetName(parsing: "drone__allow_v4") == nil)
+        #expect(KernelLayout.drone(ofChain: KernelLayout.droneChain("survey_01")) == "survey_01")
+        #expect(KernelLayout.drone(ofChain: "forward") == nil)
     }
 
     @Test func forwardLooksUpEveryPacketInterfaceFirst() throws {

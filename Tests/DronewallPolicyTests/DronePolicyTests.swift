@@ -2,6 +2,7 @@ import DronewallConfig
 import DronewallPolicy
 import NftModel
 import Testing
+import KernelLayout
 
 /// The validated model every consumer reads: what `PolicyModel.validate` makes of a config.
 @Suite struct DronePolicyTests {

@@ -8,6 +8,7 @@ import NetfilterTesting
 import NftModel
 import Station
 import Testing
+import KernelLayout
 
 /// The daemon's runtime decisions, without root: a scripted kernel table, a fake NFLOG socket,
 /// a flow log in a temporary directory and a clock the test moves.
@@ -92,7 +93,7 @@ import Testing
         try withStation(prepare: { $0.resolver = resolver }) { station, rig in
             try station.start()
             let sent = rig.clock.now - 500_000
-            var p = NflogPacket(prefix: KernelLayout.logPrefix(drone: "a", reason: "maps"), sequence: 0,
+            var p = NflogPacket(prefix: LogPrefix(drone: "a", reason: .category(.maps)).text, sequence: 0,
                                 timestampMicros: sent)
             p.destination = [203, 0, 113, 7]
             p.destinationPort = 443
@@ -115,12 +116,12 @@ import Testing
         try withStation { station, rig in
             try station.start()
             let before = systemMicros()
-            rig.socket.deliver([NflogPacket(prefix: KernelLayout.logPrefix(drone: "a", reason: "maps"), sequence: 0)])
+            rig.socket.deliver([NflogPacket(prefix: LogPrefix(drone: "a", reason: .category(.maps)).text, sequence: 0)])
             rig.socket.overrun()
             try station.tick()
             let after = systemMicros()
             usleep(20_000)
-            rig.socket.deliver([NflogPacket(prefix: KernelLayout.logPrefix(drone: "a", reason: "maps"), sequence: 5)])
+            rig.socket.deliver([NflogPacket(prefix: LogPrefix(drone: "a", reason: .category(.maps)).text, sequence: 5)])
             rig.clock.now += 2_000_000  // the gap is seen, and flushed, much later
             try station.tick()
             _ = station.stop(drainNFLOG: false)
@@ -172,7 +173,7 @@ import Testing
             try station.start()
             let calls = rig.kernel.calls.count
             // Arrived after the last turn: the drain must still fold it.
-            rig.socket.deliver([NflogPacket(prefix: KernelLayout.logPrefix(drone: "a", reason: "maps"), sequence: 0)])
+            rig.socket.deliver([NflogPacket(prefix: LogPrefix(drone: "a", reason: .category(.maps)).text, sequence: 0)])
             resolver.pending = [BlockedEvent(timeMicros: rig.clock.now, drone: "a", category: "telemetry", verdict: .blocked,
                                              vendor: "acme", proto: .udp, source: "192.0.2.10", destination: "api.acme.example",
                                              port: 53, sourcePort: 5353, host: "api.acme.example", length: 60)]
@@ -241,7 +242,7 @@ final class FakeKernel: StationKernel {
         TableStatus(family: .inet, name: KernelLayout.tableName, comment: comment, handle: handle, chains: [
             ChainStatus(name: KernelLayout.droneChain("a"), hook: nil, rules: [
                 RuleStatus(handle: 1, packets: packets, bytes: packets * 100,
-                           logPrefix: KernelLayout.logPrefix(drone: "a", reason: "maps")),
+                           logPrefix: LogPrefix(drone: "a", reason: .category(.maps)).text),
             ]),
         ], sets: [])
     }

@@ -1,9 +1,8 @@
 import DronewallConfig
-import NftModel
 
-/// Names and bit layouts of the kernel objects dronewall creates. Everything that
-/// reads or writes them at runtime (status, the DNS learner, the log reader) uses
-/// these, never string literals of its own.
+/// Names and bit layouts of the kernel objects dronewall creates: the contract between the
+/// compiler that writes them and the runtime that reads them (status, the DNS learner, the log
+/// reader). Both use these and the parsers beside them, never string literals of their own.
 public enum KernelLayout {
     public static let tableName = "dronewall"
 
@@ -34,6 +33,10 @@ public enum KernelLayout {
     public static let outputChain = "output"
 
     public static func droneChain(_ drone: String) -> String { "drone_\(drone)" }
+    /// The drone a `drone_NAME` chain belongs to; nil for any other chain.
+    public static func drone(ofChain chain: String) -> String? {
+        chain.hasPrefix("drone_") && chain.count > 6 ? String(chain.dropFirst(6)) : nil
+    }
 
     // The station's resolver (dronewalld): every drone's port-53 traffic is redirected to a
     // port of its own, so the resolver knows which drone asks without looking anything up.
@@ -57,8 +60,6 @@ public enum KernelLayout {
     /// Class bit of public resolvers (rules/resolvers.rules), beside the category bits 0-10:
     /// drones reach them only through the station's resolver.
     public static let resolverBit: UInt32 = 1 << 11
-    /// Reason word of blocked resolver bypasses (DoT/DoQ, DoH endpoints, other resolvers).
-    public static let reasonDNSBypass = "dns-bypass"
 
     /// How many resolver ports drones can have above `dns-port` (which is unknown devices').
     public static let dnsPortSlots = 4096
@@ -94,42 +95,13 @@ public enum KernelLayout {
 
     /// Per-drone host sets: `drone_NAME_allow_v4`, `..._block_dns_v6`, ...
     public static func hostSet(_ drone: String, _ kind: HostListKind, ipv6: Bool, learned: Bool) -> String {
-        "drone_\(drone)_\(kind.rawValue)\(learned ? "_dns" : "")_\(ipv6 ? "v6" : "v4")"
+        HostSetName(drone: drone, kind: kind, ipv6: ipv6, learned: learned).text
     }
 
     public enum HostListKind: String, Sendable { case allow, block }
 
-    /// Reason words in log prefixes besides category names.
-    public static let reasonHost = "host"      // block-host
-    public static let reasonAll = "all"        // isolate
-    public static let reasonUnlisted = "unlisted" // allowlist: not named
-    /// Packets conntrack could not track (invalid, or untracked by a notrack rule elsewhere):
-    /// they carry no class mark, so they are dropped rather than judged.
-    public static let reasonUntracked = "untracked"
     /// Drone word in the log prefix of devices that match no drone.
     public static let unknownDroneWord = "*"
-
-    /// What a logging rule reports: the packet was dropped, or (monitor) would have been.
-    public enum LogVerdict: String, Sendable { case blocked, wouldBlock = "would-block" }
-
-    /// `dw drone=NAME cat=REASON ` (blocked) or `dw drone=NAME cat=REASON would-block ` —
-    /// parsed back by the flow log (NFLOG prefix, at most 127 bytes).
-    public static func logPrefix(drone: String, reason: String, verdict: LogVerdict = .blocked) -> String {
-        "dw drone=\(drone) cat=\(reason) " + (verdict == .wouldBlock ? "would-block " : "")
-    }
-
-    /// Drone, reason and verdict from a prefix made by `logPrefix`, or nil for anything else.
-    public static func parseLogPrefix(_ prefix: String) -> (drone: String, reason: String, verdict: LogVerdict)? {
-        let words = prefix.split(separator: " ")
-        guard words.count == 3 || words.count == 4, words[0] == "dw", words[1].hasPrefix("drone="),
-              words[2].hasPrefix("cat=") else { return nil }
-        var verdict = LogVerdict.blocked
-        if words.count == 4 {
-            guard words[3] == "would-block" else { return nil }
-            verdict = .wouldBlock
-        }
-        return (String(words[1].dropFirst(6)), String(words[2].dropFirst(4)), verdict)
-    }
 
     // Logging is limited per flow (source and destination address) by a token bucket in
     // these dynamic sets, so a drone retrying in a tight loop cannot flood the log; the
