@@ -44,9 +44,10 @@ let package = Package(
         // The only importer of CNetfilter: Ruleset -> one atomic netlink batch.
         .target(name: "Netfilter", dependencies: ["CNetfilter", "NftModel"]),
         // The station's DNS resolver: which names a drone may reach, and learning their addresses.
-        .target(name: "Classifier", dependencies: [
+        .target(name: "StationResolver", dependencies: [
             "DronewallConfig", "DronewallPolicy", "KernelLayout", "NftModel", "Netfilter", "DNSWire", "FlowLog",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .executableTarget(
             name: "dronewall",
@@ -58,10 +59,8 @@ let package = Package(
         // The running station (dronewalld's state and lifecycle): apply, NFLOG -> flow log, kernel
         // counters, the resolver service, following a re-apply. Testable with fakes, no root.
         .target(name: "Station", dependencies: [
-            "DronewallConfig", "DronewallPolicy", "KernelLayout", "NftModel", "Netfilter", "FlowLog", "Classifier",
+            "DronewallConfig", "DronewallPolicy", "KernelLayout", "NftModel", "Netfilter", "FlowLog", "StationResolver",
             "NetAddress",
-            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // Fakes of the kernel boundary for tests: recording transport, scripted NFLOG socket, namespaces.
         .target(name: "NetfilterTesting", dependencies: ["Netfilter", "NftModel"]),
@@ -81,14 +80,14 @@ let package = Package(
         // Payload goldens: the policy goldens' configs compiled and linearized to libnftnl debug text.
         .testTarget(name: "PayloadGoldenTests", dependencies: ["Netfilter", "DronewallPolicy", "DronewallConfig", "NftModel"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
-        .testTarget(name: "ClassifierTests", dependencies: [
-            "Classifier", "DronewallConfig", "DronewallPolicy", "KernelLayout", "Netfilter", "NftModel", "DNSWire", "FlowLog",
+        .testTarget(name: "StationResolverTests", dependencies: [
+            "StationResolver", "DronewallConfig", "DronewallPolicy", "KernelLayout", "Netfilter", "NftModel", "DNSWire", "FlowLog",
             "NetAddress",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
         .testTarget(name: "StationTests", dependencies: [
-            "Station", "NetfilterTesting", "Netfilter", "DronewallPolicy", "DronewallConfig", "KernelLayout", "FlowLog",
+            "Station", "StationResolver", "NetfilterTesting", "Netfilter", "DronewallPolicy", "DronewallConfig", "KernelLayout", "FlowLog",
             "NftModel",
             "NetAddress",
         ]),

@@ -2,6 +2,7 @@ import DronewallConfig
 import DronewallPolicy
 import FlowLog
 import Netfilter
+import StationResolver
 
 /// The running station: it applies the policy, then turns every blocked (and would-block)
 /// packet the kernel logs into flow records, keeps the kernel's exact counter totals, runs the

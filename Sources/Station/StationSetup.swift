@@ -2,6 +2,7 @@ import DronewallConfig
 import DronewallPolicy
 import FlowLog
 import Netfilter
+import StationResolver
 
 /// Where a station keeps its state and reads its policy.
 public struct StationOptions: Sendable {

@@ -7,6 +7,7 @@ import Netfilter
 import NetfilterTesting
 import NftModel
 import Station
+import StationResolver
 import Testing
 import KernelLayout
 

@@ -1,4 +1,3 @@
-import Classifier
 import DronewallConfig
 import DronewallPolicy
 import FlowLog

@@ -1,4 +1,4 @@
-import Classifier
+import StationResolver
 import DronewallConfig
 import Foundation
 import NIOCore

@@ -1,4 +1,4 @@
-import Classifier
+import StationResolver
 import DNSWire
 import DronewallConfig
 import DronewallPolicy

@@ -1,4 +1,4 @@
-import Classifier
+import StationResolver
 import DronewallConfig
 import DronewallPolicy
 import Testing
