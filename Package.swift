@@ -81,7 +81,8 @@ let package = Package(
         .testTarget(name: "PayloadGoldenTests", dependencies: ["Netfilter", "DronewallPolicy", "DronewallConfig", "NftModel"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
         .testTarget(name: "StationResolverTests", dependencies: [
-            "StationResolver", "DronewallConfig", "DronewallPolicy", "KernelLayout", "Netfilter", "NftModel", "DNSWire", "FlowLog",
+            "StationResolver", "DronewallConfig", "DronewallPolicy", "KernelLayout", "Netfilter", "NetfilterTesting", "NftModel",
+            "DNSWire", "FlowLog",
             "NetAddress",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
         ]),

@@ -188,6 +188,12 @@ public struct KernelElement: Sendable, Hashable {
     /// Time left before the kernel removes the element.
     public var expiresMilliseconds: UInt64?
     public var comment: String?
+
+    public init(key: [UInt8], data: [UInt8]? = nil, timeoutMilliseconds: UInt64? = nil,
+                expiresMilliseconds: UInt64? = nil, comment: String? = nil) {
+        (self.key, self.data, self.timeoutMilliseconds) = (key, data, timeoutMilliseconds)
+        (self.expiresMilliseconds, self.comment) = (expiresMilliseconds, comment)
+    }
 }
 
 extension NftablesClient {
