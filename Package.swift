@@ -39,7 +39,7 @@ let package = Package(
         // Validated policy model + compiler: config + catalogue -> DronePolicy -> Ruleset. Pure, no root.
         .target(name: "DronewallPolicy", dependencies: ["DronewallConfig", "KernelLayout", "NftModel"]),
         // Blocked events -> flow records -> SQLite (GRDB, WAL); report queries and renderings.
-        .target(name: "FlowLog", dependencies: ["NetAddress", "Units", .product(name: "GRDB", package: "GRDB.swift"),
+        .target(name: "FlowLog", dependencies: ["KernelLayout", "NetAddress", "Units", .product(name: "GRDB", package: "GRDB.swift"),
                                                 .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // The only importer of CNetfilter: Ruleset -> one atomic netlink batch.
         .target(name: "Netfilter", dependencies: ["CNetfilter", "NftModel"]),
@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "NetfilterTesting", "NftModel"]),
         // Payload goldens: the policy goldens' configs compiled and linearized to libnftnl debug text.
         .testTarget(name: "PayloadGoldenTests", dependencies: ["Netfilter", "DronewallPolicy", "DronewallConfig", "NftModel"]),
-        .testTarget(name: "FlowLogTests", dependencies: ["FlowLog"]),
+        .testTarget(name: "FlowLogTests", dependencies: ["FlowLog", "KernelLayout"]),
         .testTarget(name: "StationResolverTests", dependencies: [
             "StationResolver", "DronewallConfig", "DronewallPolicy", "KernelLayout", "Netfilter", "NetfilterTesting", "NftModel",
             "DNSWire", "FlowLog",

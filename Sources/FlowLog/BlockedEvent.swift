@@ -1,12 +1,9 @@
+import KernelLayout
 import NetAddress
 
-/// What dronewall decided about a logged packet.
-public enum FlowVerdict: String, Sendable, Hashable, CaseIterable, Codable {
-    /// The packet was dropped.
-    case blocked
-    /// A drone in `monitor` policy: recorded as what `local-data` would have blocked.
-    case wouldBlock = "would-block"
-}
+/// What dronewall decided about a logged packet: blocked, or (a drone in `monitor` policy)
+/// recorded as what `local-data` would have blocked. The verdict the log prefix carries.
+public typealias FlowVerdict = LogVerdict
 
 /// Transport protocol of a flow, as reports name it.
 public enum FlowProtocol: Sendable, Hashable, CustomStringConvertible {
@@ -41,8 +38,8 @@ public enum FlowProtocol: Sendable, Hashable, CustomStringConvertible {
 public struct BlockedEvent: Sendable, Hashable {
     public var timeMicros: Int64
     public var drone: String
-    /// The category or reason word from the log prefix (`geofence`, `host`, `all`, `unlisted`).
-    public var category: String
+    /// Why it was logged: the category, or the rule (`host`, `all`, `unlisted`, ...), from the log prefix.
+    public var reason: LogReason
     public var verdict: FlowVerdict
     /// The vendor whose endpoint the destination is, when the catalogue knows it.
     public var vendor: String?
@@ -58,12 +55,12 @@ public struct BlockedEvent: Sendable, Hashable {
     /// IP length of the packet in bytes.
     public var length: Int
 
-    public init(timeMicros: Int64, drone: String, category: String, verdict: FlowVerdict = .blocked,
+    public init(timeMicros: Int64, drone: String, reason: LogReason, verdict: FlowVerdict = .blocked,
                 vendor: String? = nil, proto: FlowProtocol, source: String, destination: String,
                 port: UInt16? = nil, sourcePort: UInt16? = nil, host: String? = nil, length: Int) {
         self.timeMicros = timeMicros
         self.drone = drone
-        self.category = category
+        self.reason = reason
         self.verdict = verdict
         self.vendor = vendor
         self.proto = proto

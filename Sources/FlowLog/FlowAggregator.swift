@@ -29,7 +29,7 @@ public struct FlowAggregator: Sendable {
     public mutating func add(_ e: BlockedEvent) {
         eventsFolded += 1
         let window = e.timeMicros - (e.timeMicros % windowMicros + windowMicros) % windowMicros
-        let key = FlowKey(drone: e.drone, category: e.category, verdict: e.verdict, proto: e.proto.description,
+        let key = FlowKey(drone: e.drone, reason: e.reason, verdict: e.verdict, proto: e.proto,
                           source: e.source, destination: e.destination, port: Int(e.port ?? 0), windowStart: window)
         var isNewAttempt = true
         if let sp = e.sourcePort {

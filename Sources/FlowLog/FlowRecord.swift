@@ -1,10 +1,12 @@
+import KernelLayout
+
 /// The identity of a flow record: one per drone, verdict, category, protocol, source,
 /// destination and port in one time window.
 public struct FlowKey: Sendable, Hashable {
     public var drone: String
-    public var category: String
+    public var reason: LogReason
     public var verdict: FlowVerdict
-    public var proto: String
+    public var proto: FlowProtocol
     public var source: String
     public var destination: String
     /// 0 when the protocol has no ports (kept non-null so the unique index can match it).

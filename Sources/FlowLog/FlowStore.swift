@@ -234,7 +234,7 @@ public final class FlowStore: Sendable {
                 """)
             for r in records {
                 let k = r.key
-                try stmt.execute(arguments: [k.drone, r.vendor, k.category, k.verdict.rawValue, k.proto, k.source,
+                try stmt.execute(arguments: [k.drone, r.vendor, k.reason.word, k.verdict.rawValue, k.proto.description, k.source,
                                              k.destination, k.port, r.host, k.windowStart, r.firstSeen, r.lastSeen,
                                              r.packets, r.bytes, r.attempts])
             }

@@ -21,8 +21,8 @@ public struct FlowRow: Sendable, Hashable {
     public var drone: String
     public var vendor: String?
     public var category: String
-    public var verdict: String
-    public var proto: String
+    public var verdict: FlowVerdict
+    public var proto: FlowProtocol
     public var source: String
     public var destination: String
     public var port: Int?
@@ -183,7 +183,9 @@ extension FlowStore {
         """
 
     static func flowRow(_ r: Row) -> FlowRow {
-        FlowRow(drone: r[0], vendor: r[1], category: r[2], verdict: r[3], proto: r[4], source: r[5],
+        // Only dronewall writes these columns, from the same enums.
+        FlowRow(drone: r[0], vendor: r[1], category: r[2], verdict: FlowVerdict(rawValue: r[3]) ?? .blocked,
+                proto: FlowProtocol(name: r[4]), source: r[5],
                 destination: r[6], port: (r[7] as Int) == 0 ? nil : r[7], host: r[8], firstSeen: r[9],
                 lastSeen: r[10], packets: r[11], bytes: r[12], attempts: r[13])
     }

@@ -20,7 +20,7 @@ public enum ReportRenderer {
 
     static func flowFields(_ f: FlowRow) -> [String] {
         [TimeText.iso8601(micros: f.firstSeen), TimeText.iso8601(micros: f.lastSeen), f.drone, f.vendor ?? "-",
-         f.category, f.verdict, f.proto, f.destination, f.port.map(String.init) ?? "-", f.host ?? "-",
+         f.category, f.verdict.rawValue, f.proto.description, f.destination, f.port.map(String.init) ?? "-", f.host ?? "-",
          String(f.attempts), String(f.packets), String(f.bytes)]
     }
 
@@ -107,8 +107,8 @@ public enum ReportRenderer {
             let items = r.rows.map { f -> String in
                 JSONText.object([
                     ("drone", JSONText.string(f.drone)), ("vendor", f.vendor.map(JSONText.string) ?? "null"),
-                    ("category", JSONText.string(f.category)), ("verdict", JSONText.string(f.verdict)),
-                    ("protocol", JSONText.string(f.proto)), ("source", JSONText.string(f.source)),
+                    ("category", JSONText.string(f.category)), ("verdict", JSONText.string(f.verdict.rawValue)),
+                    ("protocol", JSONText.string(f.proto.description)), ("source", JSONText.string(f.source)),
                     ("destination", JSONText.string(f.destination)), ("port", f.port.map(String.init) ?? "null"),
                     ("host", f.host.map(JSONText.string) ?? "null"), ("attempts", String(f.attempts)),
                     ("packets", String(f.packets)), ("bytes", String(f.bytes)),

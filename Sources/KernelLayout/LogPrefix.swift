@@ -45,7 +45,7 @@ public enum LogReason: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// What a logging rule reports: the packet was dropped, or (monitor) would have been.
-public enum LogVerdict: String, Sendable, Hashable {
+public enum LogVerdict: String, Sendable, Hashable, CaseIterable, Codable {
     case blocked
     case wouldBlock = "would-block"
 }

@@ -33,8 +33,7 @@ public struct Attribution {
         // A learned address: the name it was learned for names the host, and its vendor.
         let host = hostName(destination)
         let vendor = index.match(address: destination)?.vendorID ?? host.flatMap { index.match(domain: $0)?.vendorID }
-        return BlockedEvent(timeMicros: time, drone: prefix.drone, category: prefix.reason.word,
-                            verdict: prefix.verdict == .wouldBlock ? .wouldBlock : .blocked,
+        return BlockedEvent(timeMicros: time, drone: prefix.drone, reason: prefix.reason, verdict: prefix.verdict,
                             vendor: vendor, proto: proto,
                             source: IPNetwork.format(address: p.source), destination: destination.description,
                             port: p.destinationPort, sourcePort: p.sourcePort, host: host,

@@ -29,7 +29,7 @@ public struct CounterSnapshots {
         for chain in status.chains {
             for rule in chain.rules {
                 guard let text = rule.logPrefix, let p = LogPrefix(parsing: text), let packets = rule.packets else { continue }
-                let key = Key(drone: p.drone, category: p.reason.word, verdict: p.verdict == .wouldBlock ? .wouldBlock : .blocked)
+                let key = Key(drone: p.drone, category: p.reason.word, verdict: p.verdict)
                 let v = now[key] ?? (0, 0)
                 now[key] = (v.packets &+ packets, v.bytes &+ (rule.bytes ?? 0))
             }

@@ -214,7 +214,7 @@ public final class ResolverCore: @unchecked Sendable {
 
     func note(_ name: String, _ reason: LogReason, _ verdict: FlowVerdict, _ client: DNSClient, _ policy: NamePolicy) {
         let vendor = policy.classify([name]).vendor
-        record(BlockedEvent(timeMicros: clock(), drone: policy.askers[client.port]?.subject.word ?? "?", category: reason.word,
+        record(BlockedEvent(timeMicros: clock(), drone: policy.askers[client.port]?.subject.word ?? "?", reason: reason,
                             verdict: verdict, vendor: vendor, proto: .dns, source: client.address,
                             destination: name, port: 53, sourcePort: client.sourcePort, host: name, length: 0))
     }

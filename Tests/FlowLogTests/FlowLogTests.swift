@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import FlowLog
+import KernelLayout
 
 /// A fresh database file, removed after the test.
 func withStore(_ body: (FlowStore) throws -> Void) throws {
@@ -12,10 +13,10 @@ func withStore(_ body: (FlowStore) throws -> Void) throws {
 
 let t0: Int64 = 1_795_000_000_000_000 // 2026-11-18T...Z, 40 s into a minute
 
-func event(drone: String = "alpha", cat: String = "geofence", at: Int64 = t0, dst: String = "203.0.113.10",
+func event(drone: String = "alpha", cat: LogReason = .category(.geofence), at: Int64 = t0, dst: String = "203.0.113.10",
            port: UInt16? = 443, sport: UInt16? = 40000, proto: FlowProtocol = .tcp, len: Int = 60,
            verdict: FlowVerdict = .blocked, vendor: String? = "dji") -> BlockedEvent {
-    BlockedEvent(timeMicros: at, drone: drone, category: cat, verdict: verdict, vendor: vendor, proto: proto,
+    BlockedEvent(timeMicros: at, drone: drone, reason: cat, verdict: verdict, vendor: vendor, proto: proto,
                  source: "192.0.2.18", destination: dst, port: port, sourcePort: sport, length: len)
 }
 
@@ -77,9 +78,9 @@ func event(drone: String = "alpha", cat: String = "geofence", at: Int64 = t0, ds
             for i in 0..<5 { agg.add(event(sport: UInt16(1000 + i))) }
             try store.write(agg.take(nowMicros: t0))
             for i in 0..<3 { agg.add(event(at: t0 + 10, sport: UInt16(2000 + i))) }
-            agg.add(event(drone: "bravo", cat: "flight-logs", dst: "203.0.113.20"))
-            agg.add(event(drone: "delta", cat: "geofence", verdict: .wouldBlock))
-            agg.add(event(drone: "charlie", cat: "all", dst: "198.51.100.80", vendor: nil))
+            agg.add(event(drone: "bravo", cat: LogReason(word: "flight-logs")!, dst: "203.0.113.20"))
+            agg.add(event(drone: "delta", cat: LogReason(word: "geofence")!, verdict: .wouldBlock))
+            agg.add(event(drone: "charlie", cat: LogReason(word: "all")!, dst: "198.51.100.80", vendor: nil))
             try store.write(agg.take(nowMicros: t0 + 20))
             try store.recordLoss(timeMicros: t0 + 30, lost: 7, overruns: 1)
             #expect(try store.flowCount() == 4)
@@ -156,7 +157,7 @@ func event(drone: String = "alpha", cat: String = "geofence", at: Int64 = t0, ds
         try withStore { store in
             var agg = FlowAggregator()
             agg.add(event())
-            agg.add(event(drone: "bravo, \"the\" <one>", cat: "flight-logs", at: t0 + 7_200_000_000, port: nil,
+            agg.add(event(drone: "bravo, \"the\" <one>", cat: LogReason(word: "flight-logs")!, at: t0 + 7_200_000_000, port: nil,
                           sport: nil, proto: .icmp))
             try store.write(agg.take(nowMicros: t0))
             try store.recordLoss(timeMicros: t0, lost: 2, overruns: 0)

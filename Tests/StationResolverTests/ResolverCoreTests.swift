@@ -109,7 +109,7 @@ import KernelLayout
         #expect(learner.requests.first?.mask == Category.geofence.bit)
         #expect(learner.requests.first?.timeoutMilliseconds == 90_000, "TTL 30 s + grace 60 s")
         let e = try #require(events.all.first)
-        #expect(e.drone == "loc" && e.category == "geofence" && e.host == "geo.acme.example" && e.vendor == "acme")
+        #expect(e.drone == "loc" && e.reason.word == "geofence" && e.host == "geo.acme.example" && e.vendor == "acme")
         #expect(e.destination == "geo.acme.example" && e.port == 53)
         #expect(e.verdict == .blocked && e.proto == .dns)
         #expect(c.stats.snapshot.sinkholed == 1)

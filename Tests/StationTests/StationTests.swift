@@ -105,7 +105,7 @@ import KernelLayout
             let rows = try rig.store.report(ReportQuery(), nowMicros: rig.clock.now).rows
             let row = try #require(rows.first)
             #expect(rows.count == 1)
-            #expect(row.drone == "a" && row.category == "maps" && row.verdict == "blocked")
+            #expect(row.drone == "a" && row.category == "maps" && row.verdict == .blocked)
             #expect(row.vendor == "acme", "the catalogue network names the vendor")
             #expect(row.host == "tiles.acme.example", "the resolver names the host")
             #expect(row.destination == "203.0.113.7" && row.port == 443 && row.source == "192.0.2.10")
@@ -175,7 +175,7 @@ import KernelLayout
             let calls = rig.kernel.calls.count
             // Arrived after the last turn: the drain must still fold it.
             rig.socket.deliver([NflogPacket(prefix: LogPrefix(drone: "a", reason: .category(.maps)).text, sequence: 0)])
-            resolver.pending = [BlockedEvent(timeMicros: rig.clock.now, drone: "a", category: "telemetry", verdict: .blocked,
+            resolver.pending = [BlockedEvent(timeMicros: rig.clock.now, drone: "a", reason: .category(.telemetry), verdict: .blocked,
                                              vendor: "acme", proto: .udp, source: "192.0.2.10", destination: "api.acme.example",
                                              port: 53, sourcePort: 5353, host: "api.acme.example", length: 60)]
             #expect(station.stop().isEmpty)
