@@ -93,19 +93,4 @@ enum LogFiles {
     static func parent(_ path: String) -> String {
         path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
     }
-
-    /// Takes `<db>.lock` (0600: an operator must not be able to hold it) for the life of the
-    /// process, so a second daemon on the same log stops before it touches the kernel.
-    static func lock(databasePath: String) -> String? {
-        let path = databasePath + ".lock"
-        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return "cannot open \(path): \(String(cString: strerror(errno)))" }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let e = errno
-            close(fd)
-            return e == EWOULDBLOCK ? "another dronewalld is running on \(databasePath) (\(path) is locked); nothing was changed"
-                : "cannot lock \(path): \(String(cString: strerror(e)))"
-        }
-        return nil // fd stays open: the lock lasts until exit
-    }
 }

@@ -44,7 +44,7 @@ extension Station {
                             log: @escaping @Sendable (String) -> Void) throws(StationError) -> Station {
         let db = options.databasePath
         if let problem = LogFiles.prepare(databasePath: db, group: options.group, log: log)
-            ?? LogFiles.lock(databasePath: db) {
+            ?? DaemonLock.take(databasePath: db) {
             throw .busy(problem)
         }
         let group = snapshot.config.station.logGroup

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import NIOConcurrencyHelpers
 #endif
 
 /// Names an answer pointed a client to (CNAME and SVCB targets of a catalogued name), with the
@@ -7,7 +8,7 @@ import Glibc
 /// its own cache of the CNAME) gets the same treatment, though no catalogue lists the CDN name.
 final class AliasTable: @unchecked Sendable {
     struct Entry { var mask: UInt32; var name: String; var expires: UInt64 }
-    private let lock = NSLockLike()
+    private let lock = NIOLock()
     private var entries: [String: Entry] = [:]
     private let limit: Int
 
@@ -16,7 +17,7 @@ final class AliasTable: @unchecked Sendable {
     func add(_ names: [String], mask: UInt32, name: String, ttlMilliseconds: UInt64) {
         guard mask != 0, !names.isEmpty else { return }
         let now = Learner.nowMilliseconds()
-        lock.locked {
+        lock.withLock {
             if entries.count + names.count > limit { entries = entries.filter { $0.value.expires > now } }
             for n in names where entries.count < limit {
                 var e = entries[n] ?? Entry(mask: 0, name: name, expires: 0)
@@ -30,7 +31,7 @@ final class AliasTable: @unchecked Sendable {
     /// The union of the classes any of `names` inherited, with the name it came from.
     func lookup(_ names: [String]) -> (mask: UInt32, name: String?) {
         let now = Learner.nowMilliseconds()
-        return lock.locked {
+        return lock.withLock {
             var mask: UInt32 = 0
             var from: String?
             for n in names {

@@ -5,6 +5,7 @@ import NftModel
 #if canImport(Glibc)
 import Glibc
 import KernelLayout
+import NIOConcurrencyHelpers
 #endif
 
 /// Writes the addresses of answers into the kernel's learned sets before the answer goes out.
@@ -48,7 +49,7 @@ public final class Learner: @unchecked Sendable {
     private let client: NftablesClient
     private let table: String
     private let queue = DispatchQueue(label: "dronewalld.learner")
-    private let lock = NSLockLike()
+    private let lock = NIOLock()
     // Guarded by `lock`.
     private var pending: [(Request, Completion)] = []
     private var scheduled = false
@@ -81,7 +82,7 @@ public final class Learner: @unchecked Sendable {
                     known[set.name, default: [:]][a] = Entry(mask: mask, expires: now + (e.expiresMilliseconds ?? 0),
                                                              name: e.comment ?? "")
                     if let c = e.comment {
-                        lock.locked { names[a] = (c, now + (e.expiresMilliseconds ?? 0)) }
+                        lock.withLock { names[a] = (c, now + (e.expiresMilliseconds ?? 0)) }
                     }
                 }
             }
@@ -91,7 +92,7 @@ public final class Learner: @unchecked Sendable {
     /// Queues `request`; `completion` runs (on the learner's thread) once the batch holding it
     /// is committed, or failed.
     public func learn(_ request: Request, completion: @escaping Completion) {
-        lock.locked {
+        lock.withLock {
             pending.append((request, completion))
             if !scheduled {
                 scheduled = true
@@ -104,19 +105,19 @@ public final class Learner: @unchecked Sendable {
     public func waitUntilIdle() {
         while true {
             queue.sync {}
-            if lock.locked({ !scheduled && pending.isEmpty }) { return }
+            if lock.withLock({ !scheduled && pending.isEmpty }) { return }
         }
     }
 
     /// The name an address was learned for, while it is learned.
     public func name(for address: IPNetwork) -> String? {
         let now = Learner.nowMilliseconds()
-        return lock.locked { names[address].flatMap { $0.expires > now ? $0.name : nil } }
+        return lock.withLock { names[address].flatMap { $0.expires > now ? $0.name : nil } }
     }
 
     private func drain() {
         while true {
-            let work: [(Request, Completion)] = lock.locked {
+            let work: [(Request, Completion)] = lock.withLock {
                 let w = pending
                 pending.removeAll()
                 if w.isEmpty { scheduled = false }
@@ -204,7 +205,7 @@ public final class Learner: @unchecked Sendable {
 
     private func remember(_ requests: [Request], now: UInt64) {
         pruneKnown(now: now)
-        lock.locked {
+        lock.withLock {
             for r in requests {
                 for a in r.addresses { names[a] = (r.name, now + r.timeoutMilliseconds) }
             }
@@ -286,17 +287,5 @@ public final class Learner: @unchecked Sendable {
     static func learnedSet(ipv6: Bool) -> NamedSet {
         NamedSet(name: ipv6 ? KernelLayout.learnedV6 : KernelLayout.learnedV4, keyType: ipv6 ? .ipv6Address : .ipv4Address,
                  dataType: .mark, flags: .timeout)
-    }
-}
-
-/// A pthread mutex with a closure API (Foundation's NSLock is not used in this module).
-final class NSLockLike: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func locked<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
     }
 }

@@ -5,6 +5,7 @@ import DronewallPolicy
 import FlowLog
 import NIOCore
 import KernelLayout
+import NIOConcurrencyHelpers
 
 /// Sends a query to the upstream resolvers and returns the first answer.
 public protocol UpstreamForwarder: Sendable {
@@ -23,10 +24,10 @@ public final class ResolverStats: @unchecked Sendable {
         public var queries = 0, answered = 0, sinkholed = 0, malformedQueries = 0, malformedAnswers = 0
         public var upstreamFailures = 0, learnFailures = 0, learnedAnswers = 0, refusedBusy = 0
     }
-    private let lock = NSLockLike()
+    private let lock = NIOLock()
     private var s = Snapshot()
-    func count(_ change: (inout Snapshot) -> Void) { lock.locked { change(&s) } }
-    public var snapshot: Snapshot { lock.locked { s } }
+    func count(_ change: (inout Snapshot) -> Void) { lock.withLock { change(&s) } }
+    public var snapshot: Snapshot { lock.withLock { s } }
 }
 
 /// Who asked: the resolver port (which names the drone) and the client's address.
@@ -49,12 +50,12 @@ public struct DNSClient: Sendable {
 /// parse → forward → read the answer's chain → decide for the asking drone → learn the
 /// addresses (kernel batch committed) → answer, or sinkhole and record the attempt.
 public final class ResolverCore: @unchecked Sendable {
-    private let policyLock = NSLockLike()
+    private let policyLock = NIOLock()
     nonisolated(unsafe) private var currentPolicy: NamePolicy  // guarded by `policyLock`
     /// The policy queries are decided with; `reload` swaps it for queries that start after.
-    public var policy: NamePolicy { policyLock.locked { currentPolicy } }
+    public var policy: NamePolicy { policyLock.withLock { currentPolicy } }
     /// Queries being answered now, and the most allowed at once (beyond it: REFUSED).
-    private let inFlight = NSLockLike()
+    private let inFlight = NIOLock()
     nonisolated(unsafe) private var inFlightCount = 0  // guarded by `inFlight`
     nonisolated(unsafe) private var inFlightByPort: [Int: Int] = [:]  // guarded by `inFlight`
     /// At most this many queries in flight in all, and per drone (resolver port), so one drone
@@ -88,14 +89,14 @@ public final class ResolverCore: @unchecked Sendable {
     }
 
     /// Decide queries from now on with `policy` (the daemon reloads after an apply).
-    public func reload(_ policy: NamePolicy) { policyLock.locked { currentPolicy = policy } }
+    public func reload(_ policy: NamePolicy) { policyLock.withLock { currentPolicy = policy } }
 
     /// The response bytes, or nil when the query is dropped (malformed beyond answering).
     public func answer(_ bytes: [UInt8], from client: DNSClient, on loop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
         stats.count { $0.queries += 1 }
         // A drone flooding queries must not exhaust sockets or memory for every other drone.
         let port = client.port
-        let admitted = inFlight.locked { () -> Bool in
+        let admitted = inFlight.withLock { () -> Bool in
             guard inFlightCount < maximumInFlight, inFlightByPort[port, default: 0] < maximumInFlightPerDrone else {
                 return false
             }
@@ -110,7 +111,7 @@ public final class ResolverCore: @unchecked Sendable {
         let policy = self.policy
         let done = answer(bytes, from: client, policy: policy, on: loop)
         done.whenComplete { _ in
-            self.inFlight.locked {
+            self.inFlight.withLock {
                 self.inFlightCount -= 1
                 self.inFlightByPort[port, default: 1] -= 1
             }

@@ -1,13 +1,14 @@
 import DNSWire
 import NIOCore
 import NIOPosix
+import NIOConcurrencyHelpers
 
 /// The station resolver's sockets: UDP and TCP on every resolver port (one per drone, one for
 /// unknown devices), bound dual-stack. Which drone asks is the port the kernel redirected to.
 public final class ResolverServer: @unchecked Sendable {
     let core: ResolverCore
     let group: any EventLoopGroup
-    private let lock = NSLockLike()
+    private let lock = NIOLock()
     private var channels: [Int: [any Channel]] = [:]  // by port; guarded by `lock`
     let tcpGate: Gate
 
@@ -24,20 +25,20 @@ public final class ResolverServer: @unchecked Sendable {
 
     /// A counter with a ceiling, shared by the TCP listeners.
     final class Gate: @unchecked Sendable {
-        private let lock = NSLockLike()
+        private let lock = NIOLock()
         private var count = 0
         let limit: Int
         init(limit: Int) { self.limit = limit }
-        func enter() -> Bool { lock.locked { count < limit ? { count += 1; return true }() : false } }
-        func leave() { lock.locked { count -= 1 } }
+        func enter() -> Bool { lock.withLock { count < limit ? { count += 1; return true }() : false } }
+        func leave() { lock.withLock { count -= 1 } }
     }
 
     /// The ports listened on now.
-    public var ports: [Int] { lock.locked { channels.keys.sorted() } }
+    public var ports: [Int] { lock.withLock { channels.keys.sorted() } }
 
     /// Binds every port on `host` (default: all addresses, IPv4 and IPv6) not bound yet.
     public func start(ports: [Int], host: String = "::") throws {
-        for port in ports where lock.locked({ channels[port] == nil }) {
+        for port in ports where lock.withLock({ channels[port] == nil }) {
             let core = self.core
             let udp = try DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -60,13 +61,13 @@ public final class ResolverServer: @unchecked Sendable {
                     }
                 }
                 .bind(host: host, port: port).wait()
-            lock.locked { channels[port] = [udp, tcp] }
+            lock.withLock { channels[port] = [udp, tcp] }
         }
     }
 
     /// Closes the listeners of `ports` (all when nil).
     public func stop(ports: [Int]? = nil) {
-        let closing: [any Channel] = lock.locked {
+        let closing: [any Channel] = lock.withLock {
             let keys = ports ?? Array(channels.keys)
             defer { for k in keys { channels[k] = nil } }
             return keys.flatMap { channels[$0] ?? [] }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DronewallConfig
 
 @main
 struct Dronewall: ParsableCommand {
@@ -14,7 +15,7 @@ struct Dronewall: ParsableCommand {
         errors; 77 not permitted (apply, flush and status need root or CAP_NET_ADMIN).
         """,
         subcommands: [Check.self, Show.self, Apply.self, Status.self, Explain.self, CatalogueCommand.self, Flush.self,
-                      Report.self, Log.self]
+                      ReportCommand.self, Log.self]
     )
 }
 
@@ -22,7 +23,7 @@ struct Dronewall: ParsableCommand {
 struct SourceOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Main config file; drop-ins are read from drones.d/ beside it.",
                                             valueName: "path"))
-    var config: String = "/etc/dronewall/dronewall.conf"
+    var config: String = ConfigReader.defaultPath
 
     @Option(name: .long, help: ArgumentHelp("""
         Vendor catalogue directory (repeatable). Replaces the default search path \

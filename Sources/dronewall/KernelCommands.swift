@@ -143,15 +143,3 @@ enum StatusReport {
     static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
     static func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
 }
-
-/// dronewalld holds an flock on `DB.lock` while it runs.
-enum DaemonLock {
-    static func isHeld(databasePath: String) -> Bool {
-        let fd = open(databasePath + ".lock", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        if flock(fd, LOCK_SH | LOCK_NB) != 0 { return errno == EWOULDBLOCK }
-        flock(fd, LOCK_UN)
-        return false
-    }
-}

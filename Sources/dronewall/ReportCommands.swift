@@ -68,8 +68,9 @@ func nowMicros() -> Int64 {
     return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
 }
 
-struct Report: ParsableCommand {
+struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "report",
         abstract: "Report blocked flows: which drone tried to send what to which vendor, how often, when.",
         discussion: """
         Reads the flow log (read-only; root or group 'dronewall'). Times are UTC. --since/--until take a \
