@@ -74,6 +74,19 @@ public enum HostPattern: Sendable, Hashable, CustomStringConvertible {
         return name == d || (name.hasSuffix(d) && name.utf8.dropLast(d.utf8.count).last == UInt8(ascii: "."))
     }
 
+    /// `name` and each of its parents, most specific first (`a.example.org`, `example.org`,
+    /// `org`): the keys to look a name up by, when a domain covers its subdomains.
+    public static func domainAndParents(_ name: String) -> [Substring] {
+        var out: [Substring] = []
+        var rest = Substring(name)
+        while !rest.isEmpty {
+            out.append(rest)
+            guard let dot = rest.firstIndex(of: ".") else { break }
+            rest = rest[rest.index(after: dot)...]
+        }
+        return out
+    }
+
     /// True when everything `other` matches is matched by this pattern too (a domain and its
     /// subdomains; a network inside this one).
     public func covers(_ other: HostPattern) -> Bool {

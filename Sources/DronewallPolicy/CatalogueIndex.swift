@@ -25,13 +25,7 @@ public struct CatalogueIndex: Sendable {
     public func match(domain: String) -> Endpoint? {
         var name = domain.lowercased()
         if name.hasSuffix(".") { name.removeLast() }
-        var rest = Substring(name)
-        while !rest.isEmpty {
-            if let e = byDomain[String(rest)] { return e }
-            guard let dot = rest.firstIndex(of: ".") else { return nil }
-            rest = rest[rest.index(after: dot)...]
-        }
-        return nil
+        return HostPattern.domainAndParents(name).lazy.compactMap { byDomain[String($0)] }.first
     }
 
     /// The most specific network entry containing `address`.

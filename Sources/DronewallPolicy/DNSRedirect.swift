@@ -11,8 +11,6 @@ struct DNSRedirect {
     /// `drones`: every subject with its resolver port (the unknown devices last, as the model
     /// lists them); `hasDroneInterfaces`: the table has a `drone_interfaces` set.
     init(drones: [DronePolicy], hasDroneInterfaces: Bool) {
-        var byMAC: [SetElement] = [], byV4: [SetElement] = [], byV6: [SetElement] = []
-        var byIface: [SetElement] = [], byUser: [SetElement] = []
         var ports: [SetElement] = []
         for drone in drones {
             guard let port = drone.resolverPort else { continue }
@@ -23,22 +21,16 @@ struct DNSRedirect {
                 Rule([.equals(.tcpDestinationPort, .port(53), negated: false)], [], .redirect(port: port)),
             ], origin: origin))
             ports.append(SetElement(key: .port(port), origin: origin))
-            // Identity maps as in the forward chain; the unknown devices are what matches none.
-            let go = Value.verdict(.goto(chain))
-            for id in drone.identities {
-                switch id.value {
-                case let .mac(m): byMAC.append(SetElement(key: .ether(m.bytes), data: go))
-                case let .network(n): (n.isIPv4 ? { byV4.append($0) } : { byV6.append($0) })(SetElement(key: .network(n), data: go))
-                case let .interface(i): byIface.append(SetElement(key: .interfaceName(i), data: go))
-                case let .uid(u): byUser.append(SetElement(key: .uid(u), data: go))
-                }
-            }
+        }
+        // Identity maps as in the forward chain; the unknown devices are what matches none.
+        let ids = IdentityMaps(drones) { d in
+            d.resolverPort == nil ? nil : d.droneName.map(KernelLayout.dnsDroneChain) ?? KernelLayout.dnsUnknownChain
         }
         sets = [
-            NamedSet(name: KernelLayout.dnsByInterface, keyType: .interfaceName, dataType: .verdict, elements: byIface),
-            NamedSet(name: KernelLayout.dnsByMAC, keyType: .etherAddress, dataType: .verdict, elements: byMAC),
-            NamedSet(name: KernelLayout.dnsByIPv4, keyType: .ipv4Address, dataType: .verdict, flags: .interval, elements: byV4),
-            NamedSet(name: KernelLayout.dnsByIPv6, keyType: .ipv6Address, dataType: .verdict, flags: .interval, elements: byV6),
+            NamedSet(name: KernelLayout.dnsByInterface, keyType: .interfaceName, dataType: .verdict, elements: ids.interface),
+            NamedSet(name: KernelLayout.dnsByMAC, keyType: .etherAddress, dataType: .verdict, elements: ids.mac),
+            NamedSet(name: KernelLayout.dnsByIPv4, keyType: .ipv4Address, dataType: .verdict, flags: .interval, elements: ids.ipv4),
+            NamedSet(name: KernelLayout.dnsByIPv6, keyType: .ipv6Address, dataType: .verdict, flags: .interval, elements: ids.ipv6),
             NamedSet(name: KernelLayout.dnsPortsSet, keyType: .inetService, elements: ports),
         ]
         // Identity as in the forward chain (interface first). Only a connection's first packet
@@ -55,8 +47,8 @@ struct DNSRedirect {
         }
         chains.append(Chain(name: KernelLayout.dnsPreroutingChain,
                             base: BaseChainSpec(type: .nat, hook: .prerouting, priority: -100), rules: pre))
-        if !byUser.isEmpty {
-            sets.append(NamedSet(name: KernelLayout.dnsByUser, keyType: .uid, dataType: .verdict, elements: byUser))
+        if !ids.user.isEmpty {
+            sets.append(NamedSet(name: KernelLayout.dnsByUser, keyType: .uid, dataType: .verdict, elements: ids.user))
             chains.append(Chain(name: KernelLayout.dnsOutputChain, base: BaseChainSpec(type: .nat, hook: .output, priority: -100),
                                 rules: [Rule([], [], .verdictMap(.socketUID, map: KernelLayout.dnsByUser))]))
         }

@@ -24,32 +24,17 @@ public struct PolicyCompiler {
         var droneChains: [Chain] = []
         let logGroup = station.logGroup
 
-        // Identity maps: one lookup per identity kind leads straight to the drone's chain.
-        var byMAC: [SetElement] = [], byV4: [SetElement] = [], byV6: [SetElement] = []
-        var byIface: [SetElement] = [], byUser: [SetElement] = []
         var droneIfaces = station.droneInterfaces.map(\.value)  // the drone LAN (isolate reaches it)
         for drone in drones {
             for i in drone.interfaces where !droneIfaces.contains(i.value) { droneIfaces.append(i.value) }
         }
-
         for drone in drones {
             let (chain, hostSets) = droneChain(drone, logGroup: logGroup, hasDroneLAN: !droneIfaces.isEmpty)
             sets += hostSets
             droneChains.append(chain)
-            guard drone.subject != .unknownDevices else { continue }
-            let go = Value.verdict(.goto(chain.name))
-            for id in drone.identities {
-                let origin = id.location.description
-                switch id.value {
-                case let .mac(m): byMAC.append(SetElement(key: .ether(m.bytes), data: go, origin: origin))
-                case let .network(n):
-                    let el = SetElement(key: .network(n), data: go, origin: origin)
-                    if n.isIPv4 { byV4.append(el) } else { byV6.append(el) }
-                case let .interface(i): byIface.append(SetElement(key: .interfaceName(i), data: go, origin: origin))
-                case let .uid(u): byUser.append(SetElement(key: .uid(u), data: go, origin: origin))
-                }
-            }
         }
+        // Identity maps: one lookup per identity kind leads straight to the drone's chain.
+        let ids = IdentityMaps(drones) { $0.droneName.map(KernelLayout.droneChain) }
 
         var tableSets: [NamedSet] = []
         if !droneIfaces.isEmpty {
@@ -57,13 +42,13 @@ public struct PolicyCompiler {
                                       elements: droneIfaces.map { SetElement(key: .interfaceName($0)) }))
         }
         tableSets += [
-            NamedSet(name: KernelLayout.dronesByMAC, keyType: .etherAddress, dataType: .verdict, elements: byMAC),
+            NamedSet(name: KernelLayout.dronesByMAC, keyType: .etherAddress, dataType: .verdict, elements: ids.mac),
             NamedSet(name: KernelLayout.dronesByIPv4, keyType: .ipv4Address, dataType: .verdict, flags: .interval,
-                     elements: byV4),
+                     elements: ids.ipv4),
             NamedSet(name: KernelLayout.dronesByIPv6, keyType: .ipv6Address, dataType: .verdict, flags: .interval,
-                     elements: byV6),
-            NamedSet(name: KernelLayout.dronesByInterface, keyType: .interfaceName, dataType: .verdict, elements: byIface),
-            NamedSet(name: KernelLayout.dronesByUser, keyType: .uid, dataType: .verdict, elements: byUser),
+                     elements: ids.ipv6),
+            NamedSet(name: KernelLayout.dronesByInterface, keyType: .interfaceName, dataType: .verdict, elements: ids.interface),
+            NamedSet(name: KernelLayout.dronesByUser, keyType: .uid, dataType: .verdict, elements: ids.user),
         ]
         tableSets += endpointMaps()
         tableSets += sets
@@ -101,7 +86,7 @@ public struct PolicyCompiler {
                                 .verdict(.goto(KernelLayout.unknownDevicesChain))))
         }
         chains.append(Chain(name: KernelLayout.forwardChain, base: BaseChainSpec(hook: .forward), rules: forward))
-        if !byUser.isEmpty {
+        if !ids.user.isEmpty {
             chains.append(Chain(name: KernelLayout.outputChain, base: BaseChainSpec(hook: .output), rules: [
                 fastPath,
                 Rule([], [], .verdictMap(.socketUID, map: KernelLayout.dronesByUser)),

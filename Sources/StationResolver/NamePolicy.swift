@@ -103,12 +103,6 @@ public struct NamePolicy: Sendable {
 
     /// True when `name` is one of the public resolvers' names or below one.
     func isResolverName(_ name: String) -> Bool {
-        var rest = Substring(name)
-        while !rest.isEmpty {
-            if resolverNames.contains(String(rest)) { return true }
-            guard let dot = rest.firstIndex(of: ".") else { return false }
-            rest = rest[rest.index(after: dot)...]
-        }
-        return false
+        HostPattern.domainAndParents(name).contains { resolverNames.contains(String($0)) }
     }
 }
