@@ -73,20 +73,22 @@ extension FlowStore {
     /// Runs `query` in one read transaction (a consistent snapshot, even while the daemon writes).
     public func report(_ query: ReportQuery, nowMicros: Int64, withRows: Bool = true,
                        bucketMicros: Int64 = 3_600_000_000) throws -> Report {
-        var conditions: [String] = []
-        var args: [any DatabaseValueConvertible] = []
-        if let s = query.sinceMicros { conditions.append("last_seen >= ?"); args.append(s) }
-        if let u = query.untilMicros { conditions.append("first_seen <= ?"); args.append(u) }
-        func inList(_ column: String, _ values: [String]) {
-            guard !values.isEmpty else { return }
-            conditions.append("\(column) IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
-            args += values.map { $0 as any DatabaseValueConvertible }
-        }
-        inList("drone", query.drones)
-        inList("vendor", query.vendors)
-        inList("category", query.categories)
-        let whereSQL = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let arguments = StatementArguments(args.map { $0.databaseValue })
+        var flows = WhereClause()
+        flows.atLeast("last_seen", query.sinceMicros)
+        flows.atMost("first_seen", query.untilMicros)
+        flows.in("drone", query.drones)
+        flows.in("vendor", query.vendors)
+        flows.in("category", query.categories)
+        let whereSQL = flows.sql
+        let arguments = flows.arguments
+        // Loss and kernel counts are dated points, not spans.
+        var points = WhereClause()
+        points.atLeast("time", query.sinceMicros)
+        points.atMost("time", query.untilMicros)
+        let lossClause = points
+        points.in("drone", query.drones)
+        points.in("category", query.categories)
+        let countClause = points
 
         return try writer.read { db in
             var rows: [FlowRow] = []
@@ -112,27 +114,15 @@ extension FlowStore {
             }
             let totalRow = try Row.fetchOne(db, sql: "SELECT \(sums) FROM flow \(whereSQL)", arguments: arguments)!
             let totals = group(totalRow, 0)
-            var lossArgs: [any DatabaseValueConvertible] = []
-            var lossWhere: [String] = []
-            if let s = query.sinceMicros { lossWhere.append("time >= ?"); lossArgs.append(s) }
-            if let u = query.untilMicros { lossWhere.append("time <= ?"); lossArgs.append(u) }
             let loss = try Row.fetchOne(db, sql: """
-                SELECT coalesce(sum(lost), 0), coalesce(sum(overruns), 0) FROM loss
-                \(lossWhere.isEmpty ? "" : "WHERE " + lossWhere.joined(separator: " AND "))
-                """, arguments: StatementArguments(lossArgs.map { $0.databaseValue }))!
-            var kc: [String] = [], kcArgs: [any DatabaseValueConvertible] = []
-            if let s = query.sinceMicros { kc.append("time >= ?"); kcArgs.append(s) }
-            if let u = query.untilMicros { kc.append("time <= ?"); kcArgs.append(u) }
-            for (column, values) in [("drone", query.drones), ("category", query.categories)] where !values.isEmpty {
-                kc.append("\(column) IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
-                kcArgs += values.map { $0 as any DatabaseValueConvertible }
-            }
+                SELECT coalesce(sum(lost), 0), coalesce(sum(overruns), 0) FROM loss \(lossClause.sql)
+                """, arguments: lossClause.arguments)!
             // Vendors are not known per counter: with a vendor filter the kernel totals do not apply.
             let kernel = query.vendors.isEmpty ? try Row.fetchOne(db, sql: """
                 SELECT coalesce(sum(CASE WHEN verdict = 'blocked' THEN packets END), 0),
                        coalesce(sum(CASE WHEN verdict = 'would-block' THEN packets END), 0)
-                FROM kernel_count \(kc.isEmpty ? "" : "WHERE " + kc.joined(separator: " AND "))
-                """, arguments: StatementArguments(kcArgs.map { $0.databaseValue })) : nil
+                FROM kernel_count \(countClause.sql)
+                """, arguments: countClause.arguments) : nil
             let buckets = try Row.fetchAll(db, sql: """
                 SELECT drone, (first_seen / ?) * ?, sum(attempts) FROM flow \(whereSQL)
                 GROUP BY 1, 2 ORDER BY 2, 1
@@ -199,4 +189,32 @@ extension FlowRow {
         return "\(TimeText.iso8601(micros: lastSeen)) \(verdict) \(drone) -> \(target) \(proto) "
             + "\(category) \(vendor ?? "-") (\(attempts) attempt(s), \(packets) packet(s), \(bytes) byte(s))"
     }
+}
+
+/// The WHERE clause of a report query and its arguments, built condition by condition.
+struct WhereClause {
+    private var conditions: [String] = []
+    private var values: [any DatabaseValueConvertible] = []
+
+    mutating func atLeast(_ column: String, _ value: Int64?) {
+        guard let value else { return }
+        conditions.append("\(column) >= ?")
+        values.append(value)
+    }
+
+    mutating func atMost(_ column: String, _ value: Int64?) {
+        guard let value else { return }
+        conditions.append("\(column) <= ?")
+        values.append(value)
+    }
+
+    /// `column IN (...)`; nothing when `list` is empty (no filter).
+    mutating func `in`(_ column: String, _ list: [String]) {
+        guard !list.isEmpty else { return }
+        conditions.append("\(column) IN (\(list.map { _ in "?" }.joined(separator: ", ")))")
+        values += list.map { $0 as any DatabaseValueConvertible }
+    }
+
+    var sql: String { conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ") }
+    var arguments: StatementArguments { StatementArguments(values.map { $0.databaseValue }) }
 }
