@@ -1,6 +1,6 @@
+import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc
-import NIOConcurrencyHelpers
 #endif
 
 /// Names an answer pointed a client to (CNAME and SVCB targets of a catalogued name), with the

@@ -2,10 +2,10 @@ import Dispatch
 import DronewallPolicy
 import Netfilter
 import NftModel
-#if canImport(Glibc)
-import Glibc
 import KernelLayout
 import NIOConcurrencyHelpers
+#if canImport(Glibc)
+import Glibc
 #endif
 
 /// Writes the addresses of answers into the kernel's learned sets before the answer goes out.
