@@ -1,4 +1,3 @@
-import CNetfilter
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,7 +29,8 @@ public final class NflogReader {
     /// back without conntrack if the kernel refuses), and sets a large receive buffer.
     public convenience init(group: UInt16, networkNamespace: String? = nil,
                             receiveBufferBytes: Int = 4 << 20) throws(NetlinkError) {
-        let socket = try KernelNflogSocket(networkNamespace: networkNamespace)
+        // The kernel's batches are at most 128 KiB (NFULNL nlbufsiz), plus one oversized packet.
+        let socket = try NetlinkSocket(networkNamespace: networkNamespace, receiveCapacity: 256 << 10)
         try self.init(group: group, socket: socket, receiveBufferBytes: receiveBufferBytes, tuning: NflogTuning())
     }
 
@@ -254,20 +254,11 @@ enum NflogConfig {
     }
 }
 
-/// What one receive from the NFLOG socket gave.
-package enum NflogReceive {
-    case data([UInt8])
-    /// Nothing arrived in time.
-    case timeout
-    /// ENOBUFS: the kernel dropped messages because the receive buffer was full.
-    case overrun
-}
-
 /// The message boundary of the reader: the kernel's NETLINK_NETFILTER socket or a test fake.
 package protocol NflogSocket: AnyObject {
     var fileDescriptor: Int32 { get }
     func send(_ bytes: [UInt8]) throws(NetlinkError)
-    func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NflogReceive
+    func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NetlinkReceive
     /// SO_RCVBUF as the kernel reports it.
     func receiveBufferBytes() -> Int
     func setReceiveBuffer(_ bytes: Int)
@@ -275,123 +266,15 @@ package protocol NflogSocket: AnyObject {
     func groupOwner(_ group: UInt16) -> UInt32?
 }
 
-/// A NETLINK_NETFILTER socket via libmnl, created in the given network namespace.
-final class KernelNflogSocket: NflogSocket {
-    private let socket: OpaquePointer
-    private var buffer: [UInt8]
-    private let networkNamespace: String?
-
-    init(networkNamespace: String?) throws(NetlinkError) {
-        self.networkNamespace = networkNamespace
-        socket = try NflogNamespace.run(in: networkNamespace) { () throws(NetlinkError) -> OpaquePointer in
-            guard let nl = mnl_socket_open(NETLINK_NETFILTER) else { throw .system("socket(NETLINK_NETFILTER)") }
-            guard mnl_socket_bind(nl, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
-                let e = NetlinkError.system("bind")
-                mnl_socket_close(nl)
-                throw e
-            }
-            return nl
-        }
-        // The kernel's batches are at most 128 KiB (NFULNL nlbufsiz), plus one oversized packet.
-        buffer = [UInt8](repeating: 0, count: 256 << 10)
-    }
-
-    deinit { mnl_socket_close(socket) } // the kernel unbinds the group when the socket goes
-
-    var fileDescriptor: Int32 { mnl_socket_get_fd(socket) }
-
-    func send(_ bytes: [UInt8]) throws(NetlinkError) {
-        let n = bytes.withUnsafeBytes { mnl_socket_sendto(socket, $0.baseAddress, $0.count) }
-        guard n == bytes.count else { throw .system("sendto") }
-    }
-
-    func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NflogReceive {
-        let fd = fileDescriptor
-        while true {
-            if timeoutMilliseconds > 0 {
-                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                let r = poll(&p, 1, Int32(clamping: timeoutMilliseconds))
-                if r < 0 {
-                    if errno == EINTR { continue }
-                    throw .system("poll")
-                }
-                if r == 0 { return .timeout }
-            }
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            if n < 0 {
-                switch errno {
-                case EINTR: continue
-                case EAGAIN, EWOULDBLOCK: return .timeout
-                case ENOBUFS: return .overrun
-                default: throw .system("recv")
-                }
-            }
-            return .data(Array(buffer[0..<n]))
-        }
-    }
-
-    func receiveBufferBytes() -> Int {
-        var size: Int32 = 0
-        var len = socklen_t(MemoryLayout<Int32>.size)
-        guard getsockopt(fileDescriptor, SOL_SOCKET, SO_RCVBUF, &size, &len) == 0 else { return 0 }
-        return Int(size)
-    }
-
-    func setReceiveBuffer(_ bytes: Int) {
-        var size = Int32(clamping: bytes)
-        let len = socklen_t(MemoryLayout<Int32>.size)
-        // FORCE passes net.core.rmem_max, with CAP_NET_ADMIN.
-        if setsockopt(fileDescriptor, SOL_SOCKET, SO_RCVBUFFORCE, &size, len) != 0 {
-            _ = setsockopt(fileDescriptor, SOL_SOCKET, SO_RCVBUF, &size, len)
-        }
-    }
-
+/// The kernel's side of the boundary: the module's one netlink socket.
+extension NetlinkSocket: NflogSocket {
     func groupOwner(_ group: UInt16) -> UInt32? {
         // /proc/net/netfilter/nfnetlink_log of the socket's namespace: "group portid qlen mode range ...".
-        let text = try? NflogNamespace.run(in: networkNamespace) { () throws(NetlinkError) -> String? in
-            readSmallFile("/proc/thread-self/net/netfilter/nfnetlink_log")
-        }
-        for line in (text ?? nil)?.split(separator: "\n") ?? [] {
+        let text = readNamespaceFile("/proc/thread-self/net/netfilter/nfnetlink_log") ?? ""
+        for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ")
             if fields.count >= 2, UInt16(fields[0]) == group { return UInt32(fields[1]) }
         }
         return nil
-    }
-}
-
-private func readSmallFile(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        if n <= 0 { break }
-        out += chunk[0..<n]
-    }
-    return String(decoding: out, as: UTF8.self)
-}
-
-/// Runs code with the calling thread in another network namespace, as `KernelTransport` does: sockets
-/// keep the namespace they were created in, and the thread goes back at once.
-enum NflogNamespace {
-    static func run<T>(in namespace: String?, _ body: () throws(NetlinkError) -> T) throws(NetlinkError) -> T {
-        guard let ns = namespace else { return try body() }
-        let path = ns.hasPrefix("/") ? ns : "/run/netns/\(ns)"
-        let restoreFD = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
-        guard restoreFD >= 0 else { throw .system("open /proc/thread-self/ns/net") }
-        defer { close(restoreFD) }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .system("open \(path)") }
-        let r = cnf_setns(fd, cnf_clone_newnet())
-        let e = errno
-        close(fd)
-        guard r == 0 else { throw NetlinkError.system("setns \(path)", errno: e) }
-        defer {
-            let back = cnf_setns(restoreFD, cnf_clone_newnet())
-            precondition(back == 0, "cannot return to the original network namespace")
-        }
-        return try body()
     }
 }

@@ -189,7 +189,7 @@ final class NflogReaderTests: XCTestCase {
             init(_ inner: FakeSocket, early: [UInt8]) { self.inner = inner; self.early = early }
             var fileDescriptor: Int32 { -1 }
             func send(_ bytes: [UInt8]) throws(NetlinkError) { try inner.send(bytes) }
-            func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NflogReceive {
+            func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NetlinkReceive {
                 if inner.sent.count == 2, let e = early { early = nil; return .data(e) }
                 return try inner.receive(timeoutMilliseconds: timeoutMilliseconds)
             }
