@@ -80,6 +80,7 @@ let package = Package(
         .testTarget(name: "ClassifierTests", dependencies: [
             "Classifier", "DronewallConfig", "DronewallPolicy", "Netfilter", "NftModel", "DNSWire", "FlowLog", "NetAddress",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            "NetfilterTesting", // TestNamespace for LearnerKernelTests
         ]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
         .testTarget(name: "StationTests", dependencies: [
