@@ -85,6 +85,7 @@ let package = Package(
             "DNSWire", "FlowLog",
             "NetAddress",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            "NetfilterTesting", // TestNamespace for LearnerKernelTests
         ]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
         .testTarget(name: "StationTests", dependencies: [

@@ -1,5 +1,3 @@
-import CNetfilter
-
 /// Pure decoder of NFLOG (nfnetlink_log) packet messages: bytes in, `NflogEvent` out.
 ///
 /// Layout (include/uapi/linux/netfilter/nfnetlink_log.h): `struct nlmsghdr` (host order), `struct nfgenmsg`
@@ -10,117 +8,96 @@ public enum NflogDecoder {
     /// Never traps on any input: truncated/garbage input returns .failure with a reason.
     public static func decode(message: [UInt8]) -> Result<NflogEvent, NflogDecodeError> {
         guard message.count >= headerBytes else { return .failure(.init(.truncatedHeader, at: 0)) }
-        let length = Int(readHost32(message, 0))
+        let length = Int(message.host32(0))
         guard length >= headerBytes, length <= message.count else {
             return .failure(.init(.badMessageLength, at: 0))
         }
         return decode(message, start: 0, end: length)
     }
 
-    /// Splits a receive buffer into messages and decodes each (bad ones counted, not fatal).
+    /// Splits a receive buffer into messages and decodes each (bad ones counted, not fatal). Netlink control
+    /// messages are skipped: the kernel ends a multi-packet batch with NLMSG_DONE.
     public static func decode(buffer: [UInt8]) -> (events: [NflogEvent], malformed: Int) {
         var events: [NflogEvent] = []
-        var bad = 0
-        let unsplittable = forEachMessage(in: buffer) { type, start, end in
-            switch decode(buffer, start: start, end: end) {
+        let (messages, malformedAt) = NetlinkMessage.ranges(in: buffer)
+        // A header that cannot be trusted ends the walk and counts as one malformed message.
+        var bad = malformedAt == nil ? 0 : 1
+        for m in messages {
+            switch buffer.host16(m.lowerBound + 4) {
+            case Netlink.noop, Netlink.error, Netlink.done: continue
+            default: break
+            }
+            switch decode(buffer, start: m.lowerBound, end: m.upperBound) {
             case .success(let e): events.append(e)
             case .failure: bad += 1
             }
         }
-        return (events, bad + unsplittable)
+        return (events, bad)
     }
 
     // MARK: - internals
 
     static let headerBytes = 16 + 4 // nlmsghdr + nfgenmsg
-    static let packetType = UInt16(NFNL_SUBSYS_ULOG) << 8 | UInt16(NFULNL_MSG_PACKET.rawValue)
-    static let nlmsgNoop: UInt16 = 1, nlmsgError: UInt16 = 2, nlmsgDone: UInt16 = 3
-
-    /// Calls `body(type, start, end)` for every message in `buffer` that is not netlink control
-    /// (NOOP, DONE, ERROR: the kernel ends a multi-packet batch with NLMSG_DONE). A header that cannot be
-    /// trusted stops the walk and counts as one malformed message (the return value, 0 or 1), since the
-    /// next boundary is unknown.
-    static func forEachMessage(in buffer: [UInt8],
-                               _ body: (_ type: UInt16, _ start: Int, _ end: Int) -> Void) -> Int {
-        var offset = 0
-        while offset < buffer.count {
-            guard buffer.count - offset >= 16 else { return 1 }
-            let length = Int(readHost32(buffer, offset))
-            guard length >= 16, length <= buffer.count - offset else { return 1 }
-            let type = readHost16(buffer, offset + 4)
-            if type != nlmsgNoop && type != nlmsgError && type != nlmsgDone {
-                body(type, offset, offset + length)
-            }
-            offset += (length + 3) & ~3
-        }
-        return 0
-    }
 
     /// Decodes the message in `bytes[start..<end]`; `end` is the message's nlmsg_len end.
     static func decode(_ bytes: [UInt8], start: Int, end: Int) -> Result<NflogEvent, NflogDecodeError> {
         guard end - start >= headerBytes, end <= bytes.count else {
             return .failure(.init(.truncatedHeader, at: 0))
         }
-        let type = readHost16(bytes, start + 4)
-        guard type == packetType else { return .failure(.init(.notAPacket(type: type), at: 4)) }
-        var event = NflogEvent(group: readBig16(bytes, start + 18))
+        let type = bytes.host16(start + 4)
+        guard type == NfnetlinkLog.packet else { return .failure(.init(.notAPacket(type: type), at: 4)) }
+        var event = NflogEvent(group: bytes.big16(start + 18))
         var sawHeader = false
-        var offset = start + headerBytes
-        while end - offset >= 4 {
-            let length = Int(readHost16(bytes, offset))
-            let attrType = readHost16(bytes, offset + 2) & 0x3FFF // minus NLA_F_NESTED / NLA_F_NET_BYTEORDER
-            guard length >= 4, length <= end - offset else {
-                return .failure(.init(.badAttributeLength, at: offset - start))
-            }
-            let value = offset + 4, size = length - 4
+        var attributes = NetlinkAttributes(bytes, from: start + headerBytes, to: end)
+        while let a = attributes.next() {
+            let value = a.value.lowerBound, size = a.value.count
             func need(_ n: Int) -> NflogDecodeError? {
-                size >= n ? nil : NflogDecodeError(.badAttributeSize(type: attrType), at: offset - start)
+                size >= n ? nil : NflogDecodeError(.badAttributeSize(type: a.type), at: a.offset - start)
             }
-            switch Int(attrType) {
-            case Int(NFULA_PACKET_HDR.rawValue):
+            switch NfnetlinkLog.Attribute(rawValue: a.type) {
+            case .packetHeader:
                 if let e = need(4) { return .failure(e) }
                 sawHeader = true
-            case Int(NFULA_MARK.rawValue):
+            case .mark:
                 if let e = need(4) { return .failure(e) }
-                event.packetMark = readBig32(bytes, value)
-            case Int(NFULA_TIMESTAMP.rawValue):
+                event.packetMark = bytes.big32(value)
+            case .timestamp:
                 if let e = need(16) { return .failure(e) }
-                let seconds = readBig64(bytes, value), micros = readBig64(bytes, value + 8)
+                let seconds = bytes.big64(value), micros = bytes.big64(value + 8)
                 let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
                 let (sum, overflow2) = scaled.addingReportingOverflow(micros)
                 event.timestampMicros = overflow || overflow2 ? nil : sum
-            case Int(NFULA_IFINDEX_INDEV.rawValue):
+            case .inputInterface:
                 if let e = need(4) { return .failure(e) }
-                event.inputInterfaceIndex = readBig32(bytes, value)
-            case Int(NFULA_IFINDEX_OUTDEV.rawValue):
+                event.inputInterfaceIndex = bytes.big32(value)
+            case .outputInterface:
                 if let e = need(4) { return .failure(e) }
-                event.outputInterfaceIndex = readBig32(bytes, value)
-            case Int(NFULA_HWADDR.rawValue):
+                event.outputInterfaceIndex = bytes.big32(value)
+            case .hardwareAddress:
                 // struct nfulnl_msg_packet_hw: be16 length, 2 bytes pad, 8 bytes address.
                 if let e = need(12) { return .failure(e) }
-                let n = min(Int(readBig16(bytes, value)), 8)
+                let n = min(Int(bytes.big16(value)), 8)
                 event.hardwareSource = Array(bytes[(value + 4)..<(value + 4 + n)])
-            case Int(NFULA_PREFIX.rawValue):
-                let raw = bytes[value..<(value + size)]
-                event.prefix = String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            case Int(NFULA_UID.rawValue):
+            case .prefix:
+                event.prefix = String(decoding: bytes[a.value].prefix { $0 != 0 }, as: UTF8.self)
+            case .uid:
                 if let e = need(4) { return .failure(e) }
-                event.uid = readBig32(bytes, value)
-            case Int(NFULA_SEQ.rawValue):
+                event.uid = bytes.big32(value)
+            case .sequence:
                 if let e = need(4) { return .failure(e) }
-                event.sequence = readBig32(bytes, value)
-            case Int(NFULA_CT.rawValue):
-                switch conntrackMark(bytes, start: value, end: value + size) {
+                event.sequence = bytes.big32(value)
+            case .conntrack:
+                switch conntrackMark(bytes, start: value, end: a.value.upperBound) {
                 case .success(let mark): event.conntrackMark = mark
                 case .failure(let bad): return .failure(.init(.badAttributeLength, at: bad.at - start))
                 }
-            case Int(NFULA_PAYLOAD.rawValue):
-                event.packet = packetSummary(bytes, start: value, end: value + size)
+            case .payload:
+                event.packet = packetSummary(bytes, start: value, end: a.value.upperBound)
             default:
                 break // attributes we do not use (GID, HWTYPE, HWHEADER, CT_INFO, VLAN, ...)
             }
-            offset += (length + 3) & ~3
         }
+        if let bad = attributes.malformedAt { return .failure(.init(.badAttributeLength, at: bad - start)) }
         guard sawHeader else { return .failure(.init(.missingPacketHeader, at: end - start)) }
         return .success(event)
     }
@@ -129,17 +106,13 @@ public enum NflogDecoder {
 
     /// CTA_MARK from the nested ctnetlink attributes of NFULA_CT (nil when the conntrack entry has no mark).
     static func conntrackMark(_ bytes: [UInt8], start: Int, end: Int) -> Result<UInt32?, Offset> {
-        var offset = start, mark: UInt32? = nil
-        while end - offset >= 4 {
-            let length = Int(readHost16(bytes, offset)), type = readHost16(bytes, offset + 2) & 0x3FFF
-            guard length >= 4, length <= end - offset else { return .failure(Offset(offset)) }
-            if Int(type) == Int(CTA_MARK.rawValue) {
-                guard length >= 8 else { return .failure(Offset(offset)) }
-                mark = readBig32(bytes, offset + 4)
-            }
-            offset += (length + 3) & ~3
+        var attributes = NetlinkAttributes(bytes, from: start, to: end), mark: UInt32? = nil
+        while let a = attributes.next() {
+            guard a.type == NfnetlinkLog.conntrackMark else { continue }
+            guard a.value.count >= 4 else { return .failure(Offset(a.offset)) }
+            mark = bytes.big32(a.value.lowerBound)
         }
-        return .success(mark)
+        return attributes.malformedAt.map { .failure(Offset($0)) } ?? .success(mark)
     }
 
     /// The IP and transport headers at `bytes[start..<end]`; nil unless it starts with a whole IPv4 or
@@ -154,9 +127,9 @@ public enum NflogDecoder {
             var summary = PacketSummary(isIPv6: false, proto: proto,
                                         source: Array(bytes[(start + 12)..<(start + 16)]),
                                         destination: Array(bytes[(start + 16)..<(start + 20)]),
-                                        length: Int(readBig16(bytes, start + 2)))
+                                        length: Int(bytes.big16(start + 2)))
             // Only the first fragment carries the transport header.
-            let fragmentOffset = readBig16(bytes, start + 6) & 0x1FFF
+            let fragmentOffset = bytes.big16(start + 6) & 0x1FFF
             if fragmentOffset == 0, end - start >= headerLength {
                 transport(bytes, at: start + headerLength, end: end, into: &summary)
             }
@@ -175,7 +148,7 @@ public enum NflogDecoder {
                     offset += (Int(bytes[offset + 1]) + 1) * 8
                 case 44:
                     guard end - offset >= 8 else { break walk }
-                    firstFragment = readBig16(bytes, offset + 2) & 0xFFF8 == 0
+                    firstFragment = bytes.big16(offset + 2) & 0xFFF8 == 0
                     next = bytes[offset]
                     offset += 8
                 case 51:
@@ -189,7 +162,7 @@ public enum NflogDecoder {
             var summary = PacketSummary(isIPv6: true, proto: PacketSummary.Proto(number: next),
                                         source: Array(bytes[(start + 8)..<(start + 24)]),
                                         destination: Array(bytes[(start + 24)..<(start + 40)]),
-                                        length: 40 + Int(readBig16(bytes, start + 4)))
+                                        length: 40 + Int(bytes.big16(start + 4)))
             if firstFragment, offset <= end {
                 transport(bytes, at: offset, end: end, into: &summary)
             }
@@ -203,8 +176,8 @@ public enum NflogDecoder {
         switch summary.proto {
         case .tcp, .udp:
             guard end - offset >= 4 else { return }
-            summary.sourcePort = readBig16(bytes, offset)
-            summary.destinationPort = readBig16(bytes, offset + 2)
+            summary.sourcePort = bytes.big16(offset)
+            summary.destinationPort = bytes.big16(offset + 2)
         case .icmp, .icmpv6:
             guard end - offset >= 2 else { return }
             summary.icmpType = bytes[offset]
@@ -212,22 +185,5 @@ public enum NflogDecoder {
         case .other:
             return
         }
-    }
-
-    // Callers check bounds before these reads.
-    @inline(__always) static func readHost16(_ b: [UInt8], _ i: Int) -> UInt16 {
-        UInt16(b[i]) | UInt16(b[i + 1]) << 8
-    }
-    @inline(__always) static func readHost32(_ b: [UInt8], _ i: Int) -> UInt32 {
-        UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24
-    }
-    @inline(__always) static func readBig16(_ b: [UInt8], _ i: Int) -> UInt16 {
-        UInt16(b[i]) << 8 | UInt16(b[i + 1])
-    }
-    @inline(__always) static func readBig32(_ b: [UInt8], _ i: Int) -> UInt32 {
-        UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
-    }
-    @inline(__always) static func readBig64(_ b: [UInt8], _ i: Int) -> UInt64 {
-        UInt64(readBig32(b, i)) << 32 | UInt64(readBig32(b, i + 4))
     }
 }

@@ -1,4 +1,3 @@
-import CNetfilter
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,7 +29,8 @@ public final class NflogReader {
     /// back without conntrack if the kernel refuses), and sets a large receive buffer.
     public convenience init(group: UInt16, networkNamespace: String? = nil,
                             receiveBufferBytes: Int = 4 << 20) throws(NetlinkError) {
-        let socket = try KernelNflogSocket(networkNamespace: networkNamespace)
+        // The kernel's batches are at most 128 KiB (NFULNL nlbufsiz), plus one oversized packet.
+        let socket = try NetlinkSocket(networkNamespace: networkNamespace, receiveCapacity: 256 << 10)
         try self.init(group: group, socket: socket, receiveBufferBytes: receiveBufferBytes, tuning: NflogTuning())
     }
 
@@ -79,7 +79,7 @@ public final class NflogReader {
         // first clears a binding of this port and tells "another process owns the group" (EPERM here)
         // apart from a missing capability before we try to bind.
         let unbind = NflogConfig.message(group: group, sequence: nextMessageSequence(),
-                                         command: UInt8(NFULNL_CFG_CMD_UNBIND.rawValue))
+                                         command: NfnetlinkLog.unbind)
         let unbindErrno = try exchange(unbind)
         if unbindErrno == EPERM, let owner = socket.groupOwner(group) {
             throw NetlinkError(kind: .rejected, errno: EBUSY, operation: "bind NFLOG group \(group)",
@@ -90,29 +90,29 @@ public final class NflogReader {
             throw failure(unbindErrno, "unbind NFLOG group \(group)")
         }
         // One message binds and configures, so no packet is logged with default settings.
-        var flags = UInt16(NFULNL_CFG_F_SEQ) | UInt16(NFULNL_CFG_F_CONNTRACK)
+        var flags = NfnetlinkLog.flagSequence | NfnetlinkLog.flagConntrack
         var retriedAfterModuleLoad = false
         while true {
             let config = NflogConfig.message(group: group, sequence: nextMessageSequence(),
-                                             command: UInt8(NFULNL_CFG_CMD_BIND.rawValue),
+                                             command: NfnetlinkLog.bind,
                                              copyRange: tuning.copyRange, queueThreshold: tuning.queueThreshold,
                                              flushTimeoutCentiseconds: tuning.flushTimeoutCentiseconds,
                                              kernelBufferBytes: tuning.kernelBufferBytes, flags: flags)
             let e = try exchange(config)
             if e == 0 { break }
-            let withConntrack = flags & UInt16(NFULNL_CFG_F_CONNTRACK) != 0
+            let withConntrack = flags & NfnetlinkLog.flagConntrack != 0
             // EAGAIN: the kernel has just loaded the conntrack netlink module; asking again works.
             if e == EAGAIN && withConntrack && !retriedAfterModuleLoad {
                 retriedAfterModuleLoad = true
                 continue
             }
             if withConntrack && e != EPERM && e != EACCES {
-                flags &= ~UInt16(NFULNL_CFG_F_CONNTRACK)
+                flags &= ~NfnetlinkLog.flagConntrack
                 continue
             }
             throw failure(e, "bind NFLOG group \(group)")
         }
-        conntrackEnabled = flags & UInt16(NFULNL_CFG_F_CONNTRACK) != 0
+        conntrackEnabled = flags & NfnetlinkLog.flagConntrack != 0
     }
 
     private func failure(_ e: Int32, _ operation: String) -> NetlinkError {
@@ -128,7 +128,7 @@ public final class NflogReader {
     /// the meantime are kept for the next `read`.
     private func exchange(_ message: [UInt8]) throws(NetlinkError) -> Int32 {
         try socket.send(message)
-        let sequence = NflogDecoder.readHost32(message, 8)
+        let sequence = message.host32(8)
         var waited = 0
         while waited < tuning.ackTimeoutMilliseconds {
             switch try socket.receive(timeoutMilliseconds: 100) {
@@ -149,23 +149,19 @@ public final class NflogReader {
     @discardableResult
     private func absorb(_ bytes: [UInt8], into events: inout [NflogEvent], waitingFor: UInt32?) -> Int32? {
         var ackErrno: Int32? = nil
-        var offset = 0
-        while offset < bytes.count {
-            guard bytes.count - offset >= 16 else { counters.malformed += 1; break }
-            let length = Int(NflogDecoder.readHost32(bytes, offset))
-            guard length >= 16, length <= bytes.count - offset else { counters.malformed += 1; break }
-            let type = NflogDecoder.readHost16(bytes, offset + 4)
-            switch type {
-            case NflogDecoder.nlmsgError:
-                // struct nlmsgerr: int error, then the echoed request header (seq at +8).
-                if let want = waitingFor, length >= 16 + 4 + 16,
-                   NflogDecoder.readHost32(bytes, offset + 20 + 8) == want {
-                    ackErrno = -Int32(bitPattern: NflogDecoder.readHost32(bytes, offset + 16))
+        let (messages, malformedAt) = NetlinkMessage.ranges(in: bytes)
+        if malformedAt != nil { counters.malformed += 1 }
+        for m in messages {
+            switch bytes.host16(m.lowerBound + 4) {
+            case Netlink.error:
+                if let want = waitingFor, let ack = try? NetlinkAck(errorMessage: NetlinkMessage(bytes: Array(bytes[m]))),
+                   ack.sequence == want {
+                    ackErrno = ack.errno
                 }
-            case NflogDecoder.nlmsgNoop, NflogDecoder.nlmsgDone:
+            case Netlink.noop, Netlink.done:
                 break
             default:
-                switch NflogDecoder.decode(bytes, start: offset, end: offset + length) {
+                switch NflogDecoder.decode(bytes, start: m.lowerBound, end: m.upperBound) {
                 case .success(let event):
                     account(event)
                     events.append(event)
@@ -173,7 +169,6 @@ public final class NflogReader {
                     counters.malformed += 1
                 }
             }
-            offset += (length + 3) & ~3
         }
         return ackErrno
     }
@@ -232,57 +227,38 @@ package struct NflogTuning {
 
 /// NFULNL_MSG_CONFIG requests as bytes (pure, so tests can check them).
 enum NflogConfig {
-    static let type = UInt16(NFNL_SUBSYS_ULOG) << 8 | UInt16(NFULNL_MSG_CONFIG.rawValue)
-
     /// One config message for `group`; nil values are left out.
     static func message(group: UInt16, sequence: UInt32, command: UInt8? = nil, copyRange: UInt32? = nil,
                         queueThreshold: UInt32? = nil, flushTimeoutCentiseconds: UInt32? = nil,
                         kernelBufferBytes: UInt32? = nil, flags: UInt16? = nil) -> [UInt8] {
+        typealias A = NfnetlinkLog.ConfigAttribute
         var b: [UInt8] = []
-        func host16(_ v: UInt16) { b += [UInt8(v & 0xFF), UInt8(v >> 8)] }
-        func host32(_ v: UInt32) { for i in 0..<4 { b.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(i)))) } }
-        func big32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (24 - 8 * UInt32($0))) } }
-        func attribute(_ type: UInt32, _ value: [UInt8]) {
-            host16(UInt16(4 + value.count))
-            host16(UInt16(type))
-            b += value
-            b += [UInt8](repeating: 0, count: (4 - value.count % 4) % 4)
-        }
-        host32(0) // length, set below
-        host16(type)
-        host16(UInt16(NLM_F_REQUEST | NLM_F_ACK))
-        host32(sequence)
-        host32(0) // port id: the kernel's
-        b += [UInt8(AF_UNSPEC), UInt8(NFNETLINK_V0), UInt8(group >> 8), UInt8(group & 0xFF)]
-        if let command { attribute(NFULA_CFG_CMD.rawValue, [command]) }
+        b.appendHost32(0) // length, set below
+        b.appendHost16(NfnetlinkLog.config)
+        b.appendHost16(Netlink.request | Netlink.ack)
+        b.appendHost32(sequence)
+        b.appendHost32(0) // port id: the kernel's
+        b += [UInt8(AF_UNSPEC), Nfnetlink.version0, UInt8(group >> 8), UInt8(group & 0xFF)]
+        if let command { b.appendAttribute(A.command.rawValue, [command]) }
         if let copyRange {
             // struct nfulnl_msg_config_mode (packed): be32 copy_range, u8 copy_mode, u8 pad.
-            attribute(NFULA_CFG_MODE.rawValue, big32(copyRange) + [UInt8(NFULNL_COPY_PACKET), 0])
+            b.appendAttribute(A.mode.rawValue, bigEndianBytes(copyRange) + [NfnetlinkLog.copyPacket, 0])
         }
-        if let kernelBufferBytes { attribute(NFULA_CFG_NLBUFSIZ.rawValue, big32(kernelBufferBytes)) }
-        if let flushTimeoutCentiseconds { attribute(NFULA_CFG_TIMEOUT.rawValue, big32(flushTimeoutCentiseconds)) }
-        if let queueThreshold { attribute(NFULA_CFG_QTHRESH.rawValue, big32(queueThreshold)) }
-        if let flags { attribute(NFULA_CFG_FLAGS.rawValue, [UInt8(flags >> 8), UInt8(flags & 0xFF)]) }
+        if let kernelBufferBytes { b.appendAttribute(A.bufferSize.rawValue, bigEndianBytes(kernelBufferBytes)) }
+        if let flushTimeoutCentiseconds { b.appendAttribute(A.timeout.rawValue, bigEndianBytes(flushTimeoutCentiseconds)) }
+        if let queueThreshold { b.appendAttribute(A.queueThreshold.rawValue, bigEndianBytes(queueThreshold)) }
+        if let flags { b.appendAttribute(A.flags.rawValue, [UInt8(flags >> 8), UInt8(flags & 0xFF)]) }
         let length = UInt32(b.count)
         for i in 0..<4 { b[i] = UInt8(truncatingIfNeeded: length >> (8 * UInt32(i))) }
         return b
     }
 }
 
-/// What one receive from the NFLOG socket gave.
-package enum NflogReceive {
-    case data([UInt8])
-    /// Nothing arrived in time.
-    case timeout
-    /// ENOBUFS: the kernel dropped messages because the receive buffer was full.
-    case overrun
-}
-
 /// The message boundary of the reader: the kernel's NETLINK_NETFILTER socket or a test fake.
 package protocol NflogSocket: AnyObject {
     var fileDescriptor: Int32 { get }
     func send(_ bytes: [UInt8]) throws(NetlinkError)
-    func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NflogReceive
+    func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NetlinkReceive
     /// SO_RCVBUF as the kernel reports it.
     func receiveBufferBytes() -> Int
     func setReceiveBuffer(_ bytes: Int)
@@ -290,123 +266,15 @@ package protocol NflogSocket: AnyObject {
     func groupOwner(_ group: UInt16) -> UInt32?
 }
 
-/// A NETLINK_NETFILTER socket via libmnl, created in the given network namespace.
-final class KernelNflogSocket: NflogSocket {
-    private let socket: OpaquePointer
-    private var buffer: [UInt8]
-    private let networkNamespace: String?
-
-    init(networkNamespace: String?) throws(NetlinkError) {
-        self.networkNamespace = networkNamespace
-        socket = try NflogNamespace.run(in: networkNamespace) { () throws(NetlinkError) -> OpaquePointer in
-            guard let nl = mnl_socket_open(NETLINK_NETFILTER) else { throw .system("socket(NETLINK_NETFILTER)") }
-            guard mnl_socket_bind(nl, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
-                let e = NetlinkError.system("bind")
-                mnl_socket_close(nl)
-                throw e
-            }
-            return nl
-        }
-        // The kernel's batches are at most 128 KiB (NFULNL nlbufsiz), plus one oversized packet.
-        buffer = [UInt8](repeating: 0, count: 256 << 10)
-    }
-
-    deinit { mnl_socket_close(socket) } // the kernel unbinds the group when the socket goes
-
-    var fileDescriptor: Int32 { mnl_socket_get_fd(socket) }
-
-    func send(_ bytes: [UInt8]) throws(NetlinkError) {
-        let n = bytes.withUnsafeBytes { mnl_socket_sendto(socket, $0.baseAddress, $0.count) }
-        guard n == bytes.count else { throw .system("sendto") }
-    }
-
-    func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NflogReceive {
-        let fd = fileDescriptor
-        while true {
-            if timeoutMilliseconds > 0 {
-                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                let r = poll(&p, 1, Int32(clamping: timeoutMilliseconds))
-                if r < 0 {
-                    if errno == EINTR { continue }
-                    throw .system("poll")
-                }
-                if r == 0 { return .timeout }
-            }
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            if n < 0 {
-                switch errno {
-                case EINTR: continue
-                case EAGAIN, EWOULDBLOCK: return .timeout
-                case ENOBUFS: return .overrun
-                default: throw .system("recv")
-                }
-            }
-            return .data(Array(buffer[0..<n]))
-        }
-    }
-
-    func receiveBufferBytes() -> Int {
-        var size: Int32 = 0
-        var len = socklen_t(MemoryLayout<Int32>.size)
-        guard getsockopt(fileDescriptor, SOL_SOCKET, SO_RCVBUF, &size, &len) == 0 else { return 0 }
-        return Int(size)
-    }
-
-    func setReceiveBuffer(_ bytes: Int) {
-        var size = Int32(clamping: bytes)
-        let len = socklen_t(MemoryLayout<Int32>.size)
-        // FORCE passes net.core.rmem_max, with CAP_NET_ADMIN.
-        if setsockopt(fileDescriptor, SOL_SOCKET, SO_RCVBUFFORCE, &size, len) != 0 {
-            _ = setsockopt(fileDescriptor, SOL_SOCKET, SO_RCVBUF, &size, len)
-        }
-    }
-
+/// The kernel's side of the boundary: the module's one netlink socket.
+extension NetlinkSocket: NflogSocket {
     func groupOwner(_ group: UInt16) -> UInt32? {
         // /proc/net/netfilter/nfnetlink_log of the socket's namespace: "group portid qlen mode range ...".
-        let text = try? NflogNamespace.run(in: networkNamespace) { () throws(NetlinkError) -> String? in
-            readSmallFile("/proc/thread-self/net/netfilter/nfnetlink_log")
-        }
-        for line in (text ?? nil)?.split(separator: "\n") ?? [] {
+        let text = readNamespaceFile("/proc/thread-self/net/netfilter/nfnetlink_log") ?? ""
+        for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ")
             if fields.count >= 2, UInt16(fields[0]) == group { return UInt32(fields[1]) }
         }
         return nil
-    }
-}
-
-private func readSmallFile(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        if n <= 0 { break }
-        out += chunk[0..<n]
-    }
-    return String(decoding: out, as: UTF8.self)
-}
-
-/// Runs code with the calling thread in another network namespace, as `KernelTransport` does: sockets
-/// keep the namespace they were created in, and the thread goes back at once.
-enum NflogNamespace {
-    static func run<T>(in namespace: String?, _ body: () throws(NetlinkError) -> T) throws(NetlinkError) -> T {
-        guard let ns = namespace else { return try body() }
-        let path = ns.hasPrefix("/") ? ns : "/run/netns/\(ns)"
-        let restoreFD = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
-        guard restoreFD >= 0 else { throw .system("open /proc/thread-self/ns/net") }
-        defer { close(restoreFD) }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .system("open \(path)") }
-        let r = cnf_setns(fd, cnf_clone_newnet())
-        let e = errno
-        close(fd)
-        guard r == 0 else { throw NetlinkError.system("setns \(path)", errno: e) }
-        defer {
-            let back = cnf_setns(restoreFD, cnf_clone_newnet())
-            precondition(back == 0, "cannot return to the original network namespace")
-        }
-        return try body()
     }
 }

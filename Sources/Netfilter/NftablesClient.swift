@@ -188,24 +188,11 @@ public final class NftablesClient {
     static func part(of message: NetlinkMessage, at offset: UInt32) -> MessageSubject? {
         guard !message.parts.isEmpty else { return nil }
         let b = message.bytes
-        var at = 20 // nlmsghdr + nfgenmsg
-        while at + 4 <= b.count {
-            let len = Int(message.readU16(at)), type = message.readU16(at + 2) & 0x3FFF
-            guard len >= 4 else { return nil }
-            if type == UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue) {
-                var item = at + 4, index = 0
-                while item + 4 <= at + len {
-                    let ilen = Int(message.readU16(item))
-                    guard ilen >= 4 else { return nil }
-                    if Int(offset) >= item && Int(offset) < item + ilen {
-                        return index < message.parts.count ? message.parts[index] : nil
-                    }
-                    item += (ilen + 3) & ~3
-                    index += 1
-                }
-                return nil
-            }
-            at += (len + 3) & ~3
+        guard let list = NetlinkAttributes(b, from: 20, to: b.count) // after nlmsghdr + nfgenmsg
+            .first(where: { $0.type == UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue) }) else { return nil }
+        for (index, item) in NetlinkAttributes(b, from: list.value.lowerBound, to: list.value.upperBound).enumerated()
+        where Int(offset) >= item.offset && Int(offset) < item.value.upperBound {
+            return index < message.parts.count ? message.parts[index] : nil
         }
         return nil
     }

@@ -1,4 +1,3 @@
-import CNetfilter
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,103 +15,45 @@ public protocol NetlinkTransport: AnyObject {
     func request(_ message: NetlinkMessage) throws(NetlinkError) -> [NetlinkMessage]
 }
 
-/// The real transport: a NETLINK_NETFILTER socket via libmnl, with extended acks enabled.
+/// The real transport: a `NetlinkSocket` with extended acks enabled.
 public final class KernelTransport: NetlinkTransport {
-    private let socket: OpaquePointer
-    private let portID: UInt32
-    private var buffer: [UInt8]
+    private let socket: NetlinkSocket
+    private let timeoutMilliseconds: Int
     private var sendBufferSize = 0
+    /// Receive buffer size set so far (bytes asked for; the kernel doubles it for overhead).
+    private var receiveBufferSize = 4 << 20
 
     /// Opens the socket. `networkNamespace` is a name under /run/netns (as `ip netns` makes)
     /// or a path such as /proc/PID/ns/net; the socket stays in that namespace for its lifetime.
     /// `timeoutSeconds` bounds every wait for the kernel's answer.
     public init(networkNamespace: String? = nil, timeoutSeconds: Int = 30) throws(NetlinkError) {
-        var restoreFD: Int32 = -1
-        if let ns = networkNamespace {
-            let path = ns.hasPrefix("/") ? ns : "/run/netns/\(ns)"
-            restoreFD = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
-            guard restoreFD >= 0 else { throw .system("open /proc/thread-self/ns/net") }
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else {
-                let e = NetlinkError.system("open \(path)")
-                close(restoreFD)
-                throw e
-            }
-            let r = cnf_setns(fd, cnf_clone_newnet())
-            let e = errno
-            close(fd)
-            guard r == 0 else {
-                close(restoreFD)
-                throw NetlinkError.system("setns \(path)", errno: e)
-            }
-        }
-        // Sockets keep the namespace they were created in; the thread goes back at once.
-        defer {
-            if restoreFD >= 0 {
-                let r = cnf_setns(restoreFD, cnf_clone_newnet())
-                precondition(r == 0, "cannot return to the original network namespace")
-                close(restoreFD)
-            }
-        }
-        guard let nl = mnl_socket_open(NETLINK_NETFILTER) else { throw .system("socket(NETLINK_NETFILTER)") }
-        guard mnl_socket_bind(nl, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
-            let e = NetlinkError.system("bind")
-            mnl_socket_close(nl)
-            throw e
-        }
-        var on: Int32 = 1
-        // Extended acks carry the kernel's reason; capped acks keep each ack small.
-        _ = mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &on, socklen_t(MemoryLayout<Int32>.size))
-        _ = mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &on, socklen_t(MemoryLayout<Int32>.size))
-        let fd = mnl_socket_get_fd(nl)
-        var rcv: Int32 = 4 << 20
-        // Many acks arrive at once after a big batch; make room (FORCE needs CAP_NET_ADMIN).
-        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, socklen_t(MemoryLayout<Int32>.size)) != 0 {
-            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, socklen_t(MemoryLayout<Int32>.size))
-        }
-        _ = cnf_set_receive_timeout(fd, timeoutSeconds)
-        socket = nl
-        portID = mnl_socket_get_portid(nl)
-        buffer = [UInt8](repeating: 0, count: 1 << 20)
+        socket = try NetlinkSocket(networkNamespace: networkNamespace, receiveCapacity: 1 << 20)
+        socket.enableExtendedAcks()
+        // Many acks arrive at once after a big batch; make room.
+        socket.setReceiveBuffer(receiveBufferSize)
+        timeoutMilliseconds = timeoutSeconds * 1000
     }
-
-    deinit { mnl_socket_close(socket) }
 
     private func send(_ bytes: [UInt8]) throws(NetlinkError) {
         if bytes.count > sendBufferSize {
-            var size = Int32(clamping: bytes.count + 4096)
-            let fd = mnl_socket_get_fd(socket)
-            if setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size)) != 0 {
-                _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-            }
+            socket.setSendBuffer(bytes.count + 4096)
             sendBufferSize = bytes.count
         }
-        let n = bytes.withUnsafeBytes { mnl_socket_sendto(socket, $0.baseAddress, $0.count) }
-        guard n == bytes.count else { throw .system("sendto") }
+        try socket.send(bytes)
     }
 
     private func receive() throws(NetlinkError) -> [NetlinkMessage] {
-        while true {
-            let n = buffer.withUnsafeMutableBytes { mnl_socket_recvfrom(socket, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK {
-                    throw NetlinkError(kind: .timeout, errno: ETIMEDOUT, operation: "receive",
-                                       detail: "no answer from the kernel")
-                }
-                if errno == ENOBUFS {
-                    throw NetlinkError(kind: .system, errno: ENOBUFS, operation: "receive",
-                                       detail: "the kernel's answers overflowed the receive buffer, so whether the "
-                                           + "batch was applied is unknown; check with `dronewall status`")
-                }
-                throw NetlinkError.system("recvfrom")
-            }
-            return try NetlinkMessage.split(Array(buffer.prefix(n)))
+        switch try socket.receive(timeoutMilliseconds: timeoutMilliseconds) {
+        case .data(let bytes):
+            return try NetlinkMessage.split(bytes)
+        case .timeout:
+            throw NetlinkError(kind: .timeout, errno: ETIMEDOUT, operation: "receive", detail: "no answer from the kernel")
+        case .overrun:
+            throw NetlinkError(kind: .system, errno: ENOBUFS, operation: "receive",
+                               detail: "the kernel's answers overflowed the receive buffer, so whether the "
+                                   + "batch was applied is unknown; check with `dronewall status`")
         }
     }
-
-    /// Receive buffer size set so far (bytes asked for; the kernel doubles it for overhead).
-    private var receiveBufferSize = 4 << 20
 
     /// Every ack is its own socket buffer (about 1 KiB of kernel memory with overhead), and they
     /// all arrive after the batch ran: size the receive buffer for all of them, as nft does,
@@ -120,11 +61,7 @@ public final class KernelTransport: NetlinkTransport {
     private func reserveReceiveBuffer(forAcks count: Int) {
         let needed = count * 1024 + (1 << 20)
         guard needed > receiveBufferSize else { return }
-        var size = Int32(clamping: needed)
-        let fd = mnl_socket_get_fd(socket)
-        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size)) != 0 {
-            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        }
+        socket.setReceiveBuffer(needed)
         receiveBufferSize = needed
     }
 
@@ -169,7 +106,7 @@ public final class KernelTransport: NetlinkTransport {
 
     public func request(_ message: NetlinkMessage) throws(NetlinkError) -> [NetlinkMessage] {
         try send(message.bytes)
-        let isDump = message.flags & UInt16(NLM_F_DUMP) == UInt16(NLM_F_DUMP)
+        let isDump = message.flags & Netlink.dump == Netlink.dump
         var replies: [NetlinkMessage] = []
         var interrupted = false
         while true {
@@ -189,17 +126,11 @@ public final class KernelTransport: NetlinkTransport {
                     }
                     return replies
                 default:
-                    if reply.flags & UInt16(NLM_F_DUMP_INTR) != 0 { interrupted = true }
+                    if reply.flags & Netlink.dumpInterrupted != 0 { interrupted = true }
                     replies.append(reply)
-                    if !isDump && message.flags & UInt16(NLM_F_ACK) == 0 { return replies }
+                    if !isDump && message.flags & Netlink.ack == 0 { return replies }
                 }
             }
         }
     }
-}
-
-/// Test support: drops CAP_NET_ADMIN from the calling thread only (capabilities are per thread),
-/// so a test can check what an unprivileged caller gets. Returns false when it could not.
-func dropNetAdminForCurrentThread() -> Bool {
-    cnf_drop_effective_capability(12 /* CAP_NET_ADMIN */) == 0
 }

@@ -8,7 +8,7 @@ package final class FakeNflogSocket: NflogSocket {
     /// Errnos for the next acks, in order; an empty list answers success.
     package var ackErrnos: [Int32] = []
     /// What the next receives return, in order.
-    package var script: [NflogReceive] = []
+    package var script: [NetlinkReceive] = []
     /// The netlink port the kernel reports as the group's owner, if any.
     package var owner: UInt32?
     package var receiveBuffer = 212_992
@@ -30,7 +30,7 @@ package final class FakeNflogSocket: NflogSocket {
         queued.append(ack)
     }
 
-    package func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NflogReceive {
+    package func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NetlinkReceive {
         if !queued.isEmpty { return .data(queued.removeFirst()) }
         if !script.isEmpty { return script.removeFirst() }
         return .timeout

@@ -1,11 +1,13 @@
 import Foundation
-import XCTest
+import Testing
 import NftModel
 @testable import Netfilter
+import NetfilterTesting
 
 /// Lab tests against the real kernel, each in fresh network namespaces that are always removed.
-/// They need root (CAP_NET_ADMIN + CAP_SYS_ADMIN for namespaces) and skip with a reason otherwise.
-final class KernelTests: XCTestCase {
+/// They need root (CAP_NET_ADMIN + CAP_SYS_ADMIN for namespaces); without it the suite reports skipped.
+@Suite(.enabled(if: geteuid() == 0, "not root: kernel tests need CAP_NET_ADMIN and network namespaces"), .serialized)
+struct KernelTests {
     // MARK: helpers
 
     struct Namespace {
@@ -14,41 +16,17 @@ final class KernelTests: XCTestCase {
 
     /// Creates a namespace, runs `body`, and deletes the namespace whatever happens.
     func withNamespace(_ body: (Namespace) throws -> Void) throws {
-        guard geteuid() == 0 else {
-            print("KernelTests skipped: not root (needs CAP_NET_ADMIN and network namespaces)")
-            throw XCTSkip("not root: kernel tests need CAP_NET_ADMIN and network namespaces")
-        }
-        let name = "dwtest-\(UInt32.random(in: 0...UInt32.max))"
-        let add = try run(["ip", "netns", "add", name])
-        guard add.status == 0 else {
-            print("KernelTests skipped: cannot create a network namespace: \(add.stderr)")
-            throw XCTSkip("cannot create a network namespace: \(add.stderr)")
-        }
-        defer { _ = try? run(["ip", "netns", "delete", name]) }
-        try body(Namespace(name: name))
+        try TestNamespace.with(prefix: "dwtest") { try body(Namespace(name: $0)) }
     }
 
     @discardableResult
     func run(_ args: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        let out = Pipe(), err = Pipe(), inp = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = inp
-        try p.run()
-        if let stdin { inp.fileHandleForWriting.write(stdin.data(using: .utf8)!) }
-        try inp.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try TestNamespace.run(args, stdin: stdin)
     }
 
     func nft(_ ns: Namespace, _ args: String..., stdin: String? = nil) throws -> String {
         let r = try run(["ip", "netns", "exec", ns.name, "nft"] + args, stdin: stdin)
-        XCTAssertEqual(r.status, 0, "nft \(args.joined(separator: " ")): \(r.stderr)")
+        #expect(r.status == 0, "nft \(args.joined(separator: " ")): \(r.stderr)")
         return r.stdout
     }
 
@@ -78,11 +56,12 @@ final class KernelTests: XCTestCase {
         return (out + elements.sorted()).joined(separator: "\n")
     }
 
-    func assertSameKernelView(_ ours: Namespace, _ theirs: Namespace, file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertSameKernelView(_ ours: Namespace, _ theirs: Namespace,
+                              sourceLocation: SourceLocation = #_sourceLocation) throws {
         let a = try listing(ours), b = try listing(theirs)
-        XCTAssertEqual(a, b, "\n--- ours ---\n\(a)\n--- nft -f ---\n\(b)", file: file, line: line)
+        #expect(a == b, "\n--- ours ---\n\(a)\n--- nft -f ---\n\(b)", sourceLocation: sourceLocation)
         let x = try expressions(ours), y = try expressions(theirs)
-        XCTAssertEqual(x, y, "\n--- ours ---\n\(x)\n--- nft -f ---\n\(y)", file: file, line: line)
+        #expect(x == y, "\n--- ours ---\n\(x)\n--- nft -f ---\n\(y)", sourceLocation: sourceLocation)
     }
 
     func client(_ ns: Namespace) throws -> NftablesClient {
@@ -92,7 +71,7 @@ final class KernelTests: XCTestCase {
     // MARK: tests
 
     /// The differential oracle: our batch and `nft -f` of equivalent text list identically.
-    func testBatchListsLikeNftOfTheSameText() throws {
+    @Test func batchListsLikeNftOfTheSameText() throws {
         try withNamespace { ours in
             try withNamespace { theirs in
                 try client(ours).apply(Fixtures.ruleset)
@@ -102,7 +81,7 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    func testCornerCasesListLikeNft() throws {
+    @Test func cornerCasesListLikeNft() throws {
         try withNamespace { ours in
             try withNamespace { theirs in
                 try client(ours).apply(Fixtures.cornerCases)
@@ -113,22 +92,23 @@ final class KernelTests: XCTestCase {
     }
 
     /// The renderer's text, fed to `nft -f`, lists like our batch of the same IR.
-    func testBatchListsLikeNftOfRenderedText() throws {
+    @Test func batchListsLikeNftOfRenderedText() throws {
         try withNamespace { ours in
             try withNamespace { theirs in
                 try client(ours).apply(Fixtures.ruleset)
                 let text = NftTextRenderer.render(Fixtures.ruleset)
                 let r = try run(["ip", "netns", "exec", theirs.name, "nft", "-f", "-"], stdin: text)
                 guard r.status == 0 else {
-                    return XCTFail("nft -f refused the rendered text (renderer issue, not Netfilter):\n\(r.stderr)\n\(text)")
+                    Issue.record("nft -f refused the rendered text (renderer issue, not Netfilter):\n\(r.stderr)\n\(text)")
+                    return
                 }
                 let a = try listing(ours), b = try listing(theirs)
-                XCTAssertEqual(a, b, "\n--- ours ---\n\(a)\n--- nft -f rendered ---\n\(b)")
+                #expect(a == b, "\n--- ours ---\n\(a)\n--- nft -f rendered ---\n\(b)")
             }
         }
     }
 
-    func testApplyTwiceAndFlushLeaveForeignTablesAlone() throws {
+    @Test func applyTwiceAndFlushLeaveForeignTablesAlone() throws {
         try withNamespace { ns in
             _ = try nft(ns, "-f", "-", stdin: """
                 table inet other {
@@ -141,20 +121,20 @@ final class KernelTests: XCTestCase {
             try c.apply(Fixtures.ruleset)
             let first = try listing(ns)
             try c.apply(Fixtures.ruleset)
-            XCTAssertEqual(try listing(ns), first)
+            #expect(try listing(ns) == first)
             let tables = try nft(ns, "list", "tables")
-            XCTAssertEqual(tables.split(separator: "\n").sorted(), ["table inet dronewall", "table inet other"])
-            XCTAssertEqual(try listing(ns, table: "inet other"), foreign)
+            #expect(tables.split(separator: "\n").sorted() == ["table inet dronewall", "table inet other"])
+            #expect(try listing(ns, table: "inet other") == foreign)
 
-            XCTAssertTrue(try c.flush(table: "dronewall"))
-            XCTAssertEqual(try nft(ns, "list", "tables"), "table inet other\n")
-            XCTAssertEqual(try listing(ns, table: "inet other"), foreign)
-            XCTAssertFalse(try c.flush(table: "dronewall"))
-            XCTAssertEqual(try listing(ns, table: "inet other"), foreign)
+            #expect(try c.flush(table: "dronewall"))
+            #expect(try nft(ns, "list", "tables") == "table inet other\n")
+            #expect(try listing(ns, table: "inet other") == foreign)
+            #expect(try !c.flush(table: "dronewall"))
+            #expect(try listing(ns, table: "inet other") == foreign)
         }
     }
 
-    func testRejectedBatchChangesNothing() throws {
+    @Test func rejectedBatchChangesNothing() throws {
         try withNamespace { ns in
             let c = try client(ns)
             try c.apply(Fixtures.ruleset)
@@ -163,30 +143,26 @@ final class KernelTests: XCTestCase {
             // A rule that jumps to a chain that does not exist.
             var bad = Fixtures.ruleset
             bad.table.chains[1].rules.append(Rule([], [], .verdict(.jump("drone_missing")), origin: "drones.d/x.conf:9:2"))
-            XCTAssertThrowsError(try c.apply(bad)) { error in
-                let e = error as! NetlinkError
-                XCTAssertEqual(e.kind, .rejected, "\(e)")
-                XCTAssertEqual(e.object, "rule \(bad.table.chains[1].rules.count) in chain forward", "\(e)")
-                XCTAssertEqual(e.origin, "drones.d/x.conf:9:2", "\(e)")
-                print("rejected as expected: \(e)")
-            }
-            XCTAssertEqual(try listing(ns), before)
+            let e = try #require(throws: NetlinkError.self) { try c.apply(bad) }
+            #expect(e.kind == .rejected, "\(e)")
+            #expect(e.object == "rule \(bad.table.chains[1].rules.count) in chain forward", "\(e)")
+            #expect(e.origin == "drones.d/x.conf:9:2", "\(e)")
+            print("rejected as expected: \(e)")
+            #expect(try listing(ns) == before)
 
             // Overlapping intervals in one set.
             var overlap = Fixtures.ruleset
             overlap.table.sets[3].elements.append(SetElement(key: .network(Fixtures.net("192.0.2.20")),
                                                              origin: "drones.d/y.conf:3:9"))
-            XCTAssertThrowsError(try c.apply(overlap)) { error in
-                let e = error as! NetlinkError
-                XCTAssertEqual(e.kind, .rejected, "\(e)")
-                XCTAssertTrue(e.object?.hasPrefix("set drones_v4") == true, "\(e)")
-                print("rejected as expected: \(e)")
-            }
-            XCTAssertEqual(try listing(ns), before)
+            let refused = try #require(throws: NetlinkError.self) { try c.apply(overlap) }
+            #expect(refused.kind == .rejected, "\(refused)")
+            #expect(refused.object?.hasPrefix("set drones_v4") == true, "\(refused)")
+            print("rejected as expected: \(refused)")
+            #expect(try listing(ns) == before)
         }
     }
 
-    func testTimeoutElementsAddAndDelete() throws {
+    @Test func timeoutElementsAddAndDelete() throws {
         try withNamespace { ns in
             let c = try client(ns)
             try c.apply(Fixtures.ruleset)
@@ -197,30 +173,28 @@ final class KernelTests: XCTestCase {
             try c.addElements(table: "dronewall", set: v4, elements: [e4])
             try c.addElements(table: "dronewall", set: v6, elements: [e6])
             var text = try listing(ns)
-            XCTAssertTrue(text.contains("198.51.100.77 timeout 2m : 0x00000011"), text)
-            XCTAssertTrue(text.contains("2001:db8::77 timeout 1m : 0x00000012"), text)
-            let status = try XCTUnwrap(c.status(table: "dronewall"))
-            XCTAssertEqual(status.sets.first { $0.name == "learned_v4" }?.elementCount, 2)
-            XCTAssertEqual(status.sets.first { $0.name == "learned_v6" }?.elementCount, 1)
+            #expect(text.contains("198.51.100.77 timeout 2m : 0x00000011"), "\(text)")
+            #expect(text.contains("2001:db8::77 timeout 1m : 0x00000012"), "\(text)")
+            let status = try #require(try c.status(table: "dronewall"))
+            #expect((status.sets.first { $0.name == "learned_v4" }?.elementCount) == 2)
+            #expect((status.sets.first { $0.name == "learned_v6" }?.elementCount) == 1)
 
             try c.deleteElements(table: "dronewall", set: v4, elements: [e4])
             try c.deleteElements(table: "dronewall", set: v6, elements: [e6])
             text = try listing(ns)
-            XCTAssertFalse(text.contains("198.51.100.77"), text)
-            XCTAssertFalse(text.contains("2001:db8::77"), text)
-            XCTAssertTrue(text.contains("198.51.100.9 timeout 1h"), text)
+            #expect(!text.contains("198.51.100.77"), "\(text)")
+            #expect(!text.contains("2001:db8::77"), "\(text)")
+            #expect(text.contains("198.51.100.9 timeout 1h"), "\(text)")
 
             // Deleting what is not there is a typed error naming the element.
-            XCTAssertThrowsError(try c.deleteElements(table: "dronewall", set: v4, elements: [e4])) { error in
-                let e = error as! NetlinkError
-                XCTAssertEqual(e.errno, ENOENT, "\(e)")
-                XCTAssertEqual(e.object, "set learned_v4 element 198.51.100.77", "\(e)")
-            }
+            let e = try #require(throws: NetlinkError.self) { try c.deleteElements(table: "dronewall", set: v4, elements: [e4]) }
+            #expect(e.errno == ENOENT, "\(e)")
+            #expect(e.object == "set learned_v4 element 198.51.100.77", "\(e)")
         }
     }
 
     /// Learned addresses survive a re-apply: same batch, remaining timeout, comment (the name).
-    func testReapplyCarriesLearnedElementsWithTheirNames() throws {
+    @Test func reapplyCarriesLearnedElementsWithTheirNames() throws {
         try withNamespace { ns in
             let c = try client(ns)
             try c.apply(Fixtures.ruleset)
@@ -229,23 +203,23 @@ final class KernelTests: XCTestCase {
                                 comment: "flysafe-api.dji.com")
             try c.addElements(table: "dronewall", set: v4, elements: [e4])
             let carried = try c.apply(Fixtures.ruleset)
-            XCTAssertGreaterThanOrEqual(carried, 1)
-            let live = try XCTUnwrap(c.elements(table: "dronewall", set: "learned_v4"))
-            let mine = try XCTUnwrap(live.first { $0.key == [198, 51, 100, 78] }, "\(live)")
-            XCTAssertEqual(mine.comment, "flysafe-api.dji.com")
-            XCTAssertEqual(mine.data, [5, 0, 0, 0])
-            XCTAssertLessThanOrEqual(mine.expiresMilliseconds ?? .max, 120_000)
-            XCTAssertGreaterThan(mine.expiresMilliseconds ?? 0, 100_000)
-            XCTAssertTrue(try listing(ns).contains("198.51.100.78"))
+            #expect(carried >= 1)
+            let live = try #require(try c.elements(table: "dronewall", set: "learned_v4"))
+            let mine = try #require(live.first { $0.key == [198, 51, 100, 78] }, "\(live)")
+            #expect(mine.comment == "flysafe-api.dji.com")
+            #expect(mine.data == [5, 0, 0, 0])
+            #expect(mine.expiresMilliseconds ?? .max <= 120_000)
+            #expect(mine.expiresMilliseconds ?? 0 > 100_000)
+            #expect(try listing(ns).contains("198.51.100.78"))
             // Without carrying, a re-apply starts empty (the fixture's own elements only).
             try c.apply(Fixtures.ruleset, carryingLearnedElements: false)
-            XCTAssertFalse(try listing(ns).contains("198.51.100.78"))
-            XCTAssertNil(try c.elements(table: "dronewall", set: "no_such_set"))
+            #expect(try !listing(ns).contains("198.51.100.78"))
+            #expect(try c.elements(table: "dronewall", set: "no_such_set") == nil)
         }
     }
 
     /// Without CAP_NET_ADMIN the batch is refused as a whole and the error says so (CLI exit 77).
-    func testWithoutNetAdminIsPermissionDenied() throws {
+    @Test func withoutNetAdminIsPermissionDenied() throws {
         try withNamespace { ns in
             final class Outcome: @unchecked Sendable { var error: Error?; var dropped = false }
             let outcome = Outcome()
@@ -264,17 +238,17 @@ final class KernelTests: XCTestCase {
             }
             thread.start()
             done.wait()
-            guard outcome.dropped else { throw XCTSkip("cannot drop CAP_NET_ADMIN on a thread") }
-            let e = try XCTUnwrap(outcome.error as? NetlinkError, "apply succeeded without CAP_NET_ADMIN")
-            XCTAssertTrue(e.isPermissionDenied, "\(e)")
-            XCTAssertEqual(e.errno, EPERM)
+            guard outcome.dropped else { try Test.cancel("cannot drop CAP_NET_ADMIN on a thread") }
+            let e = try #require(outcome.error as? NetlinkError, "apply succeeded without CAP_NET_ADMIN")
+            #expect(e.isPermissionDenied, "\(e)")
+            #expect(e.errno == EPERM)
             print("refused as expected: \(e)")
-            XCTAssertTrue(try listing(ns).hasPrefix("<absent"), "nothing may be applied")
+            #expect(try listing(ns).hasPrefix("<absent"), "nothing may be applied")
         }
     }
 
     /// A station-sized ruleset: thousands of elements (split over many messages), hundreds of chains.
-    func testLargeBatchApplies() throws {
+    @Test func largeBatchApplies() throws {
         try withNamespace { ns in
             var table = Fixtures.ruleset.table
             var elements: [SetElement] = []
@@ -294,16 +268,16 @@ final class KernelTests: XCTestCase {
             let c = try client(ns)
             try c.apply(Ruleset(table: table))
             try c.apply(Ruleset(table: table))
-            let s = try XCTUnwrap(c.status(table: "dronewall"))
-            XCTAssertEqual(s.chains.count, 403)
-            XCTAssertEqual(s.sets.first { $0.name == "many" }?.elementCount, 6000)
+            let s = try #require(try c.status(table: "dronewall"))
+            #expect(s.chains.count == 403)
+            #expect((s.sets.first { $0.name == "many" }?.elementCount) == 6000)
         }
     }
 
-    func testStatusReadsBack() throws {
+    @Test func statusReadsBack() throws {
         try withNamespace { ns in
             let c = try client(ns)
-            XCTAssertNil(try c.status(table: "dronewall"))
+            #expect(try c.status(table: "dronewall") == nil)
             try c.apply(Fixtures.ruleset)
             // Loopback traffic passes the output chain; let it hit the counter of a catch-all rule.
             _ = try nft(ns, "insert", "rule", "inet", "dronewall", "output", "counter")
@@ -311,22 +285,22 @@ final class KernelTests: XCTestCase {
             for _ in 0..<2 { // two UDP datagrams to the discard port (no ping in minimal images)
                 _ = try run(["ip", "netns", "exec", ns.name, "bash", "-c", "echo x > /dev/udp/127.0.0.1/9"])
             }
-            let s = try XCTUnwrap(c.status(table: "dronewall"))
-            XCTAssertEqual(s.chains.map(\.name), ["drone_survey", "forward", "output"])
-            XCTAssertEqual(s.chains.map(\.hook), [nil, .forward, .output])
-            XCTAssertEqual(s.chains.map(\.rules.count), [3, 16, 4])
-            XCTAssertEqual(s.chains[0].rules[0].logPrefix, "dw survey flight-logs ")
-            XCTAssertEqual(s.chains[0].rules[0].packets, 0)
-            XCTAssertNil(s.chains[0].rules[1].packets)
-            XCTAssertGreaterThanOrEqual(s.chains[2].rules[0].packets ?? 0, 2)
-            XCTAssertGreaterThan(s.chains[2].rules[0].bytes ?? 0, 0)
+            let s = try #require(try c.status(table: "dronewall"))
+            #expect(s.chains.map(\.name) == ["drone_survey", "forward", "output"])
+            #expect(s.chains.map(\.hook) == [nil, .forward, .output])
+            #expect(s.chains.map(\.rules.count) == [3, 16, 4])
+            #expect(s.chains[0].rules[0].logPrefix == "dw survey flight-logs ")
+            #expect(s.chains[0].rules[0].packets == 0)
+            #expect(s.chains[0].rules[1].packets == nil)
+            #expect(s.chains[2].rules[0].packets ?? 0 >= 2)
+            #expect(s.chains[2].rules[0].bytes ?? 0 > 0)
             let counts = Dictionary(uniqueKeysWithValues: s.sets.map { ($0.name, $0.elementCount) })
-            XCTAssertEqual(counts["drone_interfaces"], 2)
-            XCTAssertEqual(counts["endpoints_v4"], 2)
-            XCTAssertEqual(counts["endpoints_v6"], 1)
-            XCTAssertEqual(counts["drones_v4"], 2)
-            XCTAssertEqual(counts["drone_verdicts"], 2)
-            XCTAssertEqual(counts["learned_v6"], 0)
+            #expect(counts["drone_interfaces"] == 2)
+            #expect(counts["endpoints_v4"] == 2)
+            #expect(counts["endpoints_v6"] == 1)
+            #expect(counts["drones_v4"] == 2)
+            #expect(counts["drone_verdicts"] == 2)
+            #expect(counts["learned_v6"] == 0)
         }
     }
 }

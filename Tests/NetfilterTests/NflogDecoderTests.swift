@@ -1,8 +1,8 @@
-import XCTest
+import Testing
 @testable import Netfilter
 
 /// The pure NFLOG decoder on captured kernel bytes, hand-made messages and hostile input. No root.
-final class NflogDecoderTests: XCTestCase {
+@Suite struct NflogDecoderTests {
     typealias F = NflogFixtures
     typealias B = NflogMessageBuilder
     let prefix = "dw drone=a cat=geofence "
@@ -11,107 +11,103 @@ final class NflogDecoderTests: XCTestCase {
     let drone6: [UInt8] = [0x20, 0x01, 0x0d, 0xb8, 0, 1] + [UInt8](repeating: 0, count: 9) + [0x10]
     let cloud6: [UInt8] = [0x20, 0x01, 0x0d, 0xb8, 0, 2] + [UInt8](repeating: 0, count: 9) + [0x20]
 
-    func decoded(_ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line) throws -> NflogEvent {
-        switch NflogDecoder.decode(message: bytes) {
-        case .success(let e): return e
-        case .failure(let e):
-            XCTFail("\(e)", file: file, line: line)
-            throw e
-        }
+    /// The decoded event; a decode error fails the test.
+    func decoded(_ bytes: [UInt8]) throws -> NflogEvent {
+        try NflogDecoder.decode(message: bytes).get()
     }
 
     // MARK: captured kernel bytes
 
-    func testCapturedIPv4TCP() throws {
+    @Test func capturedIPv4TCP() throws {
         let e = try decoded(F.ipv4TCP)
-        XCTAssertEqual(e.group, 7)
-        XCTAssertEqual(e.sequence, 0)
-        XCTAssertEqual(e.prefix, prefix)
-        XCTAssertEqual(e.packetMark, 0x1001)
-        XCTAssertEqual(e.inputInterfaceIndex, 2)
-        XCTAssertEqual(e.outputInterfaceIndex, 3)
-        XCTAssertEqual(e.hardwareSource, droneMAC)
-        XCTAssertNil(e.uid)
-        XCTAssertNil(e.conntrackMark, "the capture kernel refused NFULNL_CFG_F_CONNTRACK")
-        XCTAssertEqual(e.timestampMicros, 0x6b06_e211 * 1_000_000 + 0x0747b8)
-        XCTAssertEqual(e.packet, PacketSummary(isIPv6: false, proto: .tcp, source: drone4, destination: cloud4,
+        #expect(e.group == 7)
+        #expect(e.sequence == 0)
+        #expect(e.prefix == prefix)
+        #expect(e.packetMark == 0x1001)
+        #expect(e.inputInterfaceIndex == 2)
+        #expect(e.outputInterfaceIndex == 3)
+        #expect(e.hardwareSource == droneMAC)
+        #expect(e.uid == nil)
+        #expect(e.conntrackMark == nil, "the capture kernel refused NFULNL_CFG_F_CONNTRACK")
+        #expect(e.timestampMicros == 0x6b06_e211 * 1_000_000 + 0x0747b8)
+        #expect(e.packet == PacketSummary(isIPv6: false, proto: .tcp, source: drone4, destination: cloud4,
                                                sourcePort: 0xdbc4, destinationPort: 443, length: 60))
     }
 
-    func testCapturedIPv4UDP() throws {
+    @Test func capturedIPv4UDP() throws {
         let e = try decoded(F.ipv4UDP)
-        XCTAssertEqual(e.sequence, 1)
-        XCTAssertEqual(e.prefix, prefix)
-        XCTAssertEqual(e.hardwareSource, droneMAC)
-        XCTAssertEqual(e.timestampMicros, 0x6b06_e211 * 1_000_000 + 0x0bdd40)
-        XCTAssertEqual(e.packet, PacketSummary(isIPv6: false, proto: .udp, source: drone4, destination: cloud4,
+        #expect(e.sequence == 1)
+        #expect(e.prefix == prefix)
+        #expect(e.hardwareSource == droneMAC)
+        #expect(e.timestampMicros == 0x6b06_e211 * 1_000_000 + 0x0bdd40)
+        #expect(e.packet == PacketSummary(isIPv6: false, proto: .udp, source: drone4, destination: cloud4,
                                                sourcePort: 0xb00d, destinationPort: 53, length: 45))
     }
 
-    func testCapturedIPv4ICMP() throws {
+    @Test func capturedIPv4ICMP() throws {
         let e = try decoded(F.ipv4ICMP)
-        XCTAssertEqual(e.sequence, 2)
-        XCTAssertEqual(e.packetMark, 0x1001)
-        XCTAssertEqual(e.packet, PacketSummary(isIPv6: false, proto: .icmp, source: drone4, destination: cloud4,
+        #expect(e.sequence == 2)
+        #expect(e.packetMark == 0x1001)
+        #expect(e.packet == PacketSummary(isIPv6: false, proto: .icmp, source: drone4, destination: cloud4,
                                                icmpType: 8, icmpCode: 0, length: 37))
     }
 
-    func testCapturedIPv6TCP() throws {
+    @Test func capturedIPv6TCP() throws {
         let e = try decoded(F.ipv6TCP)
-        XCTAssertEqual(e.sequence, 3)
-        XCTAssertEqual(e.prefix, prefix)
-        XCTAssertEqual(e.inputInterfaceIndex, 2)
-        XCTAssertEqual(e.outputInterfaceIndex, 3)
-        XCTAssertEqual(e.hardwareSource, droneMAC)
-        XCTAssertEqual(e.packetMark, 0x1001)
-        XCTAssertEqual(e.timestampMicros, 0x6b06_e212 * 1_000_000 + 0x05c69e)
-        XCTAssertEqual(e.packet, PacketSummary(isIPv6: true, proto: .tcp, source: drone6, destination: cloud6,
+        #expect(e.sequence == 3)
+        #expect(e.prefix == prefix)
+        #expect(e.inputInterfaceIndex == 2)
+        #expect(e.outputInterfaceIndex == 3)
+        #expect(e.hardwareSource == droneMAC)
+        #expect(e.packetMark == 0x1001)
+        #expect(e.timestampMicros == 0x6b06_e212 * 1_000_000 + 0x05c69e)
+        #expect(e.packet == PacketSummary(isIPv6: true, proto: .tcp, source: drone6, destination: cloud6,
                                                sourcePort: 0x9e00, destinationPort: 443, length: 80))
     }
 
-    func testCapturedIPv6UDP() throws {
+    @Test func capturedIPv6UDP() throws {
         let e = try decoded(F.ipv6UDP)
-        XCTAssertEqual(e.sequence, 4)
-        XCTAssertEqual(e.packet, PacketSummary(isIPv6: true, proto: .udp, source: drone6, destination: cloud6,
+        #expect(e.sequence == 4)
+        #expect(e.packet == PacketSummary(isIPv6: true, proto: .udp, source: drone6, destination: cloud6,
                                                sourcePort: 0x828c, destinationPort: 53, length: 65))
     }
 
-    func testCapturedICMPv6() throws {
+    @Test func capturedICMPv6() throws {
         let e = try decoded(F.ipv6ICMP)
-        XCTAssertEqual(e.sequence, 5)
-        XCTAssertEqual(e.packet, PacketSummary(isIPv6: true, proto: .icmpv6, source: drone6, destination: cloud6,
+        #expect(e.sequence == 5)
+        #expect(e.packet == PacketSummary(isIPv6: true, proto: .icmpv6, source: drone6, destination: cloud6,
                                                icmpType: 128, icmpCode: 0, length: 57))
     }
 
     /// Output hook: uid of the sending socket, an output interface, no input side and no timestamp.
-    func testCapturedLocalOutputCarriesUID() throws {
+    @Test func capturedLocalOutputCarriesUID() throws {
         let e = try decoded(F.ipv4UDPLocalOutput)
-        XCTAssertEqual(e.sequence, 6)
-        XCTAssertEqual(e.prefix, "dw drone=local cat=telemetry ")
-        XCTAssertEqual(e.uid, 1000)
-        XCTAssertEqual(e.packetMark, 7)
-        XCTAssertNil(e.inputInterfaceIndex)
-        XCTAssertEqual(e.outputInterfaceIndex, 3)
-        XCTAssertNil(e.hardwareSource)
-        XCTAssertNil(e.timestampMicros, "the kernel stamps only prerouting, input and forward")
-        XCTAssertEqual(e.packet, PacketSummary(isIPv6: false, proto: .udp, source: [198, 51, 100, 1],
+        #expect(e.sequence == 6)
+        #expect(e.prefix == "dw drone=local cat=telemetry ")
+        #expect(e.uid == 1000)
+        #expect(e.packetMark == 7)
+        #expect(e.inputInterfaceIndex == nil)
+        #expect(e.outputInterfaceIndex == 3)
+        #expect(e.hardwareSource == nil)
+        #expect(e.timestampMicros == nil, "the kernel stamps only prerouting, input and forward")
+        #expect(e.packet == PacketSummary(isIPv6: false, proto: .udp, source: [198, 51, 100, 1],
                                                destination: [203, 0, 113, 5], sourcePort: 0xd149,
                                                destinationPort: 9, length: 29))
     }
 
     /// The kernel queues several packets in one datagram and, when it sends more than one, ends with NLMSG_DONE.
-    func testBufferOfSeveralMessagesEndingInDone() {
+    @Test func bufferOfSeveralMessagesEndingInDone() {
         var buffer: [UInt8] = []
         for m in F.captured { buffer += m + [UInt8](repeating: 0, count: (4 - m.count % 4) % 4) }
         buffer += [20, 0, 0, 0, 3, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7] // NLMSG_DONE + nfgenmsg
         let (events, malformed) = NflogDecoder.decode(buffer: buffer)
-        XCTAssertEqual(malformed, 0)
-        XCTAssertEqual(events.map(\.sequence), (0...6).map { UInt32($0) })
+        #expect(malformed == 0)
+        #expect(events.map(\.sequence) == (0...6).map { UInt32($0) })
     }
 
     // MARK: hand-made messages
 
-    func testConntrackMarkFromNestedCTAttribute() throws {
+    @Test func conntrackMarkFromNestedCTAttribute() throws {
         var b = B()
         b.add(10, Array("dw x\0".utf8))
         // NFULA_CT (nested flag set, as nla_nest_start does), with CTA_STATUS then CTA_MARK.
@@ -119,29 +115,29 @@ final class NflogDecoderTests: XCTestCase {
         b.add(18 | 0x8000, ct)
         b.add32(11, 0)
         let e = try decoded(b.build())
-        XCTAssertEqual(e.conntrackMark, 0x2a)
-        XCTAssertEqual(e.prefix, "dw x")
-        XCTAssertEqual(e.uid, 0)
-        XCTAssertNil(e.packet, "no payload attribute")
+        #expect(e.conntrackMark == 0x2a)
+        #expect(e.prefix == "dw x")
+        #expect(e.uid == 0)
+        #expect(e.packet == nil, "no payload attribute")
     }
 
-    func testMissingPacketHeaderIsAnError() {
+    @Test func missingPacketHeaderIsAnError() {
         var b = B()
         b.attributes = []
         b.add(10, Array("p\0".utf8))
-        guard case .failure(let e) = NflogDecoder.decode(message: b.build()) else { return XCTFail() }
-        XCTAssertEqual(e.reason, .missingPacketHeader)
+        guard case .failure(let e) = NflogDecoder.decode(message: b.build()) else { Issue.record("decoded"); return }
+        #expect(e.reason == .missingPacketHeader)
     }
 
-    func testNotAPacketMessage() {
+    @Test func notAPacketMessage() {
         var m = F.ipv4TCP
         m[4] = 1 // NFULNL_MSG_CONFIG
-        guard case .failure(let e) = NflogDecoder.decode(message: m) else { return XCTFail() }
-        XCTAssertEqual(e.reason, .notAPacket(type: 0x0401))
-        XCTAssertEqual(e.offset, 4)
+        guard case .failure(let e) = NflogDecoder.decode(message: m) else { Issue.record("decoded"); return }
+        #expect(e.reason == .notAPacket(type: 0x0401))
+        #expect(e.offset == 4)
     }
 
-    func testIPv6ExtensionHeadersAreSkipped() throws {
+    @Test func ipv6ExtensionHeadersAreSkipped() throws {
         // Hop-by-hop (8 bytes) then destination options (16 bytes) then UDP.
         var ip6: [UInt8] = [0x60, 0, 0, 0] + B.big16(8 + 16 + 8) + [0, 64] + drone6 + cloud6
         ip6 += [60, 0] + [UInt8](repeating: 0, count: 6)
@@ -150,33 +146,33 @@ final class NflogDecoderTests: XCTestCase {
         var b = B()
         b.family = 10
         b.add(9, ip6)
-        let p = try XCTUnwrap(try decoded(b.build()).packet)
-        XCTAssertEqual(p.proto, .udp)
-        XCTAssertEqual(p.sourcePort, 5353)
-        XCTAssertEqual(p.destinationPort, 5354)
-        XCTAssertEqual(p.length, 40 + 32)
+        let p = try #require(try decoded(b.build()).packet)
+        #expect(p.proto == .udp)
+        #expect(p.sourcePort == 5353)
+        #expect(p.destinationPort == 5354)
+        #expect(p.length == 40 + 32)
     }
 
-    func testLaterFragmentsHaveNoPorts() throws {
+    @Test func laterFragmentsHaveNoPorts() throws {
         // IPv4, fragment offset 185 (x 8 bytes), UDP: the bytes after the header are not a UDP header.
         let ip4: [UInt8] = [0x45, 0, 0, 48, 0, 1, 0, 185, 64, 17, 0, 0] + drone4 + cloud4 + [1, 2, 3, 4, 5, 6, 7, 8]
         var b = B()
         b.add(9, ip4)
-        let p = try XCTUnwrap(try decoded(b.build()).packet)
-        XCTAssertEqual(p.proto, .udp)
-        XCTAssertNil(p.sourcePort)
-        XCTAssertEqual(p.length, 48)
+        let p = try #require(try decoded(b.build()).packet)
+        #expect(p.proto == .udp)
+        #expect(p.sourcePort == nil)
+        #expect(p.length == 48)
         // IPv6 fragment header with a non-zero offset.
         var ip6: [UInt8] = [0x60, 0, 0, 0] + B.big16(16) + [44, 64] + drone6 + cloud6
         ip6 += [6, 0, 0x05, 0x00, 0, 0, 0, 1] + [1, 2, 3, 4, 5, 6, 7, 8]
         b = B()
         b.add(9, ip6)
-        let q = try XCTUnwrap(try decoded(b.build()).packet)
-        XCTAssertEqual(q.proto, .tcp)
-        XCTAssertNil(q.sourcePort)
+        let q = try #require(try decoded(b.build()).packet)
+        #expect(q.proto == .tcp)
+        #expect(q.sourcePort == nil)
     }
 
-    func testShortOrForeignPayloads() throws {
+    @Test func shortOrForeignPayloads() throws {
         for payload: [UInt8] in [[], [0x45], [0x45] + [UInt8](repeating: 0, count: 18), [0x60] + [UInt8](repeating: 0, count: 38),
                                  [0x08, 0x06, 0, 1], [0x46, 0, 0, 20] + [UInt8](repeating: 0, count: 16)] {
             var b = B()
@@ -184,38 +180,39 @@ final class NflogDecoderTests: XCTestCase {
             let e = try decoded(b.build())
             if payload.count >= 20 && payload[0] == 0x46 {
                 // An options-bearing header that the copy cut short: addresses known, transport not.
-                XCTAssertNotNil(e.packet)
-                XCTAssertNil(e.packet?.sourcePort)
+                #expect(e.packet != nil)
+                #expect(e.packet?.sourcePort == nil)
             } else {
-                XCTAssertNil(e.packet, "\(payload)")
+                #expect(e.packet == nil, "\(payload)")
             }
         }
         // TCP header cut after 2 bytes by the copy range: ports unknown, addresses known.
         var b = B()
         b.add(9, [0x45, 0, 0, 60, 0, 0, 0x40, 0, 64, 6, 0, 0] + drone4 + cloud4 + [0x12, 0x34])
-        let p = try XCTUnwrap(try decoded(b.build()).packet)
-        XCTAssertEqual(p.proto, .tcp)
-        XCTAssertNil(p.sourcePort)
-        XCTAssertEqual(p.length, 60)
+        let p = try #require(try decoded(b.build()).packet)
+        #expect(p.proto == .tcp)
+        #expect(p.sourcePort == nil)
+        #expect(p.length == 60)
     }
 
-    func testPrefixWithoutNULAndOversizedHardwareLength() throws {
+    @Test func prefixWithoutNULAndOversizedHardwareLength() throws {
         var b = B()
         b.add(10, Array("no-nul".utf8))
         b.add(8, B.big16(200) + [0, 0] + [1, 2, 3, 4, 5, 6, 7, 8]) // claims 200 bytes, has 8
         let e = try decoded(b.build())
-        XCTAssertEqual(e.prefix, "no-nul")
-        XCTAssertEqual(e.hardwareSource, [1, 2, 3, 4, 5, 6, 7, 8])
+        #expect(e.prefix == "no-nul")
+        #expect(e.hardwareSource == [1, 2, 3, 4, 5, 6, 7, 8])
     }
 
     // MARK: hostile input
 
-    func testEveryTruncationOfEveryFixtureFailsCleanly() {
+    @Test func everyTruncationOfEveryFixtureFailsCleanly() {
         for fixture in F.captured {
             for n in 0..<fixture.count {
                 let cut = Array(fixture.prefix(n))
                 guard case .failure = NflogDecoder.decode(message: cut) else {
-                    return XCTFail("a \(n)-byte prefix decoded although nlmsg_len is \(fixture.count)")
+                    Issue.record("a \(n)-byte prefix decoded although nlmsg_len is \(fixture.count)")
+                    return
                 }
                 // Also with nlmsg_len rewritten to fit, so the attribute walk meets the cut.
                 if n >= 20 {
@@ -225,56 +222,56 @@ final class NflogDecoderTests: XCTestCase {
                     _ = NflogDecoder.decode(buffer: fitted)
                 }
                 let (events, malformed) = NflogDecoder.decode(buffer: cut)
-                XCTAssertTrue(events.isEmpty)
-                XCTAssertEqual(malformed, n == 0 ? 0 : 1, "prefix of \(n) bytes")
+                #expect(events.isEmpty)
+                #expect(malformed == (n == 0 ? 0 : 1), "prefix of \(n) bytes")
             }
         }
     }
 
-    func testBogusAttributeLengths() {
+    @Test func bogusAttributeLengths() {
         let body = Array(F.ipv4TCP[20...])
         // Attribute lengths 0...3 (below the header) and past the end, at the first attribute.
         for bogus: UInt16 in [0, 1, 2, 3, UInt16(body.count + 1), 0xFFFF] {
             var m = F.ipv4TCP
             m[20] = UInt8(bogus & 0xFF); m[21] = UInt8(bogus >> 8)
-            guard case .failure(let e) = NflogDecoder.decode(message: m) else { return XCTFail("length \(bogus)") }
-            XCTAssertEqual(e.reason, .badAttributeLength)
-            XCTAssertEqual(e.offset, 20)
+            guard case .failure(let e) = NflogDecoder.decode(message: m) else { Issue.record("length \(bogus)"); return }
+            #expect(e.reason == .badAttributeLength)
+            #expect(e.offset == 20)
         }
         // Known fixed-size attributes that are too short.
         for type: UInt16 in [1, 2, 3, 4, 5, 8, 11, 12] {
             var b = B()
             b.add(type, [1, 2])
-            guard case .failure(let e) = NflogDecoder.decode(message: b.build()) else { return XCTFail("type \(type)") }
-            XCTAssertEqual(e.reason, .badAttributeSize(type: type))
+            guard case .failure(let e) = NflogDecoder.decode(message: b.build()) else { Issue.record("type \(type)"); return }
+            #expect(e.reason == .badAttributeSize(type: type))
         }
         // A nested conntrack attribute whose inner length runs past it.
         var b = B()
         b.add(18 | 0x8000, B.host16(40) + B.host16(8) + [0, 0, 0, 1])
-        guard case .failure(let e) = NflogDecoder.decode(message: b.build()) else { return XCTFail("nested") }
-        XCTAssertEqual(e.reason, .badAttributeLength)
+        guard case .failure(let e) = NflogDecoder.decode(message: b.build()) else { Issue.record("nested"); return }
+        #expect(e.reason == .badAttributeLength)
         // nlmsg_len below the headers, and above the bytes given.
         var m = F.ipv4UDP
         m[0] = 12
-        XCTAssertEqual(try? NflogDecoder.decode(message: m).get(), nil)
+        #expect((try? NflogDecoder.decode(message: m).get()) == nil)
         m[0] = 0xFF; m[1] = 0xFF
-        XCTAssertEqual(NflogDecoder.decode(buffer: m).malformed, 1)
+        #expect(NflogDecoder.decode(buffer: m).malformed == 1)
     }
 
     /// A buffer with one good message, one bad one, one good: two events, one malformed.
-    func testBadMessageInTheMiddleIsSkipped() {
+    @Test func badMessageInTheMiddleIsSkipped() {
         var bad = F.ipv4UDP
         bad[21] = 0x7F // the first attribute now claims 0x7F08 bytes
         var buffer = F.ipv4TCP
         buffer += bad
         buffer += F.ipv6TCP
         let (events, malformed) = NflogDecoder.decode(buffer: buffer)
-        XCTAssertEqual(malformed, 1)
-        XCTAssertEqual(events.map(\.sequence), [0, 3])
+        #expect(malformed == 1)
+        #expect(events.map(\.sequence) == [0, 3])
     }
 
     /// Thousands of random buffers and mutated fixtures from a fixed seed: no trap, every one accounted.
-    func testSeededGarbageNeverTraps() {
+    @Test func seededGarbageNeverTraps() {
         var rng = SplitMix64(seed: 0xD20E_3A11)
         var decodedCount = 0, failed = 0
         for i in 0..<20_000 {
@@ -299,11 +296,11 @@ final class NflogDecoderTests: XCTestCase {
             case .failure: failed += 1
             }
             let (events, malformed) = NflogDecoder.decode(buffer: input)
-            XCTAssertLessThanOrEqual(events.count + malformed, input.count / 16 + 1)
+            #expect(events.count + malformed <= input.count / 16 + 1)
         }
-        XCTAssertEqual(decodedCount + failed, 20_000)
-        XCTAssertGreaterThan(decodedCount, 0, "mutations that keep the structure still decode")
-        XCTAssertGreaterThan(failed, 0)
+        #expect(decodedCount + failed == 20_000)
+        #expect(decodedCount > 0, "mutations that keep the structure still decode")
+        #expect(failed > 0)
     }
 }
 

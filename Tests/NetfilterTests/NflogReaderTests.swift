@@ -1,4 +1,4 @@
-import XCTest
+import Testing
 @testable import Netfilter
 import NetfilterTesting
 #if canImport(Glibc)
@@ -7,7 +7,7 @@ import Glibc
 
 /// The reader against a scripted socket: the config it sends, how it answers the kernel's refusals, and
 /// how it counts loss. No root.
-final class NflogReaderTests: XCTestCase {
+@Suite struct NflogReaderTests {
     typealias B = NflogMessageBuilder
 
     /// Answers each config message with an ack, then serves its script (NetfilterTesting).
@@ -41,96 +41,91 @@ final class NflogReaderTests: XCTestCase {
 
     // MARK: setup
 
-    func testUnbindsThenBindsAndConfiguresInOneMessage() throws {
+    @Test func unbindsThenBindsAndConfiguresInOneMessage() throws {
         let s = FakeSocket()
         let r = try reader(s, group: 0x1234)
-        XCTAssertTrue(r.conntrackEnabled)
-        XCTAssertEqual(s.sent.count, 2)
+        #expect(r.conntrackEnabled)
+        #expect(s.sent.count == 2)
         for m in s.sent {
-            XCTAssertEqual(Int(m[0]) | Int(m[1]) << 8, m.count, "nlmsg_len")
-            XCTAssertEqual(Array(m[4..<8]), [0x01, 0x04, 0x05, 0x00], "NFULNL_MSG_CONFIG, NLM_F_REQUEST|NLM_F_ACK")
-            XCTAssertEqual(Array(m[16..<20]), [0, 0, 0x12, 0x34], "AF_UNSPEC, v0, group big-endian")
+            #expect(Int(m[0]) | Int(m[1]) << 8 == m.count, "nlmsg_len")
+            #expect(Array(m[4..<8]) == [0x01, 0x04, 0x05, 0x00], "NFULNL_MSG_CONFIG, NLM_F_REQUEST|NLM_F_ACK")
+            #expect(Array(m[16..<20]) == [0, 0, 0x12, 0x34], "AF_UNSPEC, v0, group big-endian")
         }
-        XCTAssertEqual(attributes(s.sent[0]), [1: [2]], "NFULNL_CFG_CMD_UNBIND only")
+        #expect(attributes(s.sent[0]) == [1: [2]], "NFULNL_CFG_CMD_UNBIND only")
         let a = attributes(s.sent[1])
-        XCTAssertEqual(a[1], [1], "NFULNL_CFG_CMD_BIND")
-        XCTAssertEqual(a[2], [0, 0, 0, 128, 2, 0], "copy range 128, NFULNL_COPY_PACKET")
-        XCTAssertEqual(a[3], [0, 2, 0, 0], "kernel batch buffer 128 KiB")
-        XCTAssertEqual(a[4], [0, 0, 0, 5], "flush after 50 ms")
-        XCTAssertEqual(a[5], [0, 0, 0, 64], "queue threshold")
-        XCTAssertEqual(a[6], [0, 5], "NFULNL_CFG_F_SEQ | NFULNL_CFG_F_CONNTRACK, big-endian")
-        XCTAssertNil(a[3 + 100])
-        XCTAssertEqual(s.receiveBufferRequests, [4 << 20])
-        XCTAssertEqual(r.stats.receiveBufferBytes, 8 << 20)
+        #expect(a[1] == [1], "NFULNL_CFG_CMD_BIND")
+        #expect(a[2] == [0, 0, 0, 128, 2, 0], "copy range 128, NFULNL_COPY_PACKET")
+        #expect(a[3] == [0, 2, 0, 0], "kernel batch buffer 128 KiB")
+        #expect(a[4] == [0, 0, 0, 5], "flush after 50 ms")
+        #expect(a[5] == [0, 0, 0, 64], "queue threshold")
+        #expect(a[6] == [0, 5], "NFULNL_CFG_F_SEQ | NFULNL_CFG_F_CONNTRACK, big-endian")
+        #expect(a[3 + 100] == nil)
+        #expect(s.receiveBufferRequests == [4 << 20])
+        #expect(r.stats.receiveBufferBytes == 8 << 20)
     }
 
-    func testFallsBackWithoutConntrackWhenRefused() throws {
+    @Test func fallsBackWithoutConntrackWhenRefused() throws {
         let s = FakeSocket()
         s.ackErrnos = [ENODEV, EOPNOTSUPP, 0] // nothing to unbind; no ctnetlink glue; then fine
         let r = try reader(s)
-        XCTAssertFalse(r.conntrackEnabled)
-        XCTAssertEqual(s.sent.count, 3)
-        XCTAssertEqual(attributes(s.sent[2])[6], [0, 1], "NFULNL_CFG_F_SEQ alone")
-        XCTAssertEqual(attributes(s.sent[2])[1], [1], "still binds in the same message")
+        #expect(!r.conntrackEnabled)
+        #expect(s.sent.count == 3)
+        #expect(attributes(s.sent[2])[6] == [0, 1], "NFULNL_CFG_F_SEQ alone")
+        #expect(attributes(s.sent[2])[1] == [1], "still binds in the same message")
     }
 
-    func testAsksAgainAfterTheKernelLoadedConntrack() throws {
+    @Test func asksAgainAfterTheKernelLoadedConntrack() throws {
         let s = FakeSocket()
         s.ackErrnos = [0, EAGAIN, 0]
         let r = try reader(s)
-        XCTAssertTrue(r.conntrackEnabled)
-        XCTAssertEqual(attributes(s.sent[2])[6], [0, 5])
+        #expect(r.conntrackEnabled)
+        #expect(attributes(s.sent[2])[6] == [0, 5])
     }
 
-    func testGroupOwnedByAnotherProcess() {
+    @Test func groupOwnedByAnotherProcess() throws {
         let s = FakeSocket()
         s.ackErrnos = [EPERM]
         s.owner = 4242
-        XCTAssertThrowsError(try reader(s)) { error in
-            let e = error as! NetlinkError
-            XCTAssertEqual(e.errno, EBUSY)
-            XCTAssertEqual(e.kind, .rejected)
-            XCTAssertTrue(e.description.contains("4242"), e.description)
-        }
+        let e = try #require(throws: NetlinkError.self) { try reader(s) }
+        #expect(e.errno == EBUSY)
+        #expect(e.kind == .rejected)
+        #expect(e.description.contains("4242"), "\(e)")
     }
 
-    func testWithoutCapabilityIsPermissionDenied() {
+    @Test func withoutCapabilityIsPermissionDenied() throws {
         let s = FakeSocket()
         s.ackErrnos = [EPERM]
-        XCTAssertThrowsError(try reader(s)) { error in
-            XCTAssertEqual((error as! NetlinkError).kind, .permissionDenied)
-        }
+        let e = try #require(throws: NetlinkError.self) { try reader(s) }
+        #expect(e.kind == .permissionDenied)
     }
 
-    func testOtherBindFailureIsReported() {
+    @Test func otherBindFailureIsReported() throws {
         let s = FakeSocket()
         s.ackErrnos = [0, EINVAL, EINVAL]
-        XCTAssertThrowsError(try reader(s)) { error in
-            let e = error as! NetlinkError
-            XCTAssertEqual(e.errno, EINVAL)
-            XCTAssertEqual(e.operation, "bind NFLOG group 7")
-        }
+        let e = try #require(throws: NetlinkError.self) { try reader(s) }
+        #expect(e.errno == EINVAL)
+        #expect(e.operation == "bind NFLOG group 7")
     }
 
     // MARK: reading and loss
 
-    func testSequenceGapsAndENOBUFSAreCounted() throws {
+    @Test func sequenceGapsAndENOBUFSAreCounted() throws {
         let s = FakeSocket()
         let r = try reader(s)
         s.script = [.data(event(sequence: 0) + event(sequence: 1) + event(sequence: 2)),
                     .overrun,
                     .data(event(sequence: 7) + event(sequence: 8))]
         let events = try r.read(timeoutMilliseconds: 10)
-        XCTAssertEqual(events.compactMap(\.sequence), [0, 1, 2, 7, 8])
-        XCTAssertEqual(events.first?.packet?.destinationPort, 9)
-        XCTAssertEqual(r.stats.events, 5)
-        XCTAssertEqual(r.stats.sequenceGaps, 4, "3, 4, 5, 6 went with the overrun")
-        XCTAssertEqual(r.stats.enobufs, 1)
-        XCTAssertEqual(s.receiveBufferRequests, [4 << 20, 8 << 20], "doubled once")
-        XCTAssertEqual(try r.read(timeoutMilliseconds: 10), [])
+        #expect(events.compactMap(\.sequence) == [0, 1, 2, 7, 8])
+        #expect(events.first?.packet?.destinationPort == 9)
+        #expect(r.stats.events == 5)
+        #expect(r.stats.sequenceGaps == 4, "3, 4, 5, 6 went with the overrun")
+        #expect(r.stats.enobufs == 1)
+        #expect(s.receiveBufferRequests == [4 << 20, 8 << 20], "doubled once")
+        #expect(try r.read(timeoutMilliseconds: 10) == [])
     }
 
-    func testAGapAfterAnOverrunCarriesTheOverrunsTime() throws {
+    @Test func aGapAfterAnOverrunCarriesTheOverrunsTime() throws {
         let s = FakeSocket()
         let r = try reader(s)
         func now() -> Int64 {
@@ -142,45 +137,45 @@ final class NflogReaderTests: XCTestCase {
         s.script = [.data(event(sequence: 0)), .overrun]  // the flood ends with an overrun
         _ = try r.read(timeoutMilliseconds: 10)
         let after = now()
-        XCTAssertEqual(r.stats.sequenceGaps, 0, "not seen yet")
+        #expect(r.stats.sequenceGaps == 0, "not seen yet")
         usleep(20_000)
         s.script = [.data(event(sequence: 5))]            // the next event, much later
         _ = try r.read(timeoutMilliseconds: 10)
-        XCTAssertEqual(r.stats.sequenceGaps, 4)
-        let at = try XCTUnwrap(r.stats.gapOverrunMicros)
-        XCTAssert(at >= before && at <= after, "the overrun's time, not the time the gap was seen")
+        #expect(r.stats.sequenceGaps == 4)
+        let at = try #require(r.stats.gapOverrunMicros)
+        #expect(at >= before && at <= after, "the overrun's time, not the time the gap was seen")
         s.script = [.data(event(sequence: 9))]            // a later gap without an overrun
         _ = try r.read(timeoutMilliseconds: 10)
-        XCTAssertNil(r.stats.gapOverrunMicros)
+        #expect(r.stats.gapOverrunMicros == nil)
     }
 
-    func testEventsLostBeforeTheFirstOneAreCounted() throws {
+    @Test func eventsLostBeforeTheFirstOneAreCounted() throws {
         let s = FakeSocket()
         let r = try reader(s)
         s.script = [.data(event(sequence: 3))]
         _ = try r.read(timeoutMilliseconds: 0)
-        XCTAssertEqual(r.stats.sequenceGaps, 3, "the instance we bound numbers from 0")
+        #expect(r.stats.sequenceGaps == 3, "the instance we bound numbers from 0")
     }
 
-    func testSequenceWrapIsNotALoss() throws {
+    @Test func sequenceWrapIsNotALoss() throws {
         let s = FakeSocket()
         let r = try reader(s)
         s.script = [.data(event(sequence: 0xFFFF_FFFE) + event(sequence: 0xFFFF_FFFF) + event(sequence: 0)
                           + event(sequence: 2))]
         _ = try r.read(timeoutMilliseconds: 0)
-        XCTAssertEqual(r.stats.sequenceGaps, 1, "only 1 is missing; a huge first jump is not believed")
+        #expect(r.stats.sequenceGaps == 1, "only 1 is missing; a huge first jump is not believed")
     }
 
-    func testReceiveBufferGrowthStopsAtTheCap() throws {
+    @Test func receiveBufferGrowthStopsAtTheCap() throws {
         let s = FakeSocket()
         let r = try reader(s)
         s.script = Array(repeating: .overrun, count: 10)
         _ = try r.read(timeoutMilliseconds: 0)
-        XCTAssertEqual(r.stats.enobufs, 10)
-        XCTAssertEqual(s.receiveBufferRequests, [4 << 20, 8 << 20, 16 << 20, 32 << 20, 64 << 20])
+        #expect(r.stats.enobufs == 10)
+        #expect(s.receiveBufferRequests == [4 << 20, 8 << 20, 16 << 20, 32 << 20, 64 << 20])
     }
 
-    func testPacketsThatArriveBeforeTheAckAreKept() throws {
+    @Test func packetsThatArriveBeforeTheAckAreKept() throws {
         let s = FakeSocket()
         s.script = [] // the fake serves acks first; put an event in front of the bind ack instead
         final class Early: NflogSocket {
@@ -189,7 +184,7 @@ final class NflogReaderTests: XCTestCase {
             init(_ inner: FakeSocket, early: [UInt8]) { self.inner = inner; self.early = early }
             var fileDescriptor: Int32 { -1 }
             func send(_ bytes: [UInt8]) throws(NetlinkError) { try inner.send(bytes) }
-            func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NflogReceive {
+            func receive(timeoutMilliseconds: Int) throws(NetlinkError) -> NetlinkReceive {
                 if inner.sent.count == 2, let e = early { early = nil; return .data(e) }
                 return try inner.receive(timeoutMilliseconds: timeoutMilliseconds)
             }
@@ -199,18 +194,18 @@ final class NflogReaderTests: XCTestCase {
         }
         let r = try NflogReader(group: 7, socket: Early(s, early: event(sequence: 0)), receiveBufferBytes: 1 << 20,
                                 tuning: NflogTuning())
-        XCTAssertEqual(try r.read(timeoutMilliseconds: 0).compactMap(\.sequence), [0])
+        #expect(try r.read(timeoutMilliseconds: 0).compactMap(\.sequence) == [0])
     }
 
-    func testMalformedMessagesAreCountedAndSkipped() throws {
+    @Test func malformedMessagesAreCountedAndSkipped() throws {
         let s = FakeSocket()
         let r = try reader(s)
         var bad = event(sequence: 1)
         bad[20] = 2 // first attribute shorter than its header
         s.script = [.data(event(sequence: 0) + bad + event(sequence: 2)), .data([1, 2, 3])]
         let events = try r.read(timeoutMilliseconds: 0)
-        XCTAssertEqual(events.compactMap(\.sequence), [0, 2])
-        XCTAssertEqual(r.stats.malformed, 2)
-        XCTAssertEqual(r.stats.sequenceGaps, 1, "the malformed one counts as lost too: its content is gone")
+        #expect(events.compactMap(\.sequence) == [0, 2])
+        #expect(r.stats.malformed == 2)
+        #expect(r.stats.sequenceGaps == 1, "the malformed one counts as lost too: its content is gone")
     }
 }

@@ -3,6 +3,7 @@ import DronewallConfig
 import DronewallPolicy
 import Foundation
 import Netfilter
+import NetfilterTesting
 import NftModel
 import Testing
 
@@ -13,26 +14,16 @@ struct LearnerKernelTests {
 
     /// A namespace with the compiled lab-like table; removed afterwards, also on failure.
     func withTable(_ body: (NftablesClient) throws -> Void) throws {
-        let ns = "dwlearn-\(UInt32.random(in: 0...UInt32.max))"
-        #expect(shell(["ip", "netns", "add", ns]) == 0)
-        defer { _ = shell(["ip", "netns", "delete", ns]) }
-        let conf = "[drone d]\naddress = 192.0.2.10\npolicy = allowlist\nallow-host = tiles.example.org\n"
-        let (cfg, diags) = ConfigReader(reader: MemoryReader(["/t.conf": conf])).read(mainPath: "/t.conf")
-        var d = diags
-        let compiled = PolicySnapshot.build(config: cfg, catalogue: Catalogue(), resolveUser: { _ in nil }, into: &d)?.ruleset
-        let ruleset = try #require(compiled, "\(d.rendered)")
-        let client = NftablesClient(transport: try KernelTransport(networkNamespace: ns))
-        try client.apply(ruleset)
-        try body(client)
-    }
-
-    func shell(_ args: [String]) -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        try? p.run()
-        p.waitUntilExit()
-        return p.terminationStatus
+        try TestNamespace.with(prefix: "dwlearn") { ns in
+            let conf = "[drone d]\naddress = 192.0.2.10\npolicy = allowlist\nallow-host = tiles.example.org\n"
+            let (cfg, diags) = ConfigReader(reader: MemoryReader(["/t.conf": conf])).read(mainPath: "/t.conf")
+            var d = diags
+            let compiled = PolicySnapshot.build(config: cfg, catalogue: Catalogue(), resolveUser: { _ in nil }, into: &d)?.ruleset
+            let ruleset = try #require(compiled, "\(d.rendered)")
+            let client = NftablesClient(transport: try KernelTransport(networkNamespace: ns))
+            try client.apply(ruleset)
+            try body(client)
+        }
     }
 
     /// Learns and waits for the batch.

@@ -22,7 +22,6 @@
 #include <linux/netlink.h>
 #include <unistd.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
 #include <errno.h>
 #include <linux/capability.h>
 #include <poll.h>
@@ -35,11 +34,6 @@ static inline int cnf_setns(int fd, int nstype) {
 /* CLONE_NEWNET, which Swift's Glibc module does not export without _GNU_SOURCE. */
 static inline int cnf_clone_newnet(void) { return 0x40000000; }
 
-/* Sets SO_RCVTIMEO on a socket (struct timeval is awkward to build from Swift). */
-static inline int cnf_set_receive_timeout(int fd, long seconds) {
-    struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
-    return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-}
 /* Clears one capability from the calling thread's effective set (capabilities are per thread);
    lets tests see what a caller without CAP_NET_ADMIN sees. */
 static inline int cnf_drop_effective_capability(int cap) {

@@ -30,12 +30,13 @@ public enum MessageKind: Sendable, Hashable {
 
     init(rawType: UInt16) {
         switch rawType {
-        case 0x2: self = .error
-        case 0x3: self = .done
-        case 0x10: self = .batchBegin
-        case 0x11: self = .batchEnd
+        case Netlink.error: self = .error
+        case Netlink.done: self = .done
+        case Nfnetlink.batchBegin: self = .batchBegin
+        case Nfnetlink.batchEnd: self = .batchEnd
         default:
-            guard rawType >> 8 == 10 else { self = .other(rawType); return } // NFNL_SUBSYS_NFTABLES
+            guard rawType >> 8 == Nfnetlink.nftables else { self = .other(rawType); return }
+            // NFT_MSG_NEWTABLE (0) ... NFT_MSG_DELSETELEM (14), in linux/netfilter/nf_tables.h order.
             let all: [MessageKind] = [.newTable, .getTable, .deleteTable, .newChain, .getChain, .deleteChain,
                                       .newRule, .getRule, .deleteRule, .newSet, .getSet, .deleteSet,
                                       .newSetElement, .getSetElement, .deleteSetElement]
@@ -62,42 +63,43 @@ public struct NetlinkMessage: Sendable, Hashable {
         self.parts = parts
     }
 
-    public var length: UInt32 { readU32(0) }
-    public var rawType: UInt16 { readU16(4) }
-    public var flags: UInt16 { readU16(6) }
+    public var length: UInt32 { bytes.host32(0) }
+    public var rawType: UInt16 { bytes.host16(4) }
+    public var flags: UInt16 { bytes.host16(6) }
     public var sequence: UInt32 {
-        get { readU32(8) }
-        set { writeU32(8, newValue) }
+        get { bytes.host32(8) }
+        set { bytes.replaceSubrange(8..<12, with: (0..<4).map { UInt8(truncatingIfNeeded: newValue >> (8 * $0)) }) }
     }
     public var kind: MessageKind { MessageKind(rawType: rawType) }
     /// True when the sender asked the kernel to acknowledge this message (NLM_F_ACK).
-    public var wantsAck: Bool { flags & 0x4 != 0 }
+    public var wantsAck: Bool { flags & Netlink.ack != 0 }
     /// The nfgenmsg family byte (e.g. 1 for inet), for nfnetlink messages.
     public var family: UInt8 { bytes.count > 16 ? bytes[16] : 0 }
 
-    func readU16(_ at: Int) -> UInt16 { UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8 }
-    func readU32(_ at: Int) -> UInt32 {
-        UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24
-    }
-    mutating func writeU32(_ at: Int, _ v: UInt32) {
-        for i in 0..<4 { bytes[at + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(i))) }
-    }
-
     /// Splits a buffer holding several netlink messages (as read from a socket).
     public static func split(_ buffer: [UInt8]) throws(NetlinkError) -> [NetlinkMessage] {
-        var out: [NetlinkMessage] = []
-        var offset = 0
-        while offset + 16 <= buffer.count {
-            let len = Int(UInt32(buffer[offset]) | UInt32(buffer[offset + 1]) << 8
-                          | UInt32(buffer[offset + 2]) << 16 | UInt32(buffer[offset + 3]) << 24)
-            guard len >= 16, offset + len <= buffer.count else {
-                throw NetlinkError(kind: .protocolViolation, errno: EPROTO, operation: "parse reply",
-                                   detail: "truncated netlink message at offset \(offset)")
-            }
-            out.append(NetlinkMessage(bytes: Array(buffer[offset..<(offset + len)])))
-            offset += (len + 3) & ~3
+        let (messages, malformedAt) = ranges(in: buffer)
+        if let offset = malformedAt {
+            throw NetlinkError(kind: .protocolViolation, errno: EPROTO, operation: "parse reply",
+                               detail: "truncated netlink message at offset \(offset)")
         }
-        return out
+        return messages.map { NetlinkMessage(bytes: Array(buffer[$0])) }
+    }
+
+    /// The one splitter: each message's bytes (nlmsg_len, without padding), and the offset of a header
+    /// that cannot be trusted (too short, or nlmsg_len out of bounds), where the walk stops since the
+    /// next boundary is unknown.
+    static func ranges(in buffer: [UInt8]) -> (messages: [Range<Int>], malformedAt: Int?) {
+        var out: [Range<Int>] = []
+        var offset = 0
+        while offset < buffer.count {
+            guard buffer.count - offset >= 16 else { return (out, offset) }
+            let length = Int(buffer.host32(offset))
+            guard length >= 16, length <= buffer.count - offset else { return (out, offset) }
+            out.append(offset..<(offset + length))
+            offset += (length + 3) & ~3
+        }
+        return (out, nil)
     }
 }
 
@@ -122,34 +124,23 @@ public struct NetlinkAck: Sendable, Hashable {
 
     /// Decodes an NLMSG_ERROR message (with NETLINK_EXT_ACK TLVs if present).
     public init(errorMessage m: NetlinkMessage) throws(NetlinkError) {
-        guard m.kind == .error, m.bytes.count >= 20 else {
+        let b = m.bytes
+        guard m.kind == .error, b.count >= 20 else {
             throw NetlinkError(kind: .protocolViolation, errno: EPROTO, operation: "parse ack",
                                detail: "not an NLMSG_ERROR message")
         }
-        let code = Int32(bitPattern: m.readU32(16))
-        // The echoed request header tells us which message this answers.
-        let echoedSeq = m.bytes.count >= 36 ? m.readU32(28) : m.sequence
-        self.init(sequence: echoedSeq, errno: -code)
-        // NLM_F_CAPPED (0x100): only the echoed header; NLM_F_ACK_TLVS (0x200): TLVs follow.
-        guard m.flags & 0x200 != 0, m.bytes.count >= 36 else { return }
-        var tlv = 20 + 16
-        if m.flags & 0x100 == 0 {
-            let echoedLen = Int(m.readU32(20))
-            tlv = 20 + ((echoedLen + 3) & ~3)
-        }
-        while tlv + 4 <= m.bytes.count {
-            let len = Int(m.readU16(tlv)), type = m.readU16(tlv + 2) & 0x3FFF
-            guard len >= 4, tlv + len <= m.bytes.count else { break }
-            let payload = m.bytes[(tlv + 4)..<(tlv + len)]
-            switch type {
-            case 1: // NLMSGERR_ATTR_MSG
-                extendedMessage = String(decoding: payload.prefix { $0 != 0 }, as: UTF8.self)
-            case 2 where payload.count >= 4: // NLMSGERR_ATTR_OFFS
-                errorOffset = m.readU32(tlv + 4)
+        // struct nlmsgerr: the negative errno, then the echoed request header, which tells what this answers.
+        self.init(sequence: b.count >= 36 ? b.host32(28) : m.sequence, errno: 0 &- Int32(bitPattern: b.host32(16)))
+        guard m.flags & Netlink.ackTLVs != 0, b.count >= 36 else { return }
+        let tlvs = m.flags & Netlink.capped != 0 ? 36 : 20 + ((Int(b.host32(20)) + 3) & ~3)
+        for a in NetlinkAttributes(b, from: tlvs, to: b.count) {
+            switch a.type {
+            case Netlink.errorMessage:
+                extendedMessage = String(decoding: b[a.value].prefix { $0 != 0 }, as: UTF8.self)
+            case Netlink.errorOffset where a.value.count >= 4:
+                errorOffset = b.host32(a.value.lowerBound)
             default: break
             }
-            tlv += (len + 3) & ~3
         }
     }
 }
-
