@@ -81,11 +81,11 @@ let package = Package(
         .testTarget(name: "PayloadGoldenTests", dependencies: ["Netfilter", "DronewallPolicy", "DronewallConfig", "NftModel"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog", "KernelLayout"]),
         .testTarget(name: "StationResolverTests", dependencies: [
-            "StationResolver", "DronewallConfig", "DronewallPolicy", "KernelLayout", "Netfilter", "NetfilterTesting", "NftModel",
-            "DNSWire", "FlowLog",
-            "NetAddress",
+            "StationResolver", "DronewallConfig", "DronewallPolicy", "KernelLayout", "Netfilter", "NftModel", "DNSWire",
+            "FlowLog", "NetAddress",
+            // FakeSetKernel for LearnerTests, TestNamespace for LearnerKernelTests
+            "NetfilterTesting",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-            "NetfilterTesting", // TestNamespace for LearnerKernelTests
         ]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
         .testTarget(name: "StationTests", dependencies: [
