@@ -26,13 +26,15 @@ let package = Package(
         // Plain-config and catalogue parser with file:line:col diagnostics. Pure Swift.
         // Addresses, networks and MACs: parse and print. Shared vocabulary of config and IR.
         .target(name: "NetAddress"),
+        // A place in a config or catalogue file: carried from the reader through the IR to kernel errors.
+        .target(name: "SourcePlaces"),
         // Durations and byte sizes as people write them (config and command line).
         .target(name: "Units"),
-        .target(name: "DronewallConfig", dependencies: ["NetAddress", "Units"]),
+        .target(name: "DronewallConfig", dependencies: ["NetAddress", "SourcePlaces", "Units"]),
         // Strict DNS message parsing and the responses the station's resolver makes. Pure Swift, no Foundation.
         .target(name: "DNSWire"),
         // Ruleset IR in kernel vocabulary and its nft text rendering. Pure Swift.
-        .target(name: "NftModel", dependencies: ["NetAddress"]),
+        .target(name: "NftModel", dependencies: ["NetAddress", "SourcePlaces"]),
         // The runtime contract of table inet dronewall: object names and their parsers, mark
         // layout, resolver ports, log prefixes. Written by the compiler, read by the runtime.
         .target(name: "KernelLayout", dependencies: ["DronewallConfig"]),
@@ -42,7 +44,7 @@ let package = Package(
         .target(name: "FlowLog", dependencies: ["KernelLayout", "NetAddress", "Units", .product(name: "GRDB", package: "GRDB.swift"),
                                                 .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // The only importer of CNetfilter: Ruleset -> one atomic netlink batch.
-        .target(name: "Netfilter", dependencies: ["CNetfilter", "NftModel"]),
+        .target(name: "Netfilter", dependencies: ["CNetfilter", "NftModel", "SourcePlaces"]),
         // The station's DNS resolver: which names a drone may reach, and learning their addresses.
         .target(name: "StationResolver", dependencies: [
             "DronewallConfig", "DronewallPolicy", "KernelLayout", "NftModel", "Netfilter", "DNSWire", "FlowLog",
@@ -76,7 +78,7 @@ let package = Package(
         .testTarget(name: "DronewallConfigTests", dependencies: ["DronewallConfig", "NetAddress", "Units"]),
         .testTarget(name: "DronewallPolicyTests", dependencies: ["DronewallPolicy", "DronewallConfig", "KernelLayout", "NftModel"],
                     resources: [.copy("Golden")]),
-        .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "NetfilterTesting", "NftModel"]),
+        .testTarget(name: "NetfilterTests", dependencies: ["Netfilter", "NetfilterTesting", "NftModel", "SourcePlaces"]),
         // Payload goldens: the policy goldens' configs compiled and linearized to libnftnl debug text.
         .testTarget(name: "PayloadGoldenTests", dependencies: ["Netfilter", "DronewallPolicy", "DronewallConfig", "NftModel"]),
         .testTarget(name: "FlowLogTests", dependencies: ["FlowLog", "KernelLayout"]),

@@ -1,20 +1,7 @@
+@_exported import SourcePlaces
+
 /// Diagnostics with places, collected over a whole run and printed like compilers do:
 /// `PATH:LINE:COL: error: MESSAGE`, the source line, and a caret under the place.
-
-/// A place in a source file. Lines and columns count from 1; columns count characters.
-public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
-    public var file: String
-    public var line: Int
-    public var column: Int
-
-    public init(file: String, line: Int, column: Int) {
-        self.file = file
-        self.line = line
-        self.column = column
-    }
-
-    public var description: String { "\(file):\(line):\(column)" }
-}
 
 /// A value together with the place it was written.
 public struct Located<Value: Sendable & Hashable>: Sendable, Hashable {

@@ -14,7 +14,7 @@ struct DNSRedirect {
         var ports: [SetElement] = []
         for drone in drones {
             guard let port = drone.resolverPort else { continue }
-            let origin = drone.origin?.description
+            let origin = drone.origin
             let chain = drone.droneName.map(KernelLayout.dnsDroneChain) ?? KernelLayout.dnsUnknownChain
             chains.append(Chain(name: chain, rules: [
                 Rule([.equals(.udpDestinationPort, .port(53), negated: false)], [], .redirect(port: port)),

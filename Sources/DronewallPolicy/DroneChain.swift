@@ -7,7 +7,7 @@ extension PolicyCompiler {
     /// comes first so each counter sees only its packets). No verdict: the caller adds the
     /// drop in a separate rule, so a packet over the log limit is still dropped.
     static func logRules(drone: String, reason: LogReason, verdict: LogVerdict, group: UInt16,
-                         matches: [Match], origin: String?) -> [Rule] {
+                         matches: [Match], origin: SourceLocation?) -> [Rule] {
         let prefix = LogPrefix(drone: drone, reason: reason, verdict: verdict).text
         return [(NetworkFamily.ipv4, KernelLayout.logMeterV4, [Field.ipv4Source, .ipv4Destination]),
                 (.ipv6, KernelLayout.logMeterV6, [.ipv6Source, .ipv6Destination])].map { family, meter, key in
@@ -25,7 +25,7 @@ extension PolicyCompiler {
         let policy = drone.kind
         let blocked = drone.blocked.rawValue
         let wouldBlock = drone.wouldBlock.rawValue
-        let origin = drone.origin?.description
+        let origin = drone.origin
         func log(_ reason: LogReason, _ matches: [Match], _ verdict: LogVerdict = .blocked) -> [Rule] {
             PolicyCompiler.logRules(drone: name, reason: reason, verdict: verdict, group: logGroup, matches: matches,
                                     origin: origin)
@@ -49,7 +49,7 @@ extension PolicyCompiler {
             for ipv6 in [false, true] {
                 let nets = hosts.compactMap { h -> SetElement? in
                     guard case let .network(n) = h.value, n.isIPv4 != ipv6 else { return nil }
-                    return SetElement(key: .network(n), origin: h.location.description)
+                    return SetElement(key: .network(n), origin: h.location)
                 }
                 var targets: [String] = []
                 if !nets.isEmpty {

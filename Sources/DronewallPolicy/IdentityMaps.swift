@@ -14,7 +14,7 @@ struct IdentityMaps {
             guard let name = chain(drone) else { continue }
             let go = Value.verdict(.goto(name))
             for id in drone.identities {
-                let origin = id.location.description
+                let origin = id.location
                 switch id.value {
                 case let .mac(m): mac.append(SetElement(key: .ether(m.bytes), data: go, origin: origin))
                 case let .network(n):

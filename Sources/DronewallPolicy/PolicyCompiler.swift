@@ -104,19 +104,19 @@ public struct PolicyCompiler {
     /// Catalogue networks (flattened so the most specific wins) and the empty learned maps.
     func endpointMaps() -> [NamedSet] {
         // (class bits, origin) per network: vendor networks, then public resolvers' addresses.
-        var v4: [(IPNetwork, (UInt32, String))] = [], v6: [(IPNetwork, (UInt32, String))] = []
-        func add(_ n: IPNetwork, _ mask: UInt32, _ origin: String) {
+        var v4: [(IPNetwork, (UInt32, SourceLocation))] = [], v6: [(IPNetwork, (UInt32, SourceLocation))] = []
+        func add(_ n: IPNetwork, _ mask: UInt32, _ origin: SourceLocation) {
             if n.isIPv4 { v4.append((n, (mask, origin))) } else { v6.append((n, (mask, origin))) }
         }
         for e in catalogue.endpoints {
-            if case let .network(n) = e.pattern { add(n, e.mask, e.location.description) }
+            if case let .network(n) = e.pattern { add(n, e.mask, e.location) }
         }
         if station.dnsResolver {
             for r in catalogue.resolvers {
-                for a in r.addresses { add(a.value, KernelLayout.resolverBit, a.location.description) }
+                for a in r.addresses { add(a.value, KernelLayout.resolverBit, a.location) }
             }
         }
-        func elements(_ items: [(IPNetwork, (UInt32, String))]) -> [SetElement] {
+        func elements(_ items: [(IPNetwork, (UInt32, SourceLocation))]) -> [SetElement] {
             // One entry per network (a resolver listed twice keeps its first place).
             var seen = Set<IPNetwork>()
             let unique = items.filter { seen.insert($0.0).inserted }

@@ -1,3 +1,4 @@
+import SourcePlaces
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -31,8 +32,8 @@ public struct NetlinkError: Error, Sendable, Hashable, CustomStringConvertible {
     public var extendedAck: String?
     /// What was being sent or read, e.g. `rule 2 in chain forward`.
     public var object: String?
-    /// The IR origin of that object, e.g. `drones.d/survey.conf:4:1`.
-    public var origin: String?
+    /// The config or catalogue place that produced that object, e.g. `drones.d/survey.conf:4:1`.
+    public var origin: SourceLocation?
     /// What dronewall was doing, e.g. `apply`, `flush`, `socket`.
     public var operation: String
     /// Free-form extra detail (used for local and protocol errors).
@@ -41,7 +42,7 @@ public struct NetlinkError: Error, Sendable, Hashable, CustomStringConvertible {
     public var laterErrors: [String]
 
     public init(kind: Kind, errno: Int32, extendedAck: String? = nil, object: String? = nil,
-                origin: String? = nil, operation: String, detail: String? = nil, laterErrors: [String] = []) {
+                origin: SourceLocation? = nil, operation: String, detail: String? = nil, laterErrors: [String] = []) {
         self.kind = kind
         self.errno = errno
         self.extendedAck = extendedAck
@@ -64,6 +65,12 @@ public struct NetlinkError: Error, Sendable, Hashable, CustomStringConvertible {
         var s = "\(operation) failed"
         if let object { s += ": \(object)" }
         if let origin { s += " (from \(origin))" }
+        return s + reason
+    }
+
+    /// What went wrong, without the object and place: `: No such file or directory (ENOENT): kernel says: ...`.
+    public var reason: String {
+        var s = ""
         if errno != 0 {
             s += ": \(errnoText)"
             if let errnoName { s += " (\(errnoName))" }
@@ -74,6 +81,11 @@ public struct NetlinkError: Error, Sendable, Hashable, CustomStringConvertible {
         if !laterErrors.isEmpty { s += " (and \(laterErrors.count) later error(s))" }
         return s
     }
+
+    /// ENOENT: the table, chain, set or element is not there.
+    public var isNotFound: Bool { errno == ENOENT && kind == .rejected }
+    /// EEXIST: the kernel already holds it (an element with another value, for one).
+    public var isAlreadyExists: Bool { errno == EEXIST && kind == .rejected }
 
     /// Classifies an errno from the kernel or a system call.
     static func kind(forErrno e: Int32, default d: Kind) -> Kind {

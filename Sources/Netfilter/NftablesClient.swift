@@ -1,3 +1,4 @@
+import SourcePlaces
 import CNetfilter
 import NftModel
 #if canImport(Glibc)
@@ -111,7 +112,7 @@ public final class NftablesClient {
         do {
             try send(batch([lin.tableMessage(raw(NFT_MSG_DELTABLE), flags: 0)]), operation: "flush")
             return true
-        } catch where error.errno == ENOENT && error.kind == .rejected {
+        } catch where error.isNotFound {
             return false
         }
     }
@@ -162,7 +163,7 @@ public final class NftablesClient {
         }
         let failed = acks.filter { !$0.isSuccess }
         guard let first = failed.first else { return }
-        func describe(_ ack: NetlinkAck) -> (object: String?, origin: String?) {
+        func describe(_ ack: NetlinkAck) -> (object: String?, origin: SourceLocation?) {
             guard let m = messages.first(where: { $0.sequence == ack.sequence }) else { return (nil, nil) }
             if m.kind == .batchBegin || m.kind == .batchEnd { return ("batch", nil) }
             if let offset = ack.errorOffset, let part = NftablesClient.part(of: m, at: offset) {

@@ -98,7 +98,7 @@ extension NftablesClient {
                     handle = got.handle
                 }
             }
-        } catch where error.errno == ENOENT && error.kind == .rejected {
+        } catch where error.isNotFound {
             return nil
         }
 
@@ -209,7 +209,7 @@ extension NftablesClient {
         let replies: [NetlinkMessage]
         do {
             replies = try transport.request(m)
-        } catch where error.errno == ENOENT {
+        } catch where error.isNotFound {
             return nil
         } catch {
             var e = error

@@ -1,3 +1,4 @@
+import SourcePlaces
 /// Rules in kernel vocabulary: what a rule loads, compares, looks up and does.
 ///
 /// Each case corresponds to a fixed sequence of kernel expressions (payload/meta/ct
@@ -108,10 +109,10 @@ public struct Rule: Sendable, Hashable {
     public var statements: [Statement]
     public var action: RuleAction?
     /// Where the rule came from (e.g. `drones.d/survey.conf:4:1`), for error reports.
-    public var origin: String?
+    public var origin: SourceLocation?
 
     public init(_ matches: [Match] = [], _ statements: [Statement] = [], _ action: RuleAction? = nil,
-                origin: String? = nil) {
+                origin: SourceLocation? = nil) {
         self.matches = matches
         self.statements = statements
         self.action = action

@@ -1,3 +1,4 @@
+import SourcePlaces
 /// The ruleset IR, in the kernel's vocabulary: tables, chains, sets, maps and rules.
 ///
 /// The compiler produces it; `NftTextRenderer` prints it as nft text and `Netfilter`
@@ -74,9 +75,9 @@ public struct Chain: Sendable, Hashable {
     public var base: BaseChainSpec?
     public var rules: [Rule]
     /// Where this chain came from (e.g. `dronewall.conf:12:1`), for error reports.
-    public var origin: String?
+    public var origin: SourceLocation?
 
-    public init(name: String, base: BaseChainSpec? = nil, rules: [Rule] = [], origin: String? = nil) {
+    public init(name: String, base: BaseChainSpec? = nil, rules: [Rule] = [], origin: SourceLocation? = nil) {
         self.name = name
         self.base = base
         self.rules = rules

@@ -1,3 +1,4 @@
+import SourcePlaces
 @_exported import NetAddress
 
 /// nftables data types used for set keys, map values and constants.
@@ -102,11 +103,11 @@ public struct SetElement: Sendable, Hashable {
     /// Per-element timeout in milliseconds (timeout sets only).
     public var timeoutMilliseconds: UInt64?
     /// Where this element came from (config or catalogue place), for error reports.
-    public var origin: String?
+    public var origin: SourceLocation?
     /// Kept with the element in the kernel: for learned addresses, the name they came from.
     public var comment: String?
 
-    public init(key: Value, data: Value? = nil, timeoutMilliseconds: UInt64? = nil, origin: String? = nil,
+    public init(key: Value, data: Value? = nil, timeoutMilliseconds: UInt64? = nil, origin: SourceLocation? = nil,
                 comment: String? = nil) {
         self.key = key
         self.data = data
@@ -130,7 +131,7 @@ public struct NamedSet: Sendable, Hashable {
     public var timeoutMilliseconds: UInt64?
     /// Maximum number of elements (`size 65536`); required by the kernel for dynamic sets.
     public var size: UInt32?
-    public var origin: String?
+    public var origin: SourceLocation?
 
     /// A dynamic set the packet path fills, keyed by a concatenation (per-flow log meters).
     public static func meter(name: String, key: [DataType], size: UInt32, timeoutMilliseconds: UInt64) -> NamedSet {
@@ -145,7 +146,7 @@ public struct NamedSet: Sendable, Hashable {
     public var keyTypes: [DataType] { keyParts ?? [keyType] }
 
     public init(name: String, keyType: DataType, dataType: DataType? = nil, flags: SetFlags = [],
-                elements: [SetElement] = [], origin: String? = nil) {
+                elements: [SetElement] = [], origin: SourceLocation? = nil) {
         self.name = name
         self.keyType = keyType
         self.dataType = dataType

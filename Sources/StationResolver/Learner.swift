@@ -172,7 +172,7 @@ public final class Learner: @unchecked Sendable {
     private func replace(_ set: NamedSet, _ element: SetElement) throws(NetlinkError) {
         do {
             try client.changeElements(table: table, [ElementChange(set: set, delete: false, elements: [element])])
-        } catch where error.errno == EEXIST {
+        } catch where error.isAlreadyExists {
             var merged = element
             let old = SetElement(key: element.key)
             if let live = try? client.elements(table: table, set: set.name)?.first(where: {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DronewallConfig
 import DronewallPolicy
 import FlowLog
 #if canImport(Glibc)
@@ -9,7 +10,10 @@ import NftModel
 import KernelLayout
 
 /// Opens the kernel connection; a missing CAP_NET_ADMIN becomes exit 77 with a clear message.
-func withKernel<T>(_ operation: String, _ body: (NftablesClient) throws(NetlinkError) -> T) throws -> T {
+/// With `sources` (the diagnostics the config was read with), an error that names the config
+/// place of the refused object shows that line with a caret, like a config error.
+func withKernel<T>(_ operation: String, sources: Diagnostics? = nil,
+                   _ body: (NftablesClient) throws(NetlinkError) -> T) throws -> T {
     do {
         let client = NftablesClient(transport: try KernelTransport())
         return try body(client)
@@ -18,7 +22,12 @@ func withKernel<T>(_ operation: String, _ body: (NftablesClient) throws(NetlinkE
             printStderr("dronewall \(operation): not permitted: run as root or with CAP_NET_ADMIN (\(error.errnoText))\n")
             throw ExitCode(ExitCodes.noPermission)
         }
-        printStderr("dronewall \(operation): \(error)\n")
+        if let origin = error.origin, let sources {
+            let what = error.object.map { "the kernel refused \($0)" } ?? "\(error.operation) failed"
+            printStderr(Diagnostic(.error, what + error.reason, at: origin, sourceLine: sources.line(at: origin)).description)
+        } else {
+            printStderr("dronewall \(operation): \(error)\n")
+        }
         if error.kind == .rejected {
             printStderr("dronewall \(operation): the kernel refused the batch; nothing was changed\n")
         }
@@ -43,9 +52,11 @@ struct Apply: ParsableCommand {
     var db: String = FlowStore.defaultPath
 
     func run() throws {
-        let snapshot = try Loading.compile(source)
+        let (snapshot, diagnostics) = try Loading.load(source)
         let (ruleset, config) = (snapshot.ruleset, snapshot.config)
-        let carried = try withKernel("apply") { client throws(NetlinkError) in try client.apply(ruleset) }
+        let carried = try withKernel("apply", sources: diagnostics) { client throws(NetlinkError) in
+            try client.apply(ruleset, carryingLearnedElements: true)
+        }
         let t = ruleset.table
         print("applied table inet \(t.name): \(config.drones.count) drone(s), \(t.chains.count) chains, "
               + "\(t.sets.count) sets, \(t.sets.reduce(0) { $0 + $1.elements.count }) set elements"

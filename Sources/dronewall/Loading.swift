@@ -6,7 +6,11 @@ import NftModel
 /// Reading config + catalogue and compiling them, with diagnostics on stderr.
 enum Loading {
     /// The validated and compiled policy, or an exit with code 65 after printing every error.
-    static func compile(_ options: SourceOptions) throws -> PolicySnapshot {
+    static func compile(_ options: SourceOptions) throws -> PolicySnapshot { try load(options).snapshot }
+
+    /// The policy with the diagnostics it was read with (they hold the source lines, so a later
+    /// kernel error can show the line that produced the refused object).
+    static func load(_ options: SourceOptions) throws -> (snapshot: PolicySnapshot, diagnostics: Diagnostics) {
         let result = PolicyLoader(configPath: options.config, catalogueDirectories: options.catalogue).load()
         printStderr(result.diagnostics.rendered)
         guard let snapshot = result.snapshot else {
@@ -14,7 +18,7 @@ enum Loading {
             printStderr("dronewall: \(n) error\(n == 1 ? "" : "s"); nothing was changed\n")
             throw ExitCode(ExitCodes.dataError)
         }
-        return snapshot
+        return (snapshot, result.diagnostics)
     }
 
     static func catalogue(_ options: SourceOptions) throws -> Catalogue {

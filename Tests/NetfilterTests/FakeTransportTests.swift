@@ -95,7 +95,7 @@ import Glibc
         let client = NftablesClient(transport: fake)
         let set = Fixtures.ruleset.table.set(named: "learned_v4")!
         let element = SetElement(key: .network(Fixtures.net("198.51.100.77")), data: .mark(1),
-                                 timeoutMilliseconds: 90_000, origin: "dns: vendor.example.com")
+                                 timeoutMilliseconds: 90_000, origin: "learned.conf:1:1")
         try client.addElements(table: "dronewall", set: set, elements: [element])
         try client.deleteElements(table: "dronewall", set: set, elements: [element])
         #expect(fake.batches.map { $0.map(\.kind) } == [[.batchBegin, .newSetElement, .batchEnd],
@@ -108,7 +108,7 @@ import Glibc
         #expect(elementAttribute(del, type: 4) == nil, "deletes carry no timeout")
         #expect(elementAttribute(del, type: 1).map { Array($0.suffix(4)) } == [198, 51, 100, 77])
         #expect(add.subject?.description == "set learned_v4 element 198.51.100.77")
-        #expect(add.subject?.origin == "dns: vendor.example.com")
+        #expect(add.subject?.origin == "learned.conf:1:1")
     }
 
     @Test func invalidIRIsRejectedBeforeSending() throws {

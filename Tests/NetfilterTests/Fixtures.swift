@@ -1,4 +1,5 @@
 import NftModel
+import SourcePlaces
 @testable import Netfilter
 
 /// A small ruleset that uses every field, set type, statement and action the IR has.
@@ -179,4 +180,13 @@ extension Fixtures {
     }
 
     """
+}
+
+/// Fixtures write places as `file:line:col` text.
+extension SourceLocation: ExpressibleByStringLiteral {
+    public init(stringLiteral text: String) {
+        let parts = text.split(separator: ":")
+        self.init(file: parts.dropLast(2).joined(separator: ":"), line: Int(parts[parts.count - 2]) ?? 0,
+                  column: Int(parts[parts.count - 1]) ?? 0)
+    }
 }

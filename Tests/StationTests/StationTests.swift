@@ -270,3 +270,27 @@ final class FakeResolver: StationResolving {
         return "resolver: stopped"
     }
 }
+
+/// A kernel refusal names the config place that produced the refused object, down to the line
+/// and column, so `dronewall apply` can show it like a config error.
+@Suite struct KernelErrorPlaceTests {
+    @Test func aRefusedDroneChainNamesItsConfigSection() throws {
+        let snapshot = try StationTests.snapshot()
+        let transport = RecordingTransport()
+        let client = NftablesClient(transport: transport)
+        try client.apply(snapshot.ruleset, carryingLearnedElements: false)
+        let batch = try #require(transport.batches.last)
+        let index = try #require(batch.firstIndex { $0.subject?.description == "chain drone_a" })
+        transport.failures[index] = (errno: EEXIST, extendedAck: nil, offset: nil)
+        do {
+            try client.apply(snapshot.ruleset, carryingLearnedElements: false)
+            Issue.record("the scripted refusal must fail the apply")
+        } catch {
+            #expect(error.isAlreadyExists)
+            // `[drone a]` is line 3 of the test config.
+            let origin = try #require(error.origin)
+            #expect(origin.file == "/etc/dw/dronewall.conf" && origin.line == 3)
+            #expect(error.object == "chain drone_a")
+        }
+    }
+}

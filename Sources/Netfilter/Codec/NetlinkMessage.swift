@@ -1,3 +1,4 @@
+import SourcePlaces
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,9 +10,9 @@ public struct MessageSubject: Sendable, Hashable, CustomStringConvertible {
     /// A short description, e.g. `rule 3 in chain drone_x` or `set endpoints_v4 element 192.0.2.1`.
     public var description: String
     /// The IR origin (config or catalogue place) of the object, if known.
-    public var origin: String?
+    public var origin: SourceLocation?
 
-    public init(_ description: String, origin: String? = nil) {
+    public init(_ description: String, origin: SourceLocation? = nil) {
         self.description = description
         self.origin = origin
     }
