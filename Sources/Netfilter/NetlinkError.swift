@@ -31,7 +31,7 @@ public struct NetlinkError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The kernel's extended-ack text, if it sent one.
     public var extendedAck: String?
     /// What was being sent or read, e.g. `rule 2 in chain forward`.
-    public var object: String?
+    public var object: KernelObject?
     /// The config or catalogue place that produced that object, e.g. `drones.d/survey.conf:4:1`.
     public var origin: SourceLocation?
     /// What dronewall was doing, e.g. `apply`, `flush`, `socket`.
@@ -41,7 +41,7 @@ public struct NetlinkError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Further errors the kernel reported for later messages of the same batch.
     public var laterErrors: [String]
 
-    public init(kind: Kind, errno: Int32, extendedAck: String? = nil, object: String? = nil,
+    public init(kind: Kind, errno: Int32, extendedAck: String? = nil, object: KernelObject? = nil,
                 origin: SourceLocation? = nil, operation: String, detail: String? = nil, laterErrors: [String] = []) {
         self.kind = kind
         self.errno = errno

@@ -163,18 +163,18 @@ public final class NftablesClient {
         }
         let failed = acks.filter { !$0.isSuccess }
         guard let first = failed.first else { return }
-        func describe(_ ack: NetlinkAck) -> (object: String?, origin: SourceLocation?) {
+        func describe(_ ack: NetlinkAck) -> (object: KernelObject?, origin: SourceLocation?) {
             guard let m = messages.first(where: { $0.sequence == ack.sequence }) else { return (nil, nil) }
-            if m.kind == .batchBegin || m.kind == .batchEnd { return ("batch", nil) }
+            if m.kind == .batchBegin || m.kind == .batchEnd { return (.batch, nil) }
             if let offset = ack.errorOffset, let part = NftablesClient.part(of: m, at: offset) {
-                return (part.description, part.origin)
+                return (part.object, part.origin)
             }
-            return (m.subject?.description, m.subject?.origin)
+            return (m.subject?.object, m.subject?.origin)
         }
         let (object, origin) = describe(first)
         let later = failed.dropFirst().map { ack -> String in
             let (o, org) = describe(ack)
-            var s = (o ?? "message \(ack.sequence)") + (org.map { " (from \($0))" } ?? "")
+            var s = (o?.description ?? "message \(ack.sequence)") + (org.map { " (from \($0))" } ?? "")
             s += ": " + NetlinkError.strerror(ack.errno)
             if let x = ack.extendedMessage { s += ": " + x }
             return s

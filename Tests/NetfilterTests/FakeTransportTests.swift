@@ -52,7 +52,7 @@ import Glibc
         let e = try #require(throws: NetlinkError.self) { try client.apply(Fixtures.ruleset) }
         #expect(e.kind == .rejected)
         #expect(e.errno == ENOENT)
-        #expect(e.object == "rule 1 in chain drone_survey")
+        #expect(e.object == .rule(chain: "drone_survey", index: 1))
         #expect(e.origin == "drones.d/survey.conf:4:1")
         #expect(e.extendedAck == "chain not found")
         #expect(e.description.contains("No such file or directory"), "\(e)")
@@ -75,7 +75,7 @@ import Glibc
         let offset = try #require(elementOffsets(m).dropFirst(3).first)
         fake.failures = [k: (errno: EEXIST, extendedAck: nil, offset: UInt32(offset))]
         let e = try #require(throws: NetlinkError.self) { try client.apply(Fixtures.ruleset) }
-        #expect(e.object == "set endpoints_v4 element 203.0.113.0/24")
+        #expect(e.object == .element(set: "endpoints_v4", value: "203.0.113.0/24"))
         #expect(e.origin == "dji.rules:7:1")
         #expect(e.errnoName == "EEXIST")
     }
@@ -86,7 +86,7 @@ import Glibc
         fake.failures = [0: (errno: EPERM, extendedAck: nil, offset: nil)]
         let e = try #require(throws: NetlinkError.self) { try client.apply(Fixtures.ruleset) }
         #expect(e.isPermissionDenied)
-        #expect(e.object == "batch")
+        #expect(e.object == .batch)
         #expect(e.description.contains("CAP_NET_ADMIN"), "\(e)")
     }
 

@@ -145,7 +145,7 @@ struct KernelTests {
             bad.table.chains[1].rules.append(Rule([], [], .verdict(.jump("drone_missing")), origin: "drones.d/x.conf:9:2"))
             let e = try #require(throws: NetlinkError.self) { try c.apply(bad) }
             #expect(e.kind == .rejected, "\(e)")
-            #expect(e.object == "rule \(bad.table.chains[1].rules.count) in chain forward", "\(e)")
+            #expect(e.object == .rule(chain: "forward", index: bad.table.chains[1].rules.count), "\(e)")
             #expect(e.origin == "drones.d/x.conf:9:2", "\(e)")
             print("rejected as expected: \(e)")
             #expect(try listing(ns) == before)
@@ -156,7 +156,7 @@ struct KernelTests {
                                                              origin: "drones.d/y.conf:3:9"))
             let refused = try #require(throws: NetlinkError.self) { try c.apply(overlap) }
             #expect(refused.kind == .rejected, "\(refused)")
-            #expect(refused.object?.hasPrefix("set drones_v4") == true, "\(refused)")
+            #expect(refused.object?.description.hasPrefix("set drones_v4") == true, "\(refused)")
             print("rejected as expected: \(refused)")
             #expect(try listing(ns) == before)
         }
@@ -189,7 +189,7 @@ struct KernelTests {
             // Deleting what is not there is a typed error naming the element.
             let e = try #require(throws: NetlinkError.self) { try c.deleteElements(table: "dronewall", set: v4, elements: [e4]) }
             #expect(e.errno == ENOENT, "\(e)")
-            #expect(e.object == "set learned_v4 element 198.51.100.77", "\(e)")
+            #expect(e.object == .element(set: "learned_v4", value: "198.51.100.77"), "\(e)")
         }
     }
 

@@ -18,7 +18,7 @@ import NetfilterTesting
             NamedSet(name: "marks", keyType: .ipv4Address, dataType: .mark,
                      elements: [SetElement(key: .network(Fixtures.net("192.0.2.1")), data: .verdict(.accept))]),
         ])))
-        #expect(e.object == "set marks element 192.0.2.1")
+        #expect(e.object == .element(set: "marks", value: "192.0.2.1"))
         #expect(e.detail == "value accept is not of type mark")
     }
 
@@ -26,7 +26,7 @@ import NetfilterTesting
         let e = try #require(linearizeError(Table(name: "dronewall", chains: [
             Chain(name: "c", rules: [Rule([.equals(.socketUID, .mark(0x800), negated: false)], [], .verdict(.drop))]),
         ])))
-        #expect(e.object == "rule 1 in chain c")
+        #expect(e.object == .rule(chain: "c", index: 1))
         #expect(e.detail == "meta skuid cannot be compared with 0x00000800")
     }
 
@@ -34,6 +34,6 @@ import NetfilterTesting
         let e = try #require(linearizeError(Table(name: "dronewall", sets: [
             NamedSet(name: "macs", keyType: .etherAddress, elements: [SetElement(key: .ether([2, 0, 0xab]))]),
         ])))
-        #expect(e.object == "set macs element 02:00:ab")
+        #expect(e.object == .element(set: "macs", value: "02:00:ab"))
     }
 }

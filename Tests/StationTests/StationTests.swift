@@ -290,7 +290,7 @@ final class FakeResolver: StationResolving {
             // `[drone a]` is line 3 of the test config.
             let origin = try #require(error.origin)
             #expect(origin.file == "/etc/dw/dronewall.conf" && origin.line == 3)
-            #expect(error.object == "chain drone_a")
+            #expect(error.object == .chain("drone_a"))
         }
     }
 }

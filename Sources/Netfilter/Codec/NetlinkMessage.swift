@@ -5,17 +5,46 @@ import Glibc
 
 /// Netlink messages and acks as plain bytes: the boundary where tests fake the kernel.
 
-/// What a message creates, deletes or reads, for error reports.
+/// The kernel object a message creates, deletes or reads, as error reports name it.
+public enum KernelObject: Sendable, Hashable, CustomStringConvertible {
+    case batch
+    case table(family: String, name: String)
+    case chain(String)
+    case set(String)
+    /// The rule's position in its chain, from 1.
+    case rule(chain: String, index: Int)
+    /// One element, by its value as nft writes it (or `interval start (0)`, `end of V` for the
+    /// interval markers nft adds).
+    case element(set: String, value: String)
+    /// Several elements in one message.
+    case elements(set: String, count: Int)
+
+    /// `rule 3 in chain drone_x`, `set endpoints_v4 element 192.0.2.1`, ...
+    public var description: String {
+        switch self {
+        case .batch: return "batch"
+        case let .table(family, name): return "table \(family) \(name)"
+        case let .chain(name): return "chain \(name)"
+        case let .set(name): return "set \(name)"
+        case let .rule(chain, index): return "rule \(index) in chain \(chain)"
+        case let .element(set, value): return "set \(set) element \(value)"
+        case let .elements(set, count): return "set \(set) elements (\(count))"
+        }
+    }
+}
+
+/// What a message creates, deletes or reads, and the config place that produced it.
 public struct MessageSubject: Sendable, Hashable, CustomStringConvertible {
-    /// A short description, e.g. `rule 3 in chain drone_x` or `set endpoints_v4 element 192.0.2.1`.
-    public var description: String
+    public var object: KernelObject
     /// The IR origin (config or catalogue place) of the object, if known.
     public var origin: SourceLocation?
 
-    public init(_ description: String, origin: SourceLocation? = nil) {
-        self.description = description
+    public init(_ object: KernelObject, origin: SourceLocation? = nil) {
+        self.object = object
         self.origin = origin
     }
+
+    public var description: String { object.description }
 }
 
 /// The kind of an nfnetlink message dronewall sends (nf_tables subsystem or batch control).

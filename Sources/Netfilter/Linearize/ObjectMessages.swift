@@ -30,7 +30,7 @@ struct Linearizer {
         if type == raw(NFT_MSG_NEWTABLE) { nftnl_table_set_u32(t.ptr, attr(NFTNL_TABLE_FLAGS), 0) }
         if let comment { t.setData(attr(NFTNL_TABLE_USERDATA), udataCommentTLV(comment)) }
         return NetlinkMessage(bytes: t.message(type, family: family, flags: flags),
-                              subject: MessageSubject("table \(TableFamily(nfproto: family)) \(tableName)"))
+                              subject: MessageSubject(.table(family: "\(TableFamily(nfproto: family))", name: tableName)))
     }
 
     // MARK: chains
@@ -46,7 +46,7 @@ struct Linearizer {
             c.setU32(attr(NFTNL_CHAIN_POLICY), base.policy == .accept ? UInt32(NF_ACCEPT) : UInt32(NF_DROP))
         }
         return NetlinkMessage(bytes: c.message(raw(NFT_MSG_NEWCHAIN), family: family, flags: NLM_F_CREATE),
-                              subject: MessageSubject("chain \(chain.name)", origin: chain.origin))
+                              subject: MessageSubject(.chain(chain.name), origin: chain.origin))
     }
 
     // MARK: sets
@@ -78,7 +78,7 @@ struct Linearizer {
         }
         s.setData(attr(NFTNL_SET_USERDATA), udata)
         return NetlinkMessage(bytes: s.message(raw(NFT_MSG_NEWSET), family: family, flags: NLM_F_CREATE),
-                              subject: MessageSubject("set \(set.name)", origin: set.origin))
+                              subject: MessageSubject(.set(set.name), origin: set.origin))
     }
 
     // MARK: rules
@@ -92,7 +92,7 @@ struct Linearizer {
     }
 
     func ruleSubject(_ rule: Rule, chain: Chain, index: Int) -> MessageSubject {
-        MessageSubject("rule \(index + 1) in chain \(chain.name)", origin: rule.origin ?? chain.origin)
+        MessageSubject(.rule(chain: chain.name, index: index + 1), origin: rule.origin ?? chain.origin)
     }
 
     /// The libnftnl rule with all its expressions; `subject` names it in errors.

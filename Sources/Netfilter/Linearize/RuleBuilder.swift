@@ -37,7 +37,7 @@ struct RuleBuilder {
     }
 
     func fail(_ why: String) -> NetlinkError {
-        NetlinkError(kind: .invalidRuleset, errno: EINVAL, object: subject.description, origin: subject.origin,
+        NetlinkError(kind: .invalidRuleset, errno: EINVAL, object: subject.object, origin: subject.origin,
                      operation: "linearize", detail: why)
     }
 

@@ -1,5 +1,6 @@
 import CNetfilter
 import NftModel
+import SourcePlaces
 
 extension Linearizer {
     /// Elements per NEWSETELEM message; keeps each message far below the 64 KiB attribute limit.
@@ -26,13 +27,12 @@ extension Linearizer {
             if withSetID, let id = sets[set.name]?.id { s.setU32(attr(NFTNL_SET_ID), id) }
             for e in chunk { s.add(e.object) }
             let type = delete ? raw(NFT_MSG_DELSETELEM) : raw(NFT_MSG_NEWSETELEM)
-            let what = chunk.count == 1 ? "set \(set.name) element \(chunk.first!.subject.description)"
-                : "set \(set.name) elements (\(chunk.count))"
+            let what: KernelObject = chunk.count == 1 ? .element(set: set.name, value: chunk.first!.value)
+                : .elements(set: set.name, count: chunk.count)
             var m = NetlinkMessage(bytes: s.elementsMessage(type, family: family, flags: delete ? 0 : NLM_F_CREATE),
-                                   subject: MessageSubject(what, origin: chunk.count == 1 ? chunk.first!.subject.origin
+                                   subject: MessageSubject(what, origin: chunk.count == 1 ? chunk.first!.origin
                                                                                           : set.origin))
-            m.parts = chunk.map { MessageSubject("set \(set.name) element \($0.subject.description)",
-                                                 origin: $0.subject.origin ?? set.origin) }
+            m.parts = chunk.map { MessageSubject(.element(set: set.name, value: $0.value), origin: $0.origin ?? set.origin) }
             out.append(m)
         }
         return out
@@ -40,14 +40,16 @@ extension Linearizer {
 
     struct EncodedElement {
         let object: ElementObject
-        let subject: MessageSubject
+        /// How error reports name it: the value as nft writes it, or an interval marker.
+        let value: String
+        let origin: SourceLocation?
     }
 
     private func encodeElements(_ set: NamedSet, _ elements: [SetElement],
                                 firstSegment: Bool) throws(NetlinkError) -> [EncodedElement] {
         func fail(_ e: SetElement, _ why: String) -> NetlinkError {
             NetlinkError(kind: .invalidRuleset, errno: EINVAL,
-                         object: "set \(set.name) element \(NftTextRenderer.render(value: e.key))",
+                         object: .element(set: set.name, value: NftTextRenderer.render(value: e.key)),
                          origin: e.origin ?? set.origin, operation: "linearize", detail: why)
         }
         func makeElement(key: [UInt8], _ e: SetElement, end: Bool) throws(NetlinkError) -> ElementObject {
@@ -80,8 +82,7 @@ extension Linearizer {
                     throw fail(e, "key is not a single \(set.keyType.rawValue) (networks need flags interval)")
                 }
                 out.append(EncodedElement(object: try makeElement(key: key, e, end: false),
-                                          subject: MessageSubject(NftTextRenderer.render(value: e.key),
-                                                                  origin: e.origin)))
+                                          value: NftTextRenderer.render(value: e.key), origin: e.origin))
             }
             return out
         }
@@ -100,7 +101,7 @@ extension Linearizer {
         if firstSegment, let first = ranges.first, first.first.contains(where: { $0 != 0 }) {
             let zero = [UInt8](repeating: 0, count: first.first.count)
             out.append(EncodedElement(object: try makeElement(key: zero, first.element, end: true),
-                                      subject: MessageSubject("interval start (0)", origin: first.element.origin)))
+                                      value: "interval start (0)", origin: first.element.origin))
         }
         for r in ranges {
             let start = try makeElement(key: r.first, r.element, end: false)
@@ -110,10 +111,10 @@ extension Linearizer {
                 start.setData(attr(NFTNL_SET_ELEM_USERDATA), udataU32(1 /* NFTNL_UDATA_SET_ELEM_FLAGS */, 1))
             }
             let text = NftTextRenderer.render(value: r.element.key)
-            out.append(EncodedElement(object: start, subject: MessageSubject(text, origin: r.element.origin)))
+            out.append(EncodedElement(object: start, value: text, origin: r.element.origin))
             if let after {
                 out.append(EncodedElement(object: try makeElement(key: after, r.element, end: true),
-                                          subject: MessageSubject("end of \(text)", origin: r.element.origin)))
+                                          value: "end of \(text)", origin: r.element.origin))
             }
         }
         return out
