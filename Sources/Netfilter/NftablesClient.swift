@@ -5,16 +5,21 @@ import NftModel
 import Glibc
 #endif
 
-/// Applies, updates, reads back and removes dronewall's nftables table through a transport.
+/// Applies, updates, reads back and removes one nftables table through a transport.
 ///
 /// Every change is one netlink batch, which the kernel commits all or nothing.
 public final class NftablesClient {
     public let transport: NetlinkTransport
+    /// The one table this client works on (dronewall owns exactly one).
+    public let table: String
+    public let family: TableFamily
     private var nextSequence: UInt32
 
     /// `firstSequence`: the sequence number of the first message sent (tests pin it).
-    public init(transport: NetlinkTransport, firstSequence: UInt32 = 1) {
+    public init(transport: NetlinkTransport, table: String, family: TableFamily = .inet, firstSequence: UInt32 = 1) {
         self.transport = transport
+        self.table = table
+        self.family = family
         self.nextSequence = firstSequence
     }
 
@@ -23,6 +28,10 @@ public final class NftablesClient {
     /// The messages `apply` sends, without sending them (batch begin and end included).
     public func applyBatch(_ ruleset: Ruleset) throws(NetlinkError) -> [NetlinkMessage] {
         let table = ruleset.table
+        guard table.name == self.table, table.family == family else {
+            throw NetlinkError(kind: .invalidRuleset, errno: EINVAL, object: .table(family: "\(table.family)", name: table.name),
+                               operation: "linearize", detail: "this client writes table \(family) \(self.table) only")
+        }
         let lin = Linearizer(table: table)
         // Make sure the table exists so that deleting it cannot fail, then replace it.
         var body = [lin.tableMessage(raw(NFT_MSG_NEWTABLE), flags: NLM_F_CREATE),
@@ -33,7 +42,7 @@ public final class NftablesClient {
         for s in table.sets {
             body.append(lin.setMessage(s))
             if !s.elements.isEmpty {
-                body += try lin.elementMessages(s, s.elements, delete: false, firstSegment: true, withSetID: true)
+                body += try lin.elementMessages(s, s.elements, .creatingSet)
             }
         }
         for c in table.chains {
@@ -43,7 +52,7 @@ public final class NftablesClient {
     }
 
     /// Wraps `body` in batch begin/end, numbers every message and asks for an ack on each.
-    private func batch(_ body: [NetlinkMessage]) -> [NetlinkMessage] {
+    func batch(_ body: [NetlinkMessage]) -> [NetlinkMessage] {
         var all = [NetlinkMessage(bytes: buildBatchControl(begin: true, flags: NLM_F_ACK))]
         for var m in body {
             m.bytes[6] |= UInt8(NLM_F_ACK)
@@ -83,7 +92,7 @@ public final class NftablesClient {
         let learned = Set(ruleset.learnedSets.map(\.name))
         for i in ruleset.table.sets.indices where learned.contains(ruleset.table.sets[i].name) {
             let set = ruleset.table.sets[i]
-            guard let live = try elements(table: ruleset.table.name, family: ruleset.table.family, set: set.name) else {
+            guard let live = try elements(set: set.name) else {
                 continue
             }
             let own = Set(set.elements.map(\.key))
@@ -105,9 +114,9 @@ public final class NftablesClient {
         return carried
     }
 
-    /// Deletes `table` (only it) and reports whether it existed.
+    /// Deletes the table (only it) and reports whether it existed.
     @discardableResult
-    public func flush(table: String, family: TableFamily = .inet) throws(NetlinkError) -> Bool {
+    public func flush() throws(NetlinkError) -> Bool {
         let lin = Linearizer(family: family, tableName: table)
         do {
             try send(batch([lin.tableMessage(raw(NFT_MSG_DELTABLE), flags: 0)]), operation: "flush")
@@ -117,42 +126,8 @@ public final class NftablesClient {
         }
     }
 
-    /// Adds elements to an existing set or map (e.g. learned addresses with a timeout), in one batch.
-    /// `set` gives the name, types and flags (its own elements are ignored).
-    public func addElements(table: String, family: TableFamily = .inet, set: NamedSet,
-                            elements: [SetElement]) throws(NetlinkError) {
-        guard !elements.isEmpty else { return }
-        let lin = Linearizer(family: family, tableName: table)
-        let body = try lin.elementMessages(set, elements, delete: false, firstSegment: false, withSetID: false)
-        try send(batch(body), operation: "add elements")
-    }
-
-    /// Deletes elements from an existing set or map, in one batch (absent elements are an error, ENOENT).
-    public func deleteElements(table: String, family: TableFamily = .inet, set: NamedSet,
-                               elements: [SetElement]) throws(NetlinkError) {
-        guard !elements.isEmpty else { return }
-        let lin = Linearizer(family: family, tableName: table)
-        let keysOnly = elements.map { SetElement(key: $0.key, data: $0.data, origin: $0.origin) }
-        let body = try lin.elementMessages(set, keysOnly, delete: true, firstSegment: false, withSetID: false)
-        try send(batch(body), operation: "delete elements")
-    }
-
-    /// Deletes and adds elements of several sets in one batch, in the order given (a delete
-    /// then an add of the same key replaces it atomically: a new value or a fresh timeout).
-    public func changeElements(table: String, family: TableFamily = .inet,
-                               _ changes: [ElementChange]) throws(NetlinkError) {
-        let lin = Linearizer(family: family, tableName: table)
-        var body: [NetlinkMessage] = []
-        for c in changes where !c.elements.isEmpty {
-            let elements = c.delete ? c.elements.map { SetElement(key: $0.key, data: $0.data, origin: $0.origin) } : c.elements
-            body += try lin.elementMessages(c.set, elements, delete: c.delete, firstSegment: false, withSetID: false)
-        }
-        guard !body.isEmpty else { return }
-        try send(batch(body), operation: "update learned elements")
-    }
-
     /// Sends a batch and turns the first error ack into a `NetlinkError` naming its object.
-    private func send(_ messages: [NetlinkMessage], operation: String) throws(NetlinkError) {
+    func send(_ messages: [NetlinkMessage], operation: String) throws(NetlinkError) {
         let acks: [NetlinkAck]
         do {
             acks = try transport.sendBatch(messages)

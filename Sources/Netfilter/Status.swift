@@ -55,8 +55,8 @@ public struct SetStatus: Sendable, Hashable {
 }
 
 extension NftablesClient {
-    /// Reads back `table`; nil when it does not exist.
-    public func status(table: String, family: TableFamily = .inet) throws(NetlinkError) -> TableStatus? {
+    /// Reads back the client's table; nil when it does not exist.
+    public func status() throws(NetlinkError) -> TableStatus? {
         var lastError: NetlinkError?
         // A dump interrupted by a concurrent change is retried a few times.
         for _ in 0..<3 {
@@ -164,60 +164,5 @@ extension NftablesClient {
             sets.append(SetStatus(name: name, elementCount: count))
         }
         return TableStatus(family: family, name: table, comment: comment, handle: handle, chains: chains, sets: sets)
-    }
-}
-
-/// Elements to delete from or add to one set, as part of one batch.
-public struct ElementChange: Sendable {
-    public var set: NamedSet
-    public var delete: Bool
-    public var elements: [SetElement]
-    public init(set: NamedSet, delete: Bool, elements: [SetElement]) {
-        self.set = set
-        self.delete = delete
-        self.elements = elements
-    }
-}
-
-/// A set element as the kernel reports it (for carrying learned addresses over a re-apply,
-/// and for `explain`).
-public struct KernelElement: Sendable, Hashable {
-    public var key: [UInt8]
-    public var data: [UInt8]?
-    public var timeoutMilliseconds: UInt64?
-    /// Time left before the kernel removes the element.
-    public var expiresMilliseconds: UInt64?
-    public var comment: String?
-
-    public init(key: [UInt8], data: [UInt8]? = nil, timeoutMilliseconds: UInt64? = nil,
-                expiresMilliseconds: UInt64? = nil, comment: String? = nil) {
-        (self.key, self.data, self.timeoutMilliseconds) = (key, data, timeoutMilliseconds)
-        (self.expiresMilliseconds, self.comment) = (expiresMilliseconds, comment)
-    }
-}
-
-extension NftablesClient {
-    /// The elements of one set; nil when the table or set does not exist.
-    public func elements(table: String, family: TableFamily = .inet, set name: String) throws(NetlinkError) -> [KernelElement]? {
-        let q = SetObject()
-        q.setString(attr(NFTNL_SET_TABLE), table)
-        q.setString(attr(NFTNL_SET_NAME), name)
-        var m = NetlinkMessage(bytes: buildMessage(raw(NFT_MSG_GETSETELEM), family: family.nfproto, flags: NLM_F_DUMP) {
-            nftnl_set_elems_nlmsg_build_payload($0, q.ptr)
-        })
-        m.sequence = takeSequence()
-        let replies: [NetlinkMessage]
-        do {
-            replies = try transport.request(m)
-        } catch where error.isNotFound {
-            return nil
-        } catch {
-            var e = error
-            e.operation = "list elements of set \(name)"
-            throw e
-        }
-        let collected = SetObject()
-        for r in replies { _ = withHeader(r) { nftnl_set_elems_nlmsg_parse($0, collected.ptr) } }
-        return collected.elements()
     }
 }

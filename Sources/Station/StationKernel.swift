@@ -19,6 +19,6 @@ extension NftablesClient: StationKernel {
     }
 
     public func tableStatus() throws(NetlinkError) -> TableStatus? {
-        try status(table: KernelLayout.tableName)
+        try status()
     }
 }

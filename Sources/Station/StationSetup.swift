@@ -1,6 +1,7 @@
 import DronewallConfig
 import DronewallPolicy
 import FlowLog
+import KernelLayout
 import Netfilter
 import StationResolver
 
@@ -30,7 +31,7 @@ extension Station {
     /// Applies `snapshot` and returns (`dronewalld --once`: no flow log, no resolver).
     public static func applyOnce(_ snapshot: PolicySnapshot, log: (String) -> Void) throws(StationError) {
         do {
-            _ = try NftablesClient(transport: try KernelTransport()).apply(snapshot.ruleset)
+            _ = try NftablesClient(transport: try KernelTransport(), table: KernelLayout.tableName).apply(snapshot.ruleset)
         } catch {
             throw .kernel("applying table inet \(snapshot.ruleset.table.name) failed", error)
         }
@@ -65,7 +66,7 @@ extension Station {
         }
         let kernel: NftablesClient
         do {
-            kernel = NftablesClient(transport: try KernelTransport())
+            kernel = NftablesClient(transport: try KernelTransport(), table: KernelLayout.tableName)
         } catch {
             throw .kernel("cannot open a netlink socket", error)
         }

@@ -47,7 +47,6 @@ public final class Learner: @unchecked Sendable {
     struct Entry { var mask: UInt32; var expires: UInt64; var name: String }
 
     private let client: NftablesClient
-    private let table: String
     private let queue = DispatchQueue(label: "dronewalld.learner")
     private let lock = NIOLock()
     // Guarded by `lock`.
@@ -64,9 +63,9 @@ public final class Learner: @unchecked Sendable {
     public var batches: Int { queue.sync { batchCount } }
     public var learnedElements: Int { queue.sync { elementCount } }
 
-    public init(client: NftablesClient, table: String = KernelLayout.tableName) {
+    /// `client` is bound to the table whose learned sets this learner fills.
+    public init(client: NftablesClient) {
         self.client = client
-        self.table = table
     }
 
     /// Reads what the kernel already holds in `sets` (addresses carried over from before this
@@ -75,7 +74,7 @@ public final class Learner: @unchecked Sendable {
         let now = Learner.nowMilliseconds()
         queue.sync {
             for set in sets {
-                guard let live = try? client.elements(table: table, set: set.name) else { continue }
+                guard let live = try? client.elements(set: set.name) else { continue }
                 for e in live where e.key.count == 4 || e.key.count == 16 {
                     let mask = e.data.map { d in d.count == 4 ? d.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) } : 0 } ?? 0
                     let a = IPNetwork(bytes: e.key, prefixLength: e.key.count * 8)
@@ -136,7 +135,7 @@ public final class Learner: @unchecked Sendable {
         var plan = Plan()
         for r in requests { plan.add(r, now: now, known: &known) }
         do {
-            try client.changeElements(table: table, plan.changes())
+            try client.change(plan.changes(), operation: "update learned elements")
             batchCount += 1
             elementCount += plan.count
             remember(requests, now: now)
@@ -171,11 +170,10 @@ public final class Learner: @unchecked Sendable {
     /// of both values and the longer timeout, in one batch.
     private func replace(_ set: NamedSet, _ element: SetElement) throws(NetlinkError) {
         do {
-            try client.changeElements(table: table, [ElementChange(set: set, delete: false, elements: [element])])
+            try client.change([.add([element], to: set)], operation: "update learned elements")
         } catch where error.isAlreadyExists {
             var merged = element
-            let old = SetElement(key: element.key)
-            if let live = try? client.elements(table: table, set: set.name)?.first(where: {
+            if let live = try? client.elements(set: set.name)?.first(where: {
                 .network(IPNetwork(bytes: $0.key, prefixLength: $0.key.count * 8)) == element.key
             }) {
                 if let d = live.data, d.count == 4, case let .mark(new)? = element.data {
@@ -184,8 +182,8 @@ public final class Learner: @unchecked Sendable {
                 }
                 merged.timeoutMilliseconds = max(element.timeoutMilliseconds ?? 0, live.expiresMilliseconds ?? 0)
             }
-            try client.changeElements(table: table, [ElementChange(set: set, delete: true, elements: [old]),
-                                                     ElementChange(set: set, delete: false, elements: [merged])])
+            try client.change([.delete(keys: [element.key], from: set), .add([merged], to: set)],
+                              operation: "update learned elements")
             if case let .mark(m)? = merged.data, case let .network(a) = element.key {
                 known[set.name, default: [:]][a]?.mask = m
             }
@@ -279,8 +277,8 @@ public final class Learner: @unchecked Sendable {
         }
 
         func changes() -> [ElementChange] {
-            order.compactMap { deletes[$0].map { ElementChange(set: $0.0, delete: true, elements: $0.1) } }
-                + order.compactMap { adds[$0].map { ElementChange(set: $0.0, delete: false, elements: $0.1) } }
+            order.compactMap { deletes[$0].map { ElementChange.delete(keys: $0.1.map(\.key), from: $0.0) } }
+                + order.compactMap { adds[$0].map { ElementChange.add($0.1, to: $0.0) } }
         }
     }
 

@@ -1,6 +1,7 @@
 import DronewallConfig
 import DronewallPolicy
 import FlowLog
+import KernelLayout
 import Netfilter
 import NftModel
 import NetAddress
@@ -60,7 +61,7 @@ public final class ResolverService: StationResolving, @unchecked Sendable {
         guard !addresses.isEmpty else {
             throw ResolverSetupError("no upstream resolver: set [station] dns-upstream, or list a nameserver in /etc/resolv.conf")
         }
-        learner = Learner(client: NftablesClient(transport: try KernelTransport()))
+        learner = Learner(client: NftablesClient(transport: try KernelTransport(), table: KernelLayout.tableName))
         learner.preload(snapshot.learnedSets)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let upstream = UDPUpstream(servers: addresses)

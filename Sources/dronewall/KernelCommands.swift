@@ -15,7 +15,7 @@ import KernelLayout
 func withKernel<T>(_ operation: String, sources: Diagnostics? = nil,
                    _ body: (NftablesClient) throws(NetlinkError) -> T) throws -> T {
     do {
-        let client = NftablesClient(transport: try KernelTransport())
+        let client = NftablesClient(transport: try KernelTransport(), table: KernelLayout.tableName)
         return try body(client)
     } catch {
         if error.isPermissionDenied {
@@ -75,7 +75,7 @@ struct Flush: ParsableCommand {
 
     func run() throws {
         let existed = try withKernel("flush") { client throws(NetlinkError) in
-            try client.flush(table: KernelLayout.tableName)
+            try client.flush()
         }
         print(existed ? "deleted table inet \(KernelLayout.tableName)" : "table inet \(KernelLayout.tableName) was not present")
     }
@@ -94,7 +94,7 @@ struct Status: ParsableCommand {
 
     func run() throws {
         let status = try withKernel("status") { client throws(NetlinkError) in
-            try client.status(table: KernelLayout.tableName)
+            try client.status()
         }
         guard let status else {
             print("table inet \(KernelLayout.tableName): not present — nothing is enforced")

@@ -24,14 +24,14 @@ struct LearnedAddress {
     /// Learned addresses for `name` and names below it; nil when the kernel cannot be read
     /// here (not root), [] when there are none.
     static func read(for name: String) -> [LearnedAddress]? {
-        guard let client = try? NftablesClient(transport: KernelTransport()),
-              let status = try? client.status(table: KernelLayout.tableName) else { return nil }
+        guard let client = try? NftablesClient(transport: KernelTransport(), table: KernelLayout.tableName),
+              let status = try? client.status() else { return nil }
         var out: [LearnedAddress] = []
         let sets = status.sets.map(\.name).filter {
             $0 == KernelLayout.learnedV4 || $0 == KernelLayout.learnedV6 || HostSetName(parsing: $0)?.learned == true
         }
         for set in sets {
-            guard let elements = try? client.elements(table: KernelLayout.tableName, set: set) else { continue }
+            guard let elements = try? client.elements(set: set) else { continue }
             for e in elements {
                 guard let c = e.comment, HostPattern.domain(name).covers(name: c), e.key.count == 4 || e.key.count == 16 else { continue }
                 let mask = set == KernelLayout.learnedV4 || set == KernelLayout.learnedV6 ? e.data.flatMap { d in

@@ -10,7 +10,7 @@ import Glibc
 @Suite struct FakeTransportTests {
     @Test func applySendsOneBatchInOrderWithAcks() throws {
         let fake = RecordingTransport()
-        let client = NftablesClient(transport: fake, firstSequence: 100)
+        let client = NftablesClient(transport: fake, table: "dronewall", firstSequence: 100)
         let small = Ruleset(table: Table(name: "dronewall",
             sets: [NamedSet(name: "ifs", keyType: .interfaceName, elements: [SetElement(key: .interfaceName("wlan0"))])],
             chains: [Chain(name: "drone_x", rules: [Rule([], [.counter], .verdict(.drop))]),
@@ -33,7 +33,7 @@ import Glibc
 
     @Test func fullFixtureLinearizes() throws {
         let fake = RecordingTransport()
-        let client = NftablesClient(transport: fake)
+        let client = NftablesClient(transport: fake, table: "dronewall")
         try client.apply(Fixtures.ruleset)
         let kinds = fake.batches[0].map(\.kind)
         let rules = Fixtures.ruleset.table.chains.reduce(0) { $0 + $1.rules.count }
@@ -44,7 +44,7 @@ import Glibc
 
     @Test func errorAckNamesObjectAndOrigin() throws {
         let fake = RecordingTransport()
-        let client = NftablesClient(transport: fake)
+        let client = NftablesClient(transport: fake, table: "dronewall")
         let batch = try client.applyBatch(Fixtures.ruleset)
         // Find the first rule of chain drone_survey and make the "kernel" refuse it.
         let k = try #require(batch.firstIndex { $0.subject?.description == "rule 1 in chain drone_survey" })
@@ -61,7 +61,7 @@ import Glibc
 
     @Test func errorOffsetNamesTheElement() throws {
         let fake = RecordingTransport()
-        let client = NftablesClient(transport: fake)
+        let client = NftablesClient(transport: fake, table: "dronewall")
         let batch = try client.applyBatch(Fixtures.ruleset)
         let k = try #require(batch.firstIndex { $0.kind == .newSetElement && $0.subject?.description.contains("endpoints_v4") == true })
         let m = batch[k]
@@ -82,7 +82,7 @@ import Glibc
 
     @Test func permissionDeniedIsDistinguishable() throws {
         let fake = RecordingTransport()
-        let client = NftablesClient(transport: fake)
+        let client = NftablesClient(transport: fake, table: "dronewall")
         fake.failures = [0: (errno: EPERM, extendedAck: nil, offset: nil)]
         let e = try #require(throws: NetlinkError.self) { try client.apply(Fixtures.ruleset) }
         #expect(e.isPermissionDenied)
@@ -92,12 +92,12 @@ import Glibc
 
     @Test func timeoutElementsAddAndDelete() throws {
         let fake = RecordingTransport()
-        let client = NftablesClient(transport: fake)
+        let client = NftablesClient(transport: fake, table: "dronewall")
         let set = Fixtures.ruleset.table.set(named: "learned_v4")!
         let element = SetElement(key: .network(Fixtures.net("198.51.100.77")), data: .mark(1),
                                  timeoutMilliseconds: 90_000, origin: "learned.conf:1:1")
-        try client.addElements(table: "dronewall", set: set, elements: [element])
-        try client.deleteElements(table: "dronewall", set: set, elements: [element])
+        try client.change([.add([element], to: set)])
+        try client.change([.delete(keys: [element.key], from: set)])
         #expect(fake.batches.map { $0.map(\.kind) } == [[.batchBegin, .newSetElement, .batchEnd],
                                                            [.batchBegin, .deleteSetElement, .batchEnd]])
         let add = fake.batches[0][1], del = fake.batches[1][1]
@@ -113,7 +113,7 @@ import Glibc
 
     @Test func invalidIRIsRejectedBeforeSending() throws {
         let fake = RecordingTransport()
-        let client = NftablesClient(transport: fake)
+        let client = NftablesClient(transport: fake, table: "dronewall")
         let bad = Ruleset(table: Table(name: "dronewall",
             sets: [NamedSet(name: "hosts", keyType: .ipv4Address,
                             elements: [SetElement(key: .network(Fixtures.net("192.0.2.0/24")), origin: "x.conf:3:7")])]))
@@ -125,16 +125,16 @@ import Glibc
 
     @Test func flushReportsWhetherTableExisted() throws {
         let fake = RecordingTransport()
-        let client = NftablesClient(transport: fake)
-        #expect(try client.flush(table: "dronewall"))
+        let client = NftablesClient(transport: fake, table: "dronewall")
+        #expect(try client.flush())
         #expect(fake.batches[0].map(\.kind) == [.batchBegin, .deleteTable, .batchEnd])
         fake.failures = [1: (errno: ENOENT, extendedAck: nil, offset: nil)]
-        #expect(try !client.flush(table: "dronewall"))
+        #expect(try !client.flush())
     }
 
     @Test func statusParsesDumps() throws {
         let fake = RecordingTransport()
-        let client = NftablesClient(transport: fake)
+        let client = NftablesClient(transport: fake, table: "dronewall")
         // Answer dumps with the objects we would send: the parsers read them like kernel replies.
         let sent = try client.applyBatch(Fixtures.ruleset)
         fake.requestHandler = { (req: NetlinkMessage) throws(NetlinkError) -> [NetlinkMessage] in
@@ -153,7 +153,7 @@ import Glibc
             default: return []
             }
         }
-        let status = try #require(try client.status(table: "dronewall"))
+        let status = try #require(try client.status())
         #expect(status.chains.map(\.name) == ["drone_survey", "forward", "output"])
         #expect(status.chains[1].hook == .forward)
         #expect(status.chains[0].rules.count == 3)
@@ -166,7 +166,7 @@ import Glibc
         fake.requestHandler = { (_: NetlinkMessage) throws(NetlinkError) -> [NetlinkMessage] in
             throw NetlinkError(kind: .rejected, errno: ENOENT, operation: "request")
         }
-        #expect(try client.status(table: "dronewall") == nil)
+        #expect(try client.status() == nil)
     }
 }
 

@@ -65,7 +65,7 @@ struct KernelTests {
     }
 
     func client(_ ns: Namespace) throws -> NftablesClient {
-        NftablesClient(transport: try KernelTransport(networkNamespace: ns.name, timeoutSeconds: 10))
+        NftablesClient(transport: try KernelTransport(networkNamespace: ns.name, timeoutSeconds: 10), table: "dronewall")
     }
 
     // MARK: tests
@@ -126,10 +126,10 @@ struct KernelTests {
             #expect(tables.split(separator: "\n").sorted() == ["table inet dronewall", "table inet other"])
             #expect(try listing(ns, table: "inet other") == foreign)
 
-            #expect(try c.flush(table: "dronewall"))
+            #expect(try c.flush())
             #expect(try nft(ns, "list", "tables") == "table inet other\n")
             #expect(try listing(ns, table: "inet other") == foreign)
-            #expect(try !c.flush(table: "dronewall"))
+            #expect(try !c.flush())
             #expect(try listing(ns, table: "inet other") == foreign)
         }
     }
@@ -170,24 +170,24 @@ struct KernelTests {
             let v6 = Fixtures.ruleset.table.set(named: "learned_v6")!
             let e4 = SetElement(key: .network(Fixtures.net("198.51.100.77")), data: .mark(0x11), timeoutMilliseconds: 120_000)
             let e6 = SetElement(key: .network(Fixtures.net("2001:db8::77")), data: .mark(0x12), timeoutMilliseconds: 60_000)
-            try c.addElements(table: "dronewall", set: v4, elements: [e4])
-            try c.addElements(table: "dronewall", set: v6, elements: [e6])
+            try c.change([.add([e4], to: v4)])
+            try c.change([.add([e6], to: v6)])
             var text = try listing(ns)
             #expect(text.contains("198.51.100.77 timeout 2m : 0x00000011"), "\(text)")
             #expect(text.contains("2001:db8::77 timeout 1m : 0x00000012"), "\(text)")
-            let status = try #require(try c.status(table: "dronewall"))
+            let status = try #require(try c.status())
             #expect((status.sets.first { $0.name == "learned_v4" }?.elementCount) == 2)
             #expect((status.sets.first { $0.name == "learned_v6" }?.elementCount) == 1)
 
-            try c.deleteElements(table: "dronewall", set: v4, elements: [e4])
-            try c.deleteElements(table: "dronewall", set: v6, elements: [e6])
+            try c.change([.delete(keys: [e4.key], from: v4)])
+            try c.change([.delete(keys: [e6.key], from: v6)])
             text = try listing(ns)
             #expect(!text.contains("198.51.100.77"), "\(text)")
             #expect(!text.contains("2001:db8::77"), "\(text)")
             #expect(text.contains("198.51.100.9 timeout 1h"), "\(text)")
 
             // Deleting what is not there is a typed error naming the element.
-            let e = try #require(throws: NetlinkError.self) { try c.deleteElements(table: "dronewall", set: v4, elements: [e4]) }
+            let e = try #require(throws: NetlinkError.self) { try c.change([.delete(keys: [e4.key], from: v4)]) }
             #expect(e.errno == ENOENT, "\(e)")
             #expect(e.object == .element(set: "learned_v4", value: "198.51.100.77"), "\(e)")
         }
@@ -201,10 +201,10 @@ struct KernelTests {
             let v4 = Fixtures.ruleset.table.set(named: "learned_v4")!
             let e4 = SetElement(key: .network(Fixtures.net("198.51.100.78")), data: .mark(0x5), timeoutMilliseconds: 120_000,
                                 comment: "flysafe-api.dji.com")
-            try c.addElements(table: "dronewall", set: v4, elements: [e4])
+            try c.change([.add([e4], to: v4)])
             let carried = try c.apply(Fixtures.ruleset)
             #expect(carried >= 1)
-            let live = try #require(try c.elements(table: "dronewall", set: "learned_v4"))
+            let live = try #require(try c.elements(set: "learned_v4"))
             let mine = try #require(live.first { $0.key == [198, 51, 100, 78] }, "\(live)")
             #expect(mine.comment == "flysafe-api.dji.com")
             #expect(mine.data == [5, 0, 0, 0])
@@ -214,7 +214,7 @@ struct KernelTests {
             // Without carrying, a re-apply starts empty (the fixture's own elements only).
             try c.apply(Fixtures.ruleset, carryingLearnedElements: false)
             #expect(try !listing(ns).contains("198.51.100.78"))
-            #expect(try c.elements(table: "dronewall", set: "no_such_set") == nil)
+            #expect(try c.elements(set: "no_such_set") == nil)
         }
     }
 
@@ -230,7 +230,7 @@ struct KernelTests {
                 defer { done.signal() }
                 outcome.dropped = dropNetAdminForCurrentThread()
                 do {
-                    let c = NftablesClient(transport: try KernelTransport(networkNamespace: name, timeoutSeconds: 5))
+                    let c = NftablesClient(transport: try KernelTransport(networkNamespace: name, timeoutSeconds: 5), table: "dronewall")
                     try c.apply(Fixtures.ruleset)
                 } catch {
                     outcome.error = error
@@ -268,7 +268,7 @@ struct KernelTests {
             let c = try client(ns)
             try c.apply(Ruleset(table: table))
             try c.apply(Ruleset(table: table))
-            let s = try #require(try c.status(table: "dronewall"))
+            let s = try #require(try c.status())
             #expect(s.chains.count == 403)
             #expect((s.sets.first { $0.name == "many" }?.elementCount) == 6000)
         }
@@ -277,7 +277,7 @@ struct KernelTests {
     @Test func statusReadsBack() throws {
         try withNamespace { ns in
             let c = try client(ns)
-            #expect(try c.status(table: "dronewall") == nil)
+            #expect(try c.status() == nil)
             try c.apply(Fixtures.ruleset)
             // Loopback traffic passes the output chain; let it hit the counter of a catch-all rule.
             _ = try nft(ns, "insert", "rule", "inet", "dronewall", "output", "counter")
@@ -285,7 +285,7 @@ struct KernelTests {
             for _ in 0..<2 { // two UDP datagrams to the discard port (no ping in minimal images)
                 _ = try run(["ip", "netns", "exec", ns.name, "bash", "-c", "echo x > /dev/udp/127.0.0.1/9"])
             }
-            let s = try #require(try c.status(table: "dronewall"))
+            let s = try #require(try c.status())
             #expect(s.chains.map(\.name) == ["drone_survey", "forward", "output"])
             #expect(s.chains.map(\.hook) == [nil, .forward, .output])
             #expect(s.chains.map(\.rules.count) == [3, 16, 4])

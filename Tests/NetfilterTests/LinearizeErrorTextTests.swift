@@ -7,7 +7,7 @@ import NetfilterTesting
 /// (`NftTextRenderer.render(value:)`), and never a trap on a malformed IR value.
 @Suite struct LinearizeErrorTextTests {
     func linearizeError(_ table: Table) -> NetlinkError? {
-        do { _ = try NftablesClient(transport: RecordingTransport()).applyBatch(Ruleset(table: table)) } catch {
+        do { _ = try NftablesClient(transport: RecordingTransport(), table: table.name).applyBatch(Ruleset(table: table)) } catch {
             return error
         }
         return nil

@@ -20,7 +20,7 @@ struct LearnerKernelTests {
             var d = diags
             let compiled = PolicySnapshot.build(config: cfg, catalogue: Catalogue(), resolveUser: { _ in nil }, into: &d)?.ruleset
             let ruleset = try #require(compiled, "\(d.rendered)")
-            let client = NftablesClient(transport: try KernelTransport(networkNamespace: ns))
+            let client = NftablesClient(transport: try KernelTransport(networkNamespace: ns), table: "dronewall")
             try client.apply(ruleset)
             try body(client)
         }
@@ -37,7 +37,7 @@ struct LearnerKernelTests {
     }
 
     func element(_ c: NftablesClient, _ set: String, _ key: [UInt8]) throws -> KernelElement? {
-        try c.elements(table: "dronewall", set: set)?.first { $0.key == key }
+        try c.elements(set: set)?.first { $0.key == key }
     }
 
     @Test func learnsRefreshesAndUnites() throws {
@@ -56,7 +56,7 @@ struct LearnerKernelTests {
             let u = try #require(try element(c, "learned_v4", [203, 0, 113, 7]))
             #expect(u.data == [UInt8(Category.geofence.bit | Category.flightLogs.bit), 0, 0, 0])
             #expect((u.expiresMilliseconds ?? 0) > 300_000)
-            #expect(try c.elements(table: "dronewall", set: "learned_v4")?.count == 1)
+            #expect(try c.elements(set: "learned_v4")?.count == 1)
         }
     }
 
@@ -88,7 +88,7 @@ struct LearnerKernelTests {
             try learn(l, .init(addresses: [a], mask: 0, name: "tiles.example.org", timeoutMilliseconds: 60_000,
                                hostSets: [("d", .allow)]))
             #expect(try element(c, "drone_d_allow_dns_v4", a.bytes) != nil)
-            #expect(try c.elements(table: "dronewall", set: "learned_v4")?.isEmpty == true, "mask 0: no class")
+            #expect(try c.elements(set: "learned_v4")?.isEmpty == true, "mask 0: no class")
             // The element vanishes behind the learner's back (a re-apply without carrying it):
             // the next refresh must still land.
             let conf = "[drone d]\naddress = 192.0.2.10\npolicy = allowlist\nallow-host = tiles.example.org\n"
@@ -121,8 +121,8 @@ struct LearnerKernelTests {
             }
             group.wait()
             #expect(failures.n == 0)
-            #expect(try c.elements(table: "dronewall", set: "learned_v4")?.count == 250)
-            #expect(try c.elements(table: "dronewall", set: "learned_v6")?.count == 400)
+            #expect(try c.elements(set: "learned_v4")?.count == 250)
+            #expect(try c.elements(set: "learned_v6")?.count == 400)
             #expect(l.batches < 400, "requests that wait share a batch (\(l.batches) batches)")
         }
     }

@@ -18,7 +18,7 @@ import Glibc
     let y = try! IPNetwork.parse("203.0.113.8")
     let v6 = try! IPNetwork.parse("2001:db8:c::7")
 
-    func learner(_ kernel: FakeSetKernel) -> Learner { Learner(client: NftablesClient(transport: kernel)) }
+    func learner(_ kernel: FakeSetKernel) -> Learner { Learner(client: NftablesClient(transport: kernel, table: "dronewall")) }
 
     func learn(_ l: Learner, _ r: Learner.Request) -> Result<Void, NetlinkError> {
         let done = DispatchSemaphore(value: 0)
@@ -47,7 +47,7 @@ import Glibc
         plan.add(request([x, v6], [.geofence]), now: 0, known: &known)
         plan.add(request([x], [.firmware], name: "dl.djicdn.com", hostSets: [("d", .allow)]), now: 0, known: &known)
         let changes = plan.changes()
-        #expect(changes.map { "\($0.delete ? "delete" : "add") \($0.set.name) \($0.elements.count)" }
+        #expect(changes.map { "\($0.isDelete ? "delete" : "add") \($0.set.name) \($0.elements.count)" }
                 == ["add learned_v4 1", "add learned_v6 1", "add drone_d_allow_dns_v4 1"])
         #expect(changes[0].elements[0].data == .mark(Category.geofence.bit | Category.firmware.bit),
                 "the same address twice in one batch: one element, categories united")
@@ -57,7 +57,7 @@ import Glibc
         // Next batch: what this learner wrote is replaced, deleted by key first.
         var next = Learner.Plan()
         next.add(request([x], [.maps]), now: 1_000, known: &known)
-        #expect(next.changes().map { "\($0.delete ? "delete" : "add") \($0.set.name)" }
+        #expect(next.changes().map { "\($0.isDelete ? "delete" : "add") \($0.set.name)" }
                 == ["delete learned_v4", "add learned_v4"])
         #expect(next.changes()[0].elements[0].data == nil, "a delete names the key alone")
         #expect(next.changes()[1].elements[0].data

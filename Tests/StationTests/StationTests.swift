@@ -277,7 +277,7 @@ final class FakeResolver: StationResolving {
     @Test func aRefusedDroneChainNamesItsConfigSection() throws {
         let snapshot = try StationTests.snapshot()
         let transport = RecordingTransport()
-        let client = NftablesClient(transport: transport)
+        let client = NftablesClient(transport: transport, table: KernelLayout.tableName)
         try client.apply(snapshot.ruleset, carryingLearnedElements: false)
         let batch = try #require(transport.batches.last)
         let index = try #require(batch.firstIndex { $0.subject?.description == "chain drone_a" })

@@ -6,16 +6,26 @@ extension Linearizer {
     /// Elements per NEWSETELEM message; keeps each message far below the 64 KiB attribute limit.
     static let elementsPerMessage = 128
 
+    /// How a batch refers to a set, and what nft adds around the elements.
+    enum ElementEncoding {
+        /// In the batch that creates the set: by its batch id, and interval sets get nft's
+        /// interval-end element at zero (nft adds it when a set is created with elements).
+        case creatingSet
+        /// Added to a set the kernel already holds (no leading zero segment).
+        case addingToLiveSet
+        /// Deleted from a set the kernel holds.
+        case deletingFromLiveSet
+    }
+
     /// NEWSETELEM or DELSETELEM messages for `elements` of `set`, split into chunks.
-    ///
-    /// `firstSegment`: for interval sets, whether to add nft's interval-end element at zero
-    /// (nft does when the set is created with elements or is empty; not on later updates).
-    func elementMessages(_ set: NamedSet, _ elements: [SetElement], delete: Bool, firstSegment: Bool,
-                         withSetID: Bool) throws(NetlinkError) -> [NetlinkMessage] {
+    func elementMessages(_ set: NamedSet, _ elements: [SetElement],
+                         _ encoding: ElementEncoding) throws(NetlinkError) -> [NetlinkMessage] {
+        let delete = encoding == .deletingFromLiveSet
+        let creating = encoding == .creatingSet
         // A map element is deleted by its key; a value given with it is left out, as nft does.
         var keyed = set
         if delete && elements.allSatisfy({ $0.data == nil }) { keyed.dataType = nil }
-        let encoded = try encodeElements(keyed, elements, firstSegment: firstSegment)
+        let encoded = try encodeElements(keyed, elements, firstSegment: creating)
         var out: [NetlinkMessage] = []
         var start = 0
         while start < encoded.count {
@@ -24,7 +34,7 @@ extension Linearizer {
             let s = SetObject()
             s.setString(attr(NFTNL_SET_TABLE), tableName)
             s.setString(attr(NFTNL_SET_NAME), set.name)
-            if withSetID, let id = sets[set.name]?.id { s.setU32(attr(NFTNL_SET_ID), id) }
+            if creating, let id = sets[set.name]?.id { s.setU32(attr(NFTNL_SET_ID), id) }
             for e in chunk { s.add(e.object) }
             let type = delete ? raw(NFT_MSG_DELSETELEM) : raw(NFT_MSG_NEWSETELEM)
             let what: KernelObject = chunk.count == 1 ? .element(set: set.name, value: chunk.first!.value)
