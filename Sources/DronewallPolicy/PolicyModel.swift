@@ -125,7 +125,9 @@ public enum PolicyModel {
             for a in allows {
                 let shared = index.endpoints(serving: a.value.bit).filter { $0.mask & blocked != 0 }
                 guard !shared.isEmpty else { continue }
-                let shown = shared.prefix(3).map { e in "\(e.pattern) (also \(CategorySet(rawValue: e.mask & blocked).categories.map(\.rawValue).joined(separator: ", ")))" }
+                let shown = shared.prefix(3).map { e in
+                    "\(e.pattern) (also \(CategorySet(rawValue: e.mask & blocked).categories.map(\.rawValue).joined(separator: ", ")))"
+                }
                 let more = shared.count > 3 ? " and \(shared.count - 3) more" : ""
                 diags.warning("allow = \(a.value.rawValue) has no effect for \(shown.joined(separator: "; "))\(more): "
                               + "a host is allowed only when every category it serves is allowed",

@@ -134,8 +134,8 @@ public final class Station {
         }
         if now - lastPrune >= intervals.prune {
             let station = snapshot.config.station
-            parts.writer.prune(olderThanMicros: saturatingDifference(now, saturatingMicros(seconds: station.logRetentionSeconds)),
-                               maxBytes: station.logMaxBytes)
+            let cutoff = saturatingDifference(now, saturatingMicros(seconds: station.logRetentionSeconds))
+            parts.writer.prune(olderThanMicros: cutoff, maxBytes: station.logMaxBytes)
             lastPrune = now
         }
     }
