@@ -54,6 +54,7 @@ lab_ns "$LAB_CLOUD" ip -6 route add local 2001:db8:e::3:0/112 dev lo
 } > "$TMP/hosts"
 ip netns exec "$LAB_CLOUD" dnsmasq --keep-in-foreground --no-resolv --no-hosts --addn-hosts="$TMP/hosts" \
     --local-ttl=2 --listen-address=198.51.100.2 --bind-interfaces --user=root --pid-file="$TMP/dnsmasq.pid" \
+    --log-queries --log-facility="$TMP/upstream-queries.log" \
     --cname=alias.example.net,flysafe-api.dji.com >"$TMP/dnsmasq.log" 2>&1 &
 # DoT listener: something answers on 853, so only the station can make it fail.
 ip netns exec "$LAB_CLOUD" python3 "$LAB_DIR/tcp_probe.py" listen 853 </dev/null >/dev/null 2>&1 &
@@ -107,8 +108,8 @@ expect "bravo (allowlist) resolves its allow-host name" "NOERROR 198.51.100.113"
 expect "... and reaches it: allowlist by name" open "$(port_open bravo 198.51.100.113 443)"
 learned drone_bravo_allow_dns_v4 | grep -q 198.51.100.113 && ok "bravo's allow-host set learned the name's address" \
     || fail "drone_bravo_allow_dns_v4: $(learned drone_bravo_allow_dns_v4)"
-expect "bravo resolves an unlisted name" "NOERROR 198.51.100.114" "$(q bravo www.example.org)"
-expect "... but cannot reach it" closed "$(port_open bravo 198.51.100.114 443)"
+expect "bravo (allowlist) gets NXDOMAIN for an unlisted name" NXDOMAIN "$(q bravo www.example.org)"
+expect "... and cannot reach its address anyway" closed "$(port_open bravo 198.51.100.114 443)"
 expect "bravo gets NXDOMAIN for a vendor name" NXDOMAIN "$(q bravo dl.djicdn.com)"
 
 expect "delta (monitor) resolves a geofence name" "NOERROR 198.51.100.110" "$(q delta flysafe-api.dji.com)"
@@ -120,6 +121,17 @@ expect "bravo: DNS over TLS to port 853 fails" closed "$(port_open bravo 198.51.
 expect "a public DoH resolver's name is sinkholed" NXDOMAIN "$(q alpha dns.google)"
 expect "... for monitor drones it resolves (recorded as would-block)" "NOERROR 198.51.100.115" "$(q delta dns.google)"
 expect "the unknown device's DNS goes to the station too" NXDOMAIN "$(q unknown flysafe-api.dji.com)"
+
+# --- a query name is data: isolate and allowlist keep it on the station ---
+leak="x$RANDOM$RANDOM.tunnel.example.org"
+expect "an unknown device (isolate) gets a local NXDOMAIN for a name no one lists" NXDOMAIN "$(q unknown "u-$leak")"
+expect "bravo (allowlist) gets a local NXDOMAIN for it too" NXDOMAIN "$(q bravo "b-$leak")"
+expect "alpha (local-data) still resolves names through the upstream" "NOERROR 198.51.100.114" "$(q alpha www.example.org)"
+sleep 0.5
+grep -q "query\[A\] www.example.org" "$TMP/upstream-queries.log" && ok "the upstream logs the queries it gets" \
+    || fail "no query log from the upstream: $(tail -3 "$TMP/upstream-queries.log" 2>&1)"
+grep -q "$leak" "$TMP/upstream-queries.log" && fail "the upstream saw a name isolate or allowlist may not send: \
+$(grep "$leak" "$TMP/upstream-queries.log")" || ok "the upstream never saw the names isolate and allowlist may not send"
 
 # --- names in reports and in explain ---
 sleep 2 # one flush
@@ -137,6 +149,10 @@ has drone=delta protocol=dns host=flysafe-api.dji.com verdict=would-block \
     && ok "report: monitor's query as would-block" || fail "report lacks delta's would-block: $json"
 has drone=alpha protocol=dns host=dns.google category=dns-bypass \
     && ok "report: the DoH name attempt as dns-bypass" || fail "report lacks dns-bypass: $json"
+has "drone=*" protocol=dns host="u-$leak" category=all verdict=blocked \
+    && ok "report: the unknown device's refused query" || fail "report lacks the unknown device's query: $json"
+has drone=bravo protocol=dns host="b-$leak" category=unlisted verdict=blocked \
+    && ok "report: bravo's unlisted query" || fail "report lacks bravo's unlisted query: $json"
 ex=$(lab_ns "$LAB_STATION" "$DW" explain flysafe-api.dji.com "${CAT[@]}")
 echo "$ex" | grep -Eq "learned: +198.51.100.110 .*expires in" && ok "explain shows the learned address and its time left" \
     || fail "explain: $ex"

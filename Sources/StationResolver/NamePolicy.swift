@@ -101,6 +101,26 @@ public struct NamePolicy: Sendable {
         return d
     }
 
+    /// Whether a question may be asked upstream at all, decided on the name alone, before
+    /// anything leaves the station: nil to forward, else why it is answered locally. A query
+    /// name is data (`<data>.attacker.example` tunnels through any resolver that forwards it),
+    /// so isolate forwards nothing and allowlist only the names it allows.
+    public func beforeForwarding(_ name: String, for asker: DronePolicy) -> LogReason? {
+        switch asker.kind {
+        case .isolate:
+            return .all
+        case .allowlist:
+            if asker.blockHosts.contains(where: { $0.value.covers(name: name) }) { return .host }
+            if asker.allowHosts.contains(where: { $0.value.covers(name: name) }) { return nil }
+            // A catalogued name whose categories are all allowed (a shared host is allowed only
+            // when everything it serves is).
+            if let e = index.match(domain: name), e.mask & asker.blocked.rawValue == 0 { return nil }
+            return .unlisted
+        case .localData, .monitor:
+            return nil
+        }
+    }
+
     /// True when `name` is one of the public resolvers' names or below one.
     func isResolverName(_ name: String) -> Bool {
         HostPattern.domainAndParents(name).contains { resolverNames.contains(String($0)) }

@@ -23,6 +23,8 @@ public final class ResolverStats: @unchecked Sendable {
     public struct Snapshot: Sendable, Equatable {
         public var queries = 0, answered = 0, sinkholed = 0, malformedQueries = 0, malformedAnswers = 0
         public var upstreamFailures = 0, learnFailures = 0, learnedAnswers = 0, refusedBusy = 0
+        /// Answered by the station without asking upstream (isolate, allowlist's unlisted names).
+        public var answeredLocally = 0
     }
     private let lock = NIOLock()
     private var s = Snapshot()
@@ -135,6 +137,11 @@ public final class ResolverCore: @unchecked Sendable {
             return loop.makeSucceededFuture(refusal(query, DNSRcode.refused))
         }
         let question = query.questions[0].name
+        if let reason = policy.beforeForwarding(question, for: asker) {
+            stats.count { $0.answeredLocally += 1 }
+            note(question, reason, .blocked, client, policy)
+            return loop.makeSucceededFuture(sinkhole == .null ? sinkholeResponse(query) : refusal(query, DNSRcode.nxDomain))
+        }
         // The upstream sees an id of ours, not the drone's: spoofing an answer takes guessing
         // both it and the query's random source port.
         let upstreamID = UInt16.random(in: 0...UInt16.max)

@@ -90,7 +90,8 @@ public final class ResolverService: StationResolving, @unchecked Sendable {
         learner.waitUntilIdle()
         try? group.syncShutdownGracefully()
         let s = core.stats.snapshot
-        return "resolver: \(s.queries) queries, \(s.answered) answered, \(s.sinkholed) sinkholed, \(s.learnedAnswers) answers "
+        return "resolver: \(s.queries) queries, \(s.answered) answered, \(s.sinkholed) sinkholed, "
+            + "\(s.answeredLocally) answered without asking upstream, \(s.learnedAnswers) answers "
             + "learned in \(learner.batches) batches; dropped as malformed: \(s.malformedQueries) queries, "
             + "\(s.malformedAnswers) answers; \(s.upstreamFailures) upstream failures, \(s.learnFailures) learning failures"
     }

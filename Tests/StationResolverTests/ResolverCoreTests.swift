@@ -16,7 +16,10 @@ import KernelLayout
     final class FakeUpstream: UpstreamForwarder, @unchecked Sendable {
         var answers: [String: (DNSMessage) -> [UInt8]] = [:]
         var delay: TimeAmount?
+        /// Every name that reached the upstream.
+        var asked: [String] = []
         func forward(_ query: [UInt8], id: UInt16, on loop: any EventLoop) -> EventLoopFuture<[UInt8]> {
+            if let q = try? DNSMessage.parse(query) { asked.append(q.questions[0].name) }
             guard let q = try? DNSMessage.parse(query), let make = answers[q.questions[0].name] else {
                 return loop.makeFailedFuture(UDPUpstream.NoAnswer())
             }
@@ -57,7 +60,10 @@ import KernelLayout
     func core(sinkhole: DNSSinkhole = .nxdomain, maximumInFlight: Int = 2048, perDrone: Int = 512) -> ResolverCore {
         let reader = MemoryReader([
             "/etc/dw/dronewall.conf": "[drone loc]\naddress = 192.0.2.10\npolicy = local-data\nallow = firmware\n"
-                + "[drone two]\naddress = 192.0.2.11\npolicy = local-data\n",
+                + "[drone two]\naddress = 192.0.2.11\npolicy = local-data\n"
+                + "[drone iso]\naddress = 192.0.2.12\npolicy = isolate\n"
+                + "[drone list]\naddress = 192.0.2.13\npolicy = allowlist\nallow = firmware\nallow-host = tiles.example.org\n"
+                + "block-host = bad.tiles.example.org\n",
             "/usr/share/dw/vendors/acme.rules": """
                 [vendor acme]
                 name = Acme
@@ -125,6 +131,30 @@ import KernelLayout
         let learned = try #require(learner.completedAt.first)
         #expect(learned > before && learned <= after, "the answer waited for the learner")
         #expect(events.all.isEmpty)
+    }
+
+    /// A query name is data: what a drone may not send must not reach the upstream either.
+    @Test func isolateAndAllowlistKeepQueryNamesOnTheStation() throws {
+        let ports = KernelLayout.dnsPorts(base: 15300, drones: ["iso", "list", "loc", "two"])
+        for name in ["tiles.example.org", "fw.acme.example", "x7f3a.tunnel.example.net", "bad.tiles.example.org"] {
+            upstream.answers[name] = { Self.answer($0) }
+        }
+        let c = core()
+        let iso = try #require(try ask(c, "x7f3a.tunnel.example.net", port: ports["iso"]!))
+        #expect(iso.flags.rcode == DNSRcode.nxDomain)
+        let unlisted = try #require(try ask(c, "x7f3a.tunnel.example.net", port: ports["list"]!))
+        #expect(unlisted.flags.rcode == DNSRcode.nxDomain)
+        let blocked = try #require(try ask(c, "bad.tiles.example.org", port: ports["list"]!))
+        #expect(blocked.flags.rcode == DNSRcode.nxDomain)
+        #expect(upstream.asked.isEmpty, "nothing was forwarded: \(upstream.asked)")
+        #expect(events.all.map { "\($0.drone) \($0.reason) \($0.host ?? "")" }
+                == ["iso all x7f3a.tunnel.example.net", "list unlisted x7f3a.tunnel.example.net", "list host bad.tiles.example.org"],
+                "every refused query is recorded")
+        #expect(c.stats.snapshot.answeredLocally == 3)
+        // What allowlist allows is still asked: its allow-host name and an allowed catalogue entry.
+        #expect(try ask(c, "tiles.example.org", port: ports["list"]!)?.flags.rcode == DNSRcode.noError)
+        #expect(try ask(c, "fw.acme.example", port: ports["list"]!)?.flags.rcode == DNSRcode.noError)
+        #expect(upstream.asked == ["tiles.example.org", "fw.acme.example"])
     }
 
     @Test func learningFailureFailsClosed() throws {
