@@ -80,12 +80,18 @@ CAT=(--catalogue "$ROOT/rules/vendors" --catalogue "$LAB_DIR/vendors.d")
 CONF=(--config "$LAB_DIR/lab.conf")
 
 lab_up
+# NAT64: the cloud also answers at the images of two IPv4 endpoints under the lab's NAT64
+# prefix (RFC 6052), as an IPv6-only uplink with 464XLAT would deliver them.
+NAT64_GEOFENCE=2001:db8:64::cb00:710a   # 203.0.113.10
+NAT64_FIRMWARE=2001:db8:64::cb00:711e   # 203.0.113.30
+for a in $NAT64_GEOFENCE $NAT64_FIRMWARE; do lab_ns "$LAB_CLOUD" ip -6 addr add "$a/128" dev lo nodad; done
 
 # --- positive control: before any policy every drone reaches every endpoint, so a
 #     "closed" below can only come from dronewall ---
 for d in alpha bravo charlie delta unknown station; do
     for a in $LAB_GEOFENCE4 $LAB_GEOFENCE6 $LAB_SHARED4 $LAB_SHARED6 $LAB_FIRMWARE4 $LAB_FIRMWARE6 \
-             $LAB_VENDOR4 $LAB_VENDOR6 $LAB_PLAIN4 $LAB_PLAIN6 $LAB_BLOCKED4 $LAB_BLOCKED6; do
+             $LAB_VENDOR4 $LAB_VENDOR6 $LAB_PLAIN4 $LAB_PLAIN6 $LAB_BLOCKED4 $LAB_BLOCKED6 \
+             $NAT64_GEOFENCE $NAT64_FIRMWARE; do
         r=$(lab_connect "$d" "$a")
         [ "$r" = open ] || fail "control: $d -> $a is $r before any policy (lab broken)"
     done
@@ -116,6 +122,14 @@ matrix delta   open     open   open     open   open   open     # address, monito
 matrix unknown closed   closed closed   closed closed closed   # no drone: unknown-devices = isolate
 matrix station closed   closed closed   closed open   open   4242  # user drone in output, local-data
 matrix station open     open   open     open   open   open     # the station's own traffic is not a drone
+
+# --- NAT64: an IPv4 endpoint reached at its image under the uplink's prefix is the same endpoint ---
+expect "alpha -> geofence through NAT64 ($NAT64_GEOFENCE)" closed "$(lab_connect alpha $NAT64_GEOFENCE)"
+expect "alpha -> firmware through NAT64 ($NAT64_FIRMWARE)" open "$(lab_connect alpha $NAT64_FIRMWARE)"
+expect "bravo (allowlist) -> geofence through NAT64" closed "$(lab_connect bravo $NAT64_GEOFENCE)"
+expect "delta (monitor) -> geofence through NAT64" open "$(lab_connect delta $NAT64_GEOFENCE)"
+lab_ns "$LAB_STATION" nft list map inet dronewall endpoints_v6 | grep -q "64:ff9b::cb00:710a" \
+    && ok "the well-known prefix 64:ff9b::/96 carries the images too" || fail "no 64:ff9b:: images in endpoints_v6"
 
 # --- packets conntrack cannot track (SYN|FIN) must not slip past the category tests ---
 for a in $LAB_GEOFENCE4 $LAB_GEOFENCE6; do

@@ -34,6 +34,10 @@ public struct StationConfig: Sendable {
     /// Learned addresses live TTL + grace seconds (apps keep answers past their TTL).
     public var dnsGraceSeconds: Int64 = StationConfig.defaultDNSGraceSeconds
 
+    /// Local NAT64 prefixes (RFC 6052, /96) besides the well-known 64:ff9b::/96: a drone behind
+    /// an IPv6-only uplink reaches IPv4 endpoints at their images under these.
+    public var nat64Prefixes: [Located<IPNetwork>] = []
+
     public static let defaultDNSPortBase: UInt16 = 15300
     public static let defaultDNSGraceSeconds: Int64 = 300
     /// The grace may not go below this: a drone must find its answer's addresses still classified.

@@ -6,9 +6,9 @@ import NetAddress
 public struct ConfigReader {
     public static let defaultPath = "/etc/dronewall/dronewall.conf"
     static let stationKeys = ["drone-interfaces", "unknown-devices", "log-group", "log-retention", "log-max-size",
-                              "dns-resolver", "dns-upstream", "dns-port", "dns-sinkhole", "dns-grace"]
+                              "dns-resolver", "dns-upstream", "dns-port", "dns-sinkhole", "dns-grace", "nat64-prefix"]
     static let droneKeys = ["mac", "address", "interface", "user", "policy", "allow", "block", "allow-host", "block-host"]
-    static let listKeys: Set<String> = ["drone-interfaces", "mac", "address", "interface", "user", "allow", "block",
+    static let listKeys: Set<String> = ["drone-interfaces", "nat64-prefix", "mac", "address", "interface", "user", "allow", "block",
                                          "allow-host", "block-host"]
 
     let reader: SourceReader
@@ -109,6 +109,14 @@ public struct ConfigReader {
                     guard let n = network(w, &diags) else { continue }
                     if n.value.isHost { station.dnsUpstream.append(n) } else {
                         diags.error("dns-upstream takes addresses, not networks", at: w.location, length: w.text.count)
+                    }
+                }
+            case "nat64-prefix":
+                for w in entry.words {
+                    guard let n = network(w, &diags) else { continue }
+                    if !n.value.isIPv4 && n.value.prefixLength == 96 { station.nat64Prefixes.append(n) } else {
+                        diags.error("nat64-prefix takes IPv6 /96 prefixes (RFC 6052), like 2001:db8:64::/96",
+                                    at: w.location, length: w.text.count)
                     }
                 }
             case "dns-port":

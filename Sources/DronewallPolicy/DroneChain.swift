@@ -6,12 +6,16 @@ extension PolicyCompiler {
     /// Counting and rate-limited logging of one reason, one rule per family (the family match
     /// comes first so each counter sees only its packets). No verdict: the caller adds the
     /// drop in a separate rule, so a packet over the log limit is still dropped.
+    /// `families`: only those the matches can apply to (a match on an IPv6 field fixes it).
     static func logRules(drone: String, reason: LogReason, verdict: LogVerdict, group: UInt16,
-                         matches: [Match], origin: SourceLocation?) -> [Rule] {
+                         matches: [Match], origin: SourceLocation?,
+                         families: [NetworkFamily] = [.ipv4, .ipv6]) -> [Rule] {
         let prefix = LogPrefix(drone: drone, reason: reason, verdict: verdict).text
-        return [(NetworkFamily.ipv4, KernelLayout.logMeterV4, [Field.ipv4Source, .ipv4Destination]),
-                (.ipv6, KernelLayout.logMeterV6, [.ipv6Source, .ipv6Destination])].map { family, meter, key in
-            Rule([.family(family)] + matches,
+        return families.map { family in
+            let (meter, key): (String, [Field]) = family == .ipv4
+                ? (KernelLayout.logMeterV4, [.ipv4Source, .ipv4Destination])
+                : (KernelLayout.logMeterV6, [.ipv6Source, .ipv6Destination])
+            return Rule([.family(family)] + matches,
                  [.counter, .meterLimit(set: meter, key: key, perSecond: KernelLayout.logRatePerSecond,
                                         burst: KernelLayout.logBurst),
                   .log(prefix: prefix, group: group)], nil, origin: origin)
@@ -39,6 +43,12 @@ extension PolicyCompiler {
         let untracked = Match.conntrackState([.invalid, .untracked])
         var rules = log(.untracked, [untracked])
         rules.append(drop([untracked]))
+        // IPv4-mapped destinations never belong on the wire: dropped before any category test
+        // (monitor: logged as would-block, like the resolver bypasses).
+        let mapped = Match.equals(.ipv6Destination, .network(PolicyCompiler.ipv4MappedPrefix), negated: false)
+        rules += PolicyCompiler.logRules(drone: name, reason: .mappedAddress, verdict: policy == .monitor ? .wouldBlock : .blocked,
+                                         group: logGroup, matches: [mapped], origin: origin, families: [.ipv6])
+        if policy != .monitor { rules.append(drop([mapped])) }
         rules.append(Rule([], [], .verdict(.jump(KernelLayout.classifyChain)), origin: origin))
         var sets: [NamedSet] = []
 

@@ -101,12 +101,25 @@ public struct PolicyCompiler {
         return Ruleset(table: Table(name: KernelLayout.tableName, sets: tableSets, chains: chains, comment: comment))
     }
 
+    /// IPv4-mapped IPv6 addresses, ::ffff:0:0/96 (RFC 4291 2.5.5.2).
+    static let ipv4MappedPrefix = IPNetwork(bytes: [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 0, 0, 0, 0],
+                                            prefixLength: 96)
+
+    /// RFC 6052's well-known NAT64 prefix, 64:ff9b::/96.
+    static let wellKnownNAT64Prefix = IPNetwork(bytes: [0x00, 0x64, 0xff, 0x9b] + [UInt8](repeating: 0, count: 12),
+                                                prefixLength: 96)
+
     /// Catalogue networks (flattened so the most specific wins) and the empty learned maps.
     func endpointMaps() -> [NamedSet] {
         // (class bits, origin) per network: vendor networks, then public resolvers' addresses.
         var v4: [(IPNetwork, (UInt32, SourceLocation))] = [], v6: [(IPNetwork, (UInt32, SourceLocation))] = []
+        // Behind an IPv6-only uplink (464XLAT, DNS64) an IPv4 endpoint is reached at its NAT64
+        // image, so every IPv4 entry is listed under each NAT64 prefix too.
+        let nat64 = [PolicyCompiler.wellKnownNAT64Prefix] + station.nat64Prefixes.map(\.value)
         func add(_ n: IPNetwork, _ mask: UInt32, _ origin: SourceLocation) {
-            if n.isIPv4 { v4.append((n, (mask, origin))) } else { v6.append((n, (mask, origin))) }
+            guard n.isIPv4 else { v6.append((n, (mask, origin))); return }
+            v4.append((n, (mask, origin)))
+            for prefix in nat64 { if let image = n.nat64Image(under: prefix) { v6.append((image, (mask, origin))) } }
         }
         for e in catalogue.endpoints {
             if case let .network(n) = e.pattern { add(n, e.mask, e.location) }

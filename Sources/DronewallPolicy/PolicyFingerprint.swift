@@ -8,14 +8,14 @@ import KernelLayout
 enum PolicyFingerprint {
     /// Bump when the compiler emits different rules for the same policy, so that established
     /// flows are re-examined after an upgrade too.
-    static let rulesVersion = 1
+    static let rulesVersion = 2  // 2: NAT64 images, mapped-address drop
 
     /// Upper 16 bits of the conntrack mark, never 0 (see `KernelLayout.generationMask`).
     static func generation(station: StationConfig, drones: [DronePolicy], catalogue: Catalogue) -> UInt32 {
         var h = FNV1a()
         h.add("rules \(rulesVersion)")
         h.add("station \(station.droneInterfaces.map(\.value)) log \(station.logGroup) "
-              + "resolver \(station.dnsResolver) port \(station.dnsPortBase)")
+              + "resolver \(station.dnsResolver) port \(station.dnsPortBase) nat64 \(station.nat64Prefixes.map(\.value))")
         for d in drones {
             h.add("policy \(d.subject.word) \(d.kind.rawValue) blocked \(d.blocked.rawValue) would \(d.wouldBlock.rawValue) "
                   + "port \(d.resolverPort.map(String.init) ?? "-")")

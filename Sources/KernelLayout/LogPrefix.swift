@@ -15,6 +15,9 @@ public enum LogReason: Sendable, Hashable, CustomStringConvertible {
     case untracked
     /// A way around the station resolver (DoT/DoQ, DoH endpoints, other resolvers).
     case dnsBypass
+    /// An IPv4-mapped IPv6 destination (::ffff:0:0/96), which never belongs on the wire: a
+    /// way to reach an IPv4 endpoint past the IPv4 maps on a sloppy uplink.
+    case mappedAddress
 
     /// The word in log prefixes, flow records and reports.
     public var word: String {
@@ -25,6 +28,7 @@ public enum LogReason: Sendable, Hashable, CustomStringConvertible {
         case .unlisted: return "unlisted"
         case .untracked: return "untracked"
         case .dnsBypass: return "dns-bypass"
+        case .mappedAddress: return "mapped-address"
         }
     }
 
@@ -37,6 +41,7 @@ public enum LogReason: Sendable, Hashable, CustomStringConvertible {
         case "unlisted": self = .unlisted
         case "untracked": self = .untracked
         case "dns-bypass": self = .dnsBypass
+        case "mapped-address": self = .mappedAddress
         default:
             guard let c = Category(rawValue: word) else { return nil }
             self = .category(c)

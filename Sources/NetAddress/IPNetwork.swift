@@ -4,6 +4,13 @@ public struct IPNetwork: Sendable, Hashable {
     public var bytes: [UInt8]
     public var prefixLength: Int
 
+    /// The RFC 6052 image of this IPv4 network under an IPv6 /96 prefix (NAT64): the prefix's
+    /// 12 bytes, then the IPv4 address; nil for an IPv6 network or a prefix that is not /96.
+    public func nat64Image(under prefix: IPNetwork) -> IPNetwork? {
+        guard isIPv4, !prefix.isIPv4, prefix.prefixLength == 96 else { return nil }
+        return IPNetwork(bytes: Array(prefix.bytes.prefix(12)) + bytes, prefixLength: 96 + prefixLength)
+    }
+
     public init(bytes: [UInt8], prefixLength: Int) {
         precondition(bytes.count == 4 || bytes.count == 16, "IPNetwork needs 4 or 16 bytes")
         precondition(prefixLength >= 0 && prefixLength <= bytes.count * 8)

@@ -45,11 +45,13 @@ import KernelLayout
     @Test func localDataBlocksEveryCategoryButTheAllowedOnes() throws {
         let (r, d) = compile(text: "[drone a]\nmac = 02:00:00:00:00:01\npolicy = local-data\nallow = firmware maps\n")
         let rules = try chain(try #require(r, "\(d.rendered)"), "drone_a")
-        // Untracked packets first (logged, dropped), then two logging rules (IPv4, IPv6) per
-        // blocked category and one drop for all of them.
+        // Untracked packets first (logged, dropped), then IPv4-mapped destinations (logged,
+        // dropped), then two logging rules (IPv4, IPv6) per blocked category and one drop for all of them.
         #expect(rules[2] == "ct state invalid,untracked drop")
-        #expect(rules[3] == "jump classify")
-        let logging = rules.dropFirst(4).filter { $0.contains(" log prefix") && !$0.contains("cat=dns-bypass") }
+        #expect(rules[3].hasPrefix("meta nfproto ipv6 ip6 daddr ::ffff:0:0/96 counter") && rules[3].contains("cat=mapped-address"))
+        #expect(rules[4] == "ip6 daddr ::ffff:0:0/96 drop")
+        #expect(rules[5] == "jump classify")
+        let logging = rules.dropFirst(6).filter { $0.contains(" log prefix") && !$0.contains("cat=dns-bypass") }
         #expect(logging.count == 2 * (Category.allCases.count - 2))
         #expect(!rules.contains { $0.contains("cat=firmware") || $0.contains("cat=maps") })
         #expect(rules.filter { $0.hasSuffix("drop") }.last == "ct mark & 0x000007b7 != 0x00000000 drop")
@@ -108,9 +110,10 @@ import KernelLayout
         let rules = try chain(try #require(r), "drone_m")
         #expect(rules.filter { $0.hasSuffix("drop") } == ["ct state invalid,untracked drop",
                                                           "ct mark & 0x00000004 != 0x00000000 drop"])
+        #expect(rules.contains { $0.contains("cat=mapped-address would-block") })
         // Resolver bypasses (DoT, public resolvers) are logged as would-block too, not dropped.
         #expect(rules.filter { $0.contains("cat=dns-bypass would-block") }.count == 10)
-        let would = rules.filter { $0.contains("would-block") && !$0.contains("cat=dns-bypass") }
+        let would = rules.filter { $0.contains("would-block") && !$0.contains("cat=dns-bypass") && !$0.contains("cat=mapped-address") }
         #expect(would.count == 2 * (Category.allCases.count - 2)) // not media (blocked), not maps (allowed)
         #expect(!would.contains { $0.contains("cat=maps") || $0.contains("cat=media") })
         #expect(rules.last == "goto accept_flow")
@@ -230,6 +233,24 @@ import KernelLayout
         let (r, d) = compile(text: "[drone a]\nuser = nosuchuser\npolicy = monitor\n")
         #expect(r == nil)
         #expect(d.errors.map { "\($0.location!): \($0.message)" } == ["/t.conf:2:8: no such user 'nosuchuser' on this station"])
+    }
+
+    @Test func ipv4EntriesHaveNAT64Images() throws {
+        let text = "[station]\nnat64-prefix = 2001:db8:64::/96\n[drone a]\naddress = 192.0.2.10\npolicy = local-data\n"
+        let (r, d) = compile(text: text)
+        let ruleset = try #require(r, "\(d.rendered)")
+        let v4 = try #require(ruleset.table.set(named: "endpoints_v4")).elements
+        let v6 = try #require(ruleset.table.set(named: "endpoints_v6")).elements
+        let v4Net = try #require(v4.first { if case .network = $0.key { true } else { false } })
+        guard case let .network(n) = v4Net.key else { return }
+        for prefix in ["64:ff9b::/96", "2001:db8:64::/96"] {
+            let image = try #require(n.nat64Image(under: try IPNetwork.parse(prefix)))
+            #expect(v6.contains { $0.key == .network(image) && $0.data == v4Net.data }, "\(image) under \(prefix)")
+        }
+        #expect(try IPNetwork.parse("203.0.113.0/24").nat64Image(under: try IPNetwork.parse("64:ff9b::/96"))?.description
+                == "64:ff9b::cb00:7100/120")
+        let (bad, badDiags) = compile(text: "[station]\nnat64-prefix = 2001:db8:64::/64\n")
+        #expect(bad == nil && badDiags.rendered.contains("nat64-prefix takes IPv6 /96 prefixes"))
     }
 
     @Test func generationChangesWithPolicyAndOnlyThen() throws {
