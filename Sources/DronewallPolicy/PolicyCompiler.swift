@@ -19,7 +19,8 @@ public struct PolicyCompiler {
     /// The ruleset for `drones` (as `PolicyModel.validate` made them), stamped with `generation`:
     /// the fast-path match of the base chains and the mark `accept_flow` sets carry it, so a
     /// re-apply of the same policy keeps established flows, a changed one re-examines them.
-    public func compile(_ drones: [DronePolicy], generation gen: UInt32) -> Ruleset {
+    /// `fingerprint` goes into the table's comment beside the generation.
+    public func compile(_ drones: [DronePolicy], generation gen: UInt32, fingerprint: UInt64) -> Ruleset {
         var sets: [NamedSet] = []
         var droneChains: [Chain] = []
         let logGroup = station.logGroup
@@ -97,7 +98,7 @@ public struct PolicyCompiler {
             tableSets += dns.sets
             chains += dns.chains
         }
-        let comment = KernelLayout.tableComment(generation: gen, catalogue: catalogue.versionLabel)
+        let comment = TableComment(generation: gen, policy: fingerprint, catalogue: catalogue.versionLabel).text
         return Ruleset(table: Table(name: KernelLayout.tableName, sets: tableSets, chains: chains, comment: comment))
     }
 

@@ -10,9 +10,9 @@ enum PolicyFingerprint {
     /// flows are re-examined after an upgrade too.
     static let rulesVersion = 2  // 2: NAT64 images, mapped-address drop
 
-    /// Upper 16 bits of the conntrack mark, never 0 (see `KernelLayout.generationMask`).
-    static func generation(station: StationConfig, drones: [DronePolicy], catalogue: Catalogue) -> UInt32 {
-        var h = FNV1a()
+    /// A 64-bit hash of everything the rules are built from.
+    static func fingerprint(station: StationConfig, drones: [DronePolicy], catalogue: Catalogue) -> UInt64 {
+        var h = FNV1a64()
         h.add("rules \(rulesVersion)")
         h.add("station \(station.droneInterfaces.map(\.value)) log \(station.logGroup) "
               + "resolver \(station.dnsResolver) port \(station.dnsPortBase) nat64 \(station.nat64Prefixes.map(\.value))")
@@ -27,6 +27,13 @@ enum PolicyFingerprint {
         for r in catalogue.resolvers {
             h.add("resolver \(r.id) \(r.names.map(\.value)) \(r.addresses.map(\.value.description))")
         }
-        return (h.value % 0xffff + 1) << 16
+        return h.value
     }
+
+    /// The generation a fingerprint starts from: upper 16 bits of the conntrack mark, never 0
+    /// (see `KernelLayout.generationMask`).
+    static func generation(of fingerprint: UInt64) -> UInt32 { UInt32(fingerprint % 0xffff + 1) << 16 }
+
+    /// The generation after `g`, skipping 0.
+    static func next(after g: UInt32) -> UInt32 { ((g >> 16) % 0xffff + 1) << 16 }
 }

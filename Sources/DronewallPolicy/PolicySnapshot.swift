@@ -1,4 +1,5 @@
 import DronewallConfig
+import KernelLayout
 import NftModel
 
 /// Everything one load of config and catalogue decided: the validated policies, the ruleset
@@ -11,6 +12,8 @@ public struct PolicySnapshot: Sendable {
     public var drones: [DronePolicy]
     /// Names the policy (and the table's comment); also in the conntrack marks of accepted flows.
     public var generation: UInt32
+    /// The full hash the generation comes from: two policies are the same exactly when it is.
+    public var fingerprint: UInt64
     public var ruleset: Ruleset
 
     /// Validates and compiles an already-read config and catalogue; nil when that adds errors
@@ -21,11 +24,30 @@ public struct PolicySnapshot: Sendable {
         let errorsBefore = diags.errors.count
         let drones = PolicyModel.validate(config, catalogue: catalogue, resolveUser: resolveUser, into: &diags)
         guard diags.errors.count == errorsBefore else { return nil }
-        let generation = PolicyFingerprint.generation(station: config.station, drones: drones, catalogue: catalogue)
+        let fingerprint = PolicyFingerprint.fingerprint(station: config.station, drones: drones, catalogue: catalogue)
+        let generation = PolicyFingerprint.generation(of: fingerprint)
         let ruleset = PolicyCompiler(station: config.station, catalogue: catalogue)
-            .compile(drones, generation: generation)
+            .compile(drones, generation: generation, fingerprint: fingerprint)
         return PolicySnapshot(config: config, catalogue: catalogue, drones: drones, generation: generation,
-                              ruleset: ruleset)
+                              fingerprint: fingerprint, ruleset: ruleset)
+    }
+
+    /// This snapshot, with its generation moved on if the table in force (its comment given)
+    /// has the same generation for another policy: 16 bits collide once in 65,536 applies, and
+    /// a collision would keep established flows on the fast path under the new policy.
+    public func avoidingGeneration(of running: String?) -> PolicySnapshot {
+        guard let running = running.flatMap(TableComment.init(parsing:)), running.generation == generation,
+              running.policy != fingerprint else { return self }
+        var s = self
+        s.generation = PolicyFingerprint.next(after: generation)
+        s.ruleset = PolicyCompiler(station: config.station, catalogue: catalogue)
+            .compile(drones, generation: s.generation, fingerprint: fingerprint)
+        return s
+    }
+
+    /// True when `comment` (a table's) names this policy, whatever generation it was given.
+    public func isApplied(inComment comment: String?) -> Bool {
+        comment.flatMap(TableComment.init(parsing:))?.policy == fingerprint
     }
 
     /// The policy of a named drone.

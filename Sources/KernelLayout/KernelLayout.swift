@@ -80,17 +80,9 @@ public enum KernelLayout {
         return out
     }
 
-    /// The table's comment, kept by the kernel so `status` can say what is enforced:
-    /// `dronewall generation 0x1a2b; catalogue 2026-11-25 + 1 local file`.
-    public static func tableComment(generation: UInt32, catalogue: String) -> String {
-        "dronewall generation 0x\(String(generation >> 16, radix: 16)); catalogue \(catalogue)"
-    }
-
-    /// The catalogue version in a table comment written by `tableComment`, if any.
+    /// The catalogue version in a table comment, if any.
     public static func catalogueVersion(inComment comment: String?) -> String? {
-        guard let comment else { return nil }
-        let parts = comment.split(separator: ";").map { $0.drop { $0 == " " } }
-        return parts.first { $0.hasPrefix("catalogue ") }.map { String($0.dropFirst("catalogue ".count)) }
+        comment.flatMap(TableComment.init(parsing:))?.catalogue
     }
 
     /// Per-drone host sets: `drone_NAME_allow_v4`, `..._block_dns_v6`, ...

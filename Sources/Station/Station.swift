@@ -74,6 +74,8 @@ public final class Station {
     private var appliedComment: String?
     /// Set once this station's own policy is applied and its resolver runs.
     private var following = false
+    /// The table's comment at the last counter reading (before start: the table in force).
+    private var lastSeenComment: String?
     private var lastFlush: Int64 = 0, lastCounters: Int64 = 0, lastPrune: Int64 = 0
 
     public init(snapshot: PolicySnapshot, parts: Parts, intervals: Intervals = Intervals()) {
@@ -91,6 +93,7 @@ public final class Station {
     /// replaced), applies the policy, and starts the resolver the new table redirects DNS to.
     public func start() throws(StationError) {
         readCounters(parts.clock())
+        snapshot = snapshot.avoidingGeneration(of: lastSeenComment)
         do {
             _ = try parts.kernel.apply(snapshot.ruleset)
             parts.log("applied table inet \(snapshot.ruleset.table.name) for \(snapshot.config.drones.count) drone(s)")
@@ -212,6 +215,7 @@ public final class Station {
     func readCounters(_ now: Int64) {
         do {
             guard let status = try parts.kernel.tableStatus() else { return }
+            lastSeenComment = status.comment
             let (deltas, reading) = counters.deltas(from: status, identity: parts.counterIdentity(status.handle))
             parts.writer.recordKernelCounts(deltas, reading: reading, atMicros: now)
             if following { noticeReapply(status.comment) }
@@ -220,12 +224,13 @@ public final class Station {
         }
     }
 
-    /// The table's comment changed: when the config now compiles to exactly what the kernel
-    /// holds, follow it; a table applied from another config is left alone, with a warning.
+    /// The table's comment changed: when the config now compiles to exactly the policy the
+    /// kernel holds (the fingerprint in the comment), follow it; a table applied from another
+    /// config is left alone, with a warning.
     func noticeReapply(_ comment: String?) {
         guard comment != appliedComment else { return }
         appliedComment = comment
-        guard let fresh = parts.reload(), fresh.ruleset.table.comment == comment else {
+        guard let fresh = parts.reload(), fresh.isApplied(inComment: comment) else {
             parts.log("table inet dronewall was replaced with a policy that is not the config as it reads now; the "
                       + "resolver keeps deciding with the policy it has (restart dronewalld to change that)")
             return

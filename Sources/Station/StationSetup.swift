@@ -31,7 +31,8 @@ extension Station {
     /// Applies `snapshot` and returns (`dronewalld --once`: no flow log, no resolver).
     public static func applyOnce(_ snapshot: PolicySnapshot, log: (String) -> Void) throws(StationError) {
         do {
-            _ = try NftablesClient(transport: try KernelTransport(), table: KernelLayout.tableName).apply(snapshot.ruleset)
+            let client = NftablesClient(transport: try KernelTransport(), table: KernelLayout.tableName)
+            _ = try client.apply(snapshot.avoidingGeneration(of: try client.status()?.comment).ruleset)
         } catch {
             throw .kernel("applying table inet \(snapshot.ruleset.table.name) failed", error)
         }

@@ -52,10 +52,13 @@ struct Apply: ParsableCommand {
     var db: String = FlowStore.defaultPath
 
     func run() throws {
-        let (snapshot, diagnostics) = try Loading.load(source)
-        let (ruleset, config) = (snapshot.ruleset, snapshot.config)
+        let (loaded, diagnostics) = try Loading.load(source)
+        let config = loaded.config
+        var ruleset = loaded.ruleset
         let carried = try withKernel("apply", sources: diagnostics) { client throws(NetlinkError) in
-            try client.apply(ruleset, carryingLearnedElements: true)
+            // Never the running table's generation for another policy (see avoidingGeneration).
+            ruleset = loaded.avoidingGeneration(of: try client.status()?.comment).ruleset
+            return try client.apply(ruleset, carryingLearnedElements: true)
         }
         let t = ruleset.table
         print("applied table inet \(t.name): \(config.drones.count) drone(s), \(t.chains.count) chains, "

@@ -83,6 +83,34 @@ import KernelLayout
         #expect(s.ruleset.table.comment?.contains("generation 0x\(String(s.generation >> 16, radix: 16));") == true)
     }
 
+    @Test func aCollidingGenerationMovesOnAndTheSamePolicyKeepsIt() throws {
+        let s = try #require(snapshot(text: "[drone a]\naddress = 192.0.2.10\npolicy = local-data\n").0)
+        let collision = TableComment(generation: s.generation, policy: s.fingerprint &+ 1, catalogue: "x").text
+        let moved = s.avoidingGeneration(of: collision)
+        #expect(moved.generation != s.generation && moved.generation & 0xffff == 0 && moved.generation != 0)
+        let accept = try #require(moved.ruleset.table.chain(named: "accept_flow")).rules.map(NftTextRenderer.render(rule:))
+        #expect(accept == ["ct mark set ct mark | 0x\(String(moved.generation, radix: 16)) accept"])
+        #expect(TableComment(parsing: moved.ruleset.table.comment ?? "")?.generation == moved.generation)
+        #expect(moved.isApplied(inComment: moved.ruleset.table.comment), "the fingerprint stays: still this policy")
+        // The same policy keeps its generation (established flows stay on the fast path) ...
+        #expect(s.avoidingGeneration(of: s.ruleset.table.comment).generation == s.generation)
+        // ... another generation is no collision, and neither is no table.
+        let other = TableComment(generation: PolicyFingerprintProbe.next(s.generation), policy: 1, catalogue: nil).text
+        #expect(s.avoidingGeneration(of: other).generation == s.generation)
+        #expect(s.avoidingGeneration(of: nil).generation == s.generation)
+        // A comment from before fingerprints were recorded, with the same generation: moved on.
+        let old = "dronewall generation 0x\(String(s.generation >> 16, radix: 16)); catalogue x"
+        #expect(s.avoidingGeneration(of: old).generation != s.generation)
+    }
+
+    @Test func tableCommentsRoundTrip() {
+        let c = TableComment(generation: 0xffff_0000, policy: 0x0123_4567_89ab_cdef, catalogue: "2026-11-25 + 1 local file")
+        #expect(c.text == "dronewall generation 0xffff; policy 123456789abcdef; catalogue 2026-11-25 + 1 local file")
+        #expect(TableComment(parsing: c.text) == c)
+        #expect(TableComment(parsing: "something else") == nil)
+        #expect(KernelLayout.catalogueVersion(inComment: c.text) == "2026-11-25 + 1 local file")
+    }
+
     @Test func hostPatternsCoverOnLabelBoundaries() throws {
         let dji = HostPattern.domain("dji.com")
         #expect(dji.covers(name: "dji.com"))
@@ -102,4 +130,9 @@ extension String {
     func replacingOccurrences(of a: String, with b: String) -> String {
         split(separator: a, omittingEmptySubsequences: false).joined(separator: b)
     }
+}
+
+/// The generation after another, as the compiler moves it on (tests only need one that differs).
+enum PolicyFingerprintProbe {
+    static func next(_ g: UInt32) -> UInt32 { ((g >> 16) % 0xffff + 1) << 16 }
 }

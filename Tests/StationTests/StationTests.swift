@@ -152,6 +152,35 @@ import KernelLayout
         }
     }
 
+    @Test func aReapplyWhoseGenerationWasMovedOnIsFollowed() throws {
+        let fresh = try Self.snapshot(Self.config + "block-host = 198.51.100.0/24\n")
+        let resolver = FakeResolver()
+        try withStation(prepare: { $0.resolver = resolver; $0.reloaded = fresh }) { station, rig in
+            try station.start()
+            // `dronewall apply` moved the generation on (it collided with the running one).
+            let moved = TableComment(generation: 0x0001_0000, policy: fresh.fingerprint, catalogue: nil).text
+            rig.kernel.table = FakeKernel.table(handle: 2, comment: moved, packets: 0)
+            rig.clock.now += 6_000_000
+            try station.tick()
+            #expect(resolver.reloads == [fresh.generation], "the same policy, whatever its generation")
+            _ = station.stop(drainNFLOG: false)
+        }
+    }
+
+    @Test func startNeverReusesTheRunningGenerationForAnotherPolicy() throws {
+        try withStation(prepare: { rig in
+            let collision = TableComment(generation: rig.snapshot.generation, policy: rig.snapshot.fingerprint &+ 1,
+                                         catalogue: nil).text
+            rig.kernel.table = FakeKernel.table(handle: 1, comment: collision, packets: 0)
+        }) { station, rig in
+            try station.start()
+            let applied = try #require(rig.kernel.applied.last?.table.comment.flatMap(TableComment.init(parsing:)))
+            #expect(applied.generation != rig.snapshot.generation)
+            #expect(applied.policy == rig.snapshot.fingerprint)
+            _ = station.stop(drainNFLOG: false)
+        }
+    }
+
     @Test func aTableFromAnotherConfigIsNotFollowed() throws {
         let resolver = FakeResolver()
         try withStation(prepare: { $0.resolver = resolver; $0.reloaded = $0.snapshot }) { station, rig in
