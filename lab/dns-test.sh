@@ -173,16 +173,19 @@ expect "a name added to alpha's block-host is sinkholed without a restart" NXDOM
 expect "... and its address is closed to alpha" closed "$(port_open alpha 198.51.100.114 443)"
 expect "... but not to delta" open "$(port_open delta 198.51.100.114 443)"
 
-# --- expiry and refresh: TTL 2 s + grace 30 s ---
-q alpha mydjiflight.dji.com >/dev/null; q alpha fw-cache.djicdn.com >/dev/null; t0=$(date +%s)
-learned learned_v4 | grep -q 198.51.100.117 && learned learned_v4 | grep -q 198.51.100.118 \
-    && ok "both names learned" || fail "learned_v4: $(learned learned_v4)"
-sleep 20; q alpha fw-cache.djicdn.com >/dev/null
+# --- hold and expiry: TTL 2 s + grace 30 s; catalogued names are held for dns-hold (1 day) ---
+q alpha mydjiflight.dji.com >/dev/null; q alpha tiles.example.org >/dev/null; t0=$(date +%s)
+learned learned_v4 | grep -q 198.51.100.117 && learned drone_alpha_allow_dns_v4 | grep -q 198.51.100.113 \
+    && ok "both names learned" || fail "learned: $(learned learned_v4) $(learned drone_alpha_allow_dns_v4)"
 sleep $((t0 + 38 - $(date +%s)))
-learned learned_v4 | grep -q 198.51.100.117 && fail "an address not asked for again outlived TTL + grace" \
-    || ok "an address not asked for again expired after TTL + grace"
-learned learned_v4 | grep -q 198.51.100.118 && ok "a refreshed address is still learned" \
-    || fail "the refresh did not keep the address: $(learned learned_v4)"
+learned learned_v4 | grep -q 198.51.100.117 \
+    && ok "a refused vendor name's address is still classified after TTL + grace (dns-hold)" \
+    || fail "the vendor's 2 s TTL freed the address: $(learned learned_v4)"
+expect "... so alpha still cannot reach it" closed "$(port_open alpha 198.51.100.117 443)"
+learned learned_v4 | grep -Eq '198.51.100.117 .*expires (2[0-3]h|1d)' && ok "... held for about a day" \
+    || fail "hold: $(learned learned_v4 | grep 198.51.100.117)"
+learned drone_alpha_allow_dns_v4 | grep -q 198.51.100.113 && fail "an allow-host address outlived TTL + grace" \
+    || ok "an allow-host name's address expired after TTL + grace (host sets are not held)"
 
 # --- the race, and malformed upstream answers: answers not sinkholed, through a bad upstream ---
 stop_daemon

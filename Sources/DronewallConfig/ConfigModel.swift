@@ -38,6 +38,11 @@ public struct StationConfig: Sendable {
     /// an IPv6-only uplink reaches IPv4 endpoints at their images under these.
     public var nat64Prefixes: [Located<IPNetwork>] = []
 
+    /// Addresses learned for catalogued names stay classified at least this long (refreshed by
+    /// every answer), whatever TTL the vendor chooses.
+    public var dnsHoldSeconds: Int64 = StationConfig.defaultDNSHoldSeconds
+    public static let defaultDNSHoldSeconds: Int64 = 86_400
+
     public static let defaultDNSPortBase: UInt16 = 15300
     public static let defaultDNSGraceSeconds: Int64 = 300
     /// The grace may not go below this: a drone must find its answer's addresses still classified.

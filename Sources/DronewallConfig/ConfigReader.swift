@@ -6,7 +6,7 @@ import NetAddress
 public struct ConfigReader {
     public static let defaultPath = "/etc/dronewall/dronewall.conf"
     static let stationKeys = ["drone-interfaces", "unknown-devices", "log-group", "log-retention", "log-max-size",
-                              "dns-resolver", "dns-upstream", "dns-port", "dns-sinkhole", "dns-grace", "nat64-prefix"]
+                              "dns-resolver", "dns-upstream", "dns-port", "dns-sinkhole", "dns-grace", "dns-hold", "nat64-prefix"]
     static let droneKeys = ["mac", "address", "interface", "user", "policy", "allow", "block", "allow-host", "block-host"]
     static let listKeys: Set<String> = ["drone-interfaces", "nat64-prefix", "mac", "address", "interface", "user", "allow", "block",
                                          "allow-host", "block-host"]
@@ -109,6 +109,14 @@ public struct ConfigReader {
                     guard let n = network(w, &diags) else { continue }
                     if n.value.isHost { station.dnsUpstream.append(n) } else {
                         diags.error("dns-upstream takes addresses, not networks", at: w.location, length: w.text.count)
+                    }
+                }
+            case "dns-hold":
+                if let w = single(entry, &diags) {
+                    if let secs = Units.durationSeconds(w.text), secs >= 3600, secs <= 30 * 86_400 {
+                        station.dnsHoldSeconds = secs
+                    } else {
+                        diags.error("dns-hold must be a duration from 1h to 30d, like 1d", at: w.location, length: w.text.count)
                     }
                 }
             case "nat64-prefix":

@@ -23,6 +23,9 @@ public final class Learner: @unchecked Sendable {
         /// The name they were learned for (kept as the element's comment).
         public var name: String
         public var timeoutMilliseconds: UInt64
+        /// The floor for the class maps (`dns-hold`): a vendor chooses its TTL, so a refused
+        /// name's addresses stay classified at least this long. Host sets keep the TTL.
+        public var holdMilliseconds: UInt64
         /// Per-drone learned host sets (`drone_X_allow_dns_v4`, ...), by name without family.
         public var hostSets: [(drone: String, kind: KernelLayout.HostListKind)]
         /// Classes an address has on its own (a catalogue network, a public resolver's address):
@@ -30,12 +33,14 @@ public final class Learner: @unchecked Sendable {
         public var extraMasks: [IPNetwork: UInt32]
 
         public init(addresses: [IPNetwork], mask: UInt32, name: String, timeoutMilliseconds: UInt64,
+                    holdMilliseconds: UInt64 = 0,
                     hostSets: [(drone: String, kind: KernelLayout.HostListKind)] = [],
                     extraMasks: [IPNetwork: UInt32] = [:]) {
             self.addresses = addresses
             self.mask = mask
             self.name = name
             self.timeoutMilliseconds = timeoutMilliseconds
+            self.holdMilliseconds = holdMilliseconds
             self.hostSets = hostSets
             self.extraMasks = extraMasks
         }
@@ -205,7 +210,8 @@ public final class Learner: @unchecked Sendable {
         pruneKnown(now: now)
         lock.withLock {
             for r in requests {
-                for a in r.addresses { names[a] = (r.name, now + r.timeoutMilliseconds) }
+                let lasts = r.mask != 0 ? max(r.timeoutMilliseconds, r.holdMilliseconds) : r.timeoutMilliseconds
+                for a in r.addresses { names[a] = (r.name, now + lasts) }
             }
             if names.count > 100_000 { names = names.filter { $0.value.expires > now } }
         }
@@ -241,7 +247,7 @@ public final class Learner: @unchecked Sendable {
 
         mutating func put(_ set: NamedSet, _ a: IPNetwork, mask: UInt32?, _ r: Request, now: UInt64,
                           known: inout [String: [IPNetwork: Entry]], assumeAbsent: Bool) {
-            var timeout = r.timeoutMilliseconds
+            var timeout = mask == nil ? r.timeoutMilliseconds : max(r.timeoutMilliseconds, r.holdMilliseconds)
             var value = (mask ?? 0) | (mask == nil ? 0 : r.extraMasks[a] ?? 0)
             let live = known[set.name]?[a].flatMap { $0.expires > now ? $0 : nil }
             // Categories are only ever added: also when we no longer trust our view of the

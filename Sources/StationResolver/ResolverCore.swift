@@ -67,6 +67,7 @@ public final class ResolverCore: @unchecked Sendable {
     let learner: any AddressLearning
     let upstream: any UpstreamForwarder
     let graceMilliseconds: UInt64
+    let holdMilliseconds: UInt64
     let sinkhole: DNSSinkhole
     let record: @Sendable (BlockedEvent) -> Void
     let clock: @Sendable () -> Int64
@@ -76,7 +77,8 @@ public final class ResolverCore: @unchecked Sendable {
     static let maximumTTLSeconds: UInt64 = 86_400
 
     public init(policy: NamePolicy, learner: any AddressLearning, upstream: any UpstreamForwarder,
-                graceSeconds: Int64, sinkhole: DNSSinkhole, clock: @escaping @Sendable () -> Int64,
+                graceSeconds: Int64, holdSeconds: Int64 = 0, sinkhole: DNSSinkhole,
+                clock: @escaping @Sendable () -> Int64,
                 maximumInFlight: Int = 2048, maximumInFlightPerDrone: Int = 512,
                 record: @escaping @Sendable (BlockedEvent) -> Void) {
         self.currentPolicy = policy
@@ -85,6 +87,7 @@ public final class ResolverCore: @unchecked Sendable {
         self.learner = learner
         self.upstream = upstream
         self.graceMilliseconds = UInt64(max(0, graceSeconds)) * 1000
+        self.holdMilliseconds = UInt64(max(0, holdSeconds)) * 1000
         self.sinkhole = sinkhole
         self.clock = clock
         self.record = record
@@ -203,7 +206,8 @@ public final class ResolverCore: @unchecked Sendable {
             if c != 0 { extra[a] = c }
         }
         let request = Learner.Request(addresses: facts.addresses, mask: decision.mask, name: matched,
-                                      timeoutMilliseconds: ttl, hostSets: hostSets, extraMasks: extra)
+                                      timeoutMilliseconds: ttl, holdMilliseconds: holdMilliseconds, hostSets: hostSets,
+                                      extraMasks: extra)
         let promise = loop.makePromise(of: [UInt8]?.self)
         learner.learn(request) { result in
             switch result {

@@ -67,7 +67,7 @@ public final class ResolverService: StationResolving, @unchecked Sendable {
         let upstream = UDPUpstream(servers: addresses)
         let queue = self.queue
         core = ResolverCore(policy: policy, learner: learner, upstream: upstream, graceSeconds: station.dnsGraceSeconds,
-                            sinkhole: station.dnsSinkhole, clock: clock, record: { queue.add($0) })
+                            holdSeconds: station.dnsHoldSeconds, sinkhole: station.dnsSinkhole, clock: clock, record: { queue.add($0) })
         server = ResolverServer(core: core, group: group)
     }
 

@@ -64,6 +64,19 @@ import Glibc
                 == .mark(Category.geofence.bit | Category.firmware.bit | Category.maps.bit))
     }
 
+    @Test func classMapsHoldCatalogueAddressesLongerThanTheirTTL() {
+        var known: [String: [IPNetwork: Learner.Entry]] = [:]
+        var plan = Learner.Plan()
+        var r = request([x], [.geofence], hostSets: [("d", .block)])
+        r.timeoutMilliseconds = 2_000            // the vendor's TTL (+ grace)
+        r.holdMilliseconds = 86_400_000          // dns-hold
+        plan.add(r, now: 0, known: &known)
+        let changes = plan.changes()
+        #expect(changes.map(\.set.name) == ["learned_v4", "drone_d_block_dns_v4"])
+        #expect(changes[0].elements[0].timeoutMilliseconds == 86_400_000, "the class map keeps the address a day")
+        #expect(changes[1].elements[0].timeoutMilliseconds == 2_000, "host sets follow the TTL")
+    }
+
     @Test func aRefreshUnitesCategoriesInTheKernel() {
         let kernel = FakeSetKernel()
         let l = learner(kernel)
