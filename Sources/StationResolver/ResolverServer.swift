@@ -11,14 +11,19 @@ public final class ResolverServer: @unchecked Sendable {
     private let lock = NIOLock()
     private var channels: [Int: [any Channel]] = [:]  // by port; guarded by `lock`
     let tcpGate: Gate
+    let tcpMessageTimeout: TimeAmount
 
     /// TCP clients allowed at once, over all ports.
     public static let maximumTCPConnections = 256
+    /// How long a TCP client has for each whole message (from connecting, then from its last one).
+    public static let tcpMessageTimeout = TimeAmount.seconds(10)
 
-    public init(core: ResolverCore, group: any EventLoopGroup, maximumTCPConnections: Int = ResolverServer.maximumTCPConnections) {
+    public init(core: ResolverCore, group: any EventLoopGroup, maximumTCPConnections: Int = ResolverServer.maximumTCPConnections,
+                tcpMessageTimeout: TimeAmount = ResolverServer.tcpMessageTimeout) {
         self.core = core
         self.group = group
         self.tcpGate = Gate(limit: maximumTCPConnections)
+        self.tcpMessageTimeout = tcpMessageTimeout
     }
 
     struct TooManyConnections: Error {}
@@ -48,6 +53,7 @@ public final class ResolverServer: @unchecked Sendable {
                 }
                 .bind(host: host, port: port).wait()
             let gate = tcpGate
+            let messageTimeout = tcpMessageTimeout
             let tcp = try ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { ch in
@@ -55,8 +61,8 @@ public final class ResolverServer: @unchecked Sendable {
                     guard gate.enter() else { return ch.eventLoop.makeFailedFuture(TooManyConnections()) }
                     ch.closeFuture.whenComplete { _ in gate.leave() }
                     return ch.eventLoop.makeCompletedFuture {
-                        try ch.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(10)))
                         try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSTCPFrameDecoder()))
+                        try ch.pipeline.syncOperations.addHandler(MessageDeadline(limit: messageTimeout))
                         try ch.pipeline.syncOperations.addHandler(TCPQueryHandler(core: core, port: port))
                     }
                 }
@@ -146,8 +152,36 @@ final class TCPQueryHandler: ChannelInboundHandler, Sendable {
         }
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(event) }
+}
+
+/// Closes a TCP client that has not sent a whole message within `limit` of connecting or of its
+/// last message. A timeout per read would let a client trickling a byte at a time hold one of
+/// the few TCP places forever.
+final class MessageDeadline: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    let limit: TimeAmount
+    private var deadline: Scheduled<Void>?
+
+    init(limit: TimeAmount) { self.limit = limit }
+
+    func handlerAdded(context: ChannelHandlerContext) { restart(context) }
+    func handlerRemoved(context: ChannelHandlerContext) { deadline?.cancel() }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        restart(context)  // a whole message arrived (the frame decoder sits before this handler)
+        context.fireChannelRead(data)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        context.fireChannelInactive()
+    }
+
+    private func restart(_ context: ChannelHandlerContext) {
+        deadline?.cancel()
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: limit) { channel.close(promise: nil) }
     }
 }
 
