@@ -70,6 +70,7 @@ FLOWS="/tmp/dw-flows-$LAB_ID"
 OPS_GROUP="dwg$LAB_ID"; OP_IN="dwi$LAB_ID"; OP_OUT="dwo$LAB_ID"
 cleanup() {
     lab_down; ip netns del "$ORACLE_NS" 2>/dev/null; ip netns del "$FOREIGN_NS" 2>/dev/null
+    rm -rf "/etc/netns/$LAB_STATION"
     userdel "$OP_IN" 2>/dev/null; userdel "$OP_OUT" 2>/dev/null; groupdel "$OPS_GROUP" 2>/dev/null
     [ -n "${DAEMON:-}" ] && kill "$DAEMON" 2>/dev/null
     rm -rf "$FLOWS" "$FLOWS.log" "$FLOWS.html" "$FLOWS.second" "$FLOWS.own"
@@ -97,6 +98,14 @@ for d in alpha bravo charlie delta unknown station; do
     done
 done
 [ "$FAIL" = 0 ] && ok "control: every drone reaches every endpoint before apply"
+
+# A station whose own resolver is systemd-resolved's stub: `check` says what that means for the
+# `user =` drone (ip netns exec mounts /etc/netns/NS/resolv.conf over /etc/resolv.conf).
+mkdir -p "/etc/netns/$LAB_STATION" && echo "nameserver 127.0.0.53" > "/etc/netns/$LAB_STATION/resolv.conf"
+warn=$(lab_ns "$LAB_STATION" "$DW" check "${CONF[@]}" "${CAT[@]}" 2>&1 >/dev/null)
+echo "$warn" | grep -q "lab.conf:[0-9]*:[0-9]*: warning: the station resolves through systemd-resolved" \
+    && ok "check warns that groundapp's lookups go through systemd-resolved" || fail "no relay warning: $warn"
+rm -rf "/etc/netns/$LAB_STATION"
 
 out=$(lab_ns "$LAB_STATION" "$DW" apply "${CONF[@]}" "${CAT[@]}" 2>/dev/null); rc=$?
 expect "dronewall apply succeeds ($out)" 0 "$rc"

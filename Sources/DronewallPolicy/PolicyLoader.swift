@@ -57,7 +57,10 @@ public struct PolicyLoader {
         }
         var snapshot: PolicySnapshot?
         if !diags.hasErrors {
-            snapshot = PolicySnapshot.build(config: config, catalogue: catalogue, resolveUser: resolveUser, into: &diags)
+            let resolvConf = reader.read(ResolvConf.defaultPath)
+            let nameservers = (try? resolvConf.get()).map(ResolvConf.nameservers(in:)) ?? []
+            snapshot = PolicySnapshot.build(config: config, catalogue: catalogue, resolveUser: resolveUser,
+                                            stationNameservers: nameservers, into: &diags)
         }
         return Outcome(snapshot: diags.hasErrors ? nil : snapshot, config: config, catalogue: catalogue, diagnostics: diags)
     }

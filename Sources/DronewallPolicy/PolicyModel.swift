@@ -11,8 +11,9 @@ public enum PolicyModel {
     /// One policy per drone, in config order, then the unknown devices when drone interfaces
     /// are set. Errors and warnings go to `diags`; drones without a policy (already an error
     /// of the config reader) are left out.
+    /// `stationNameservers`: the station's own /etc/resolv.conf, for what it means to `user =` drones.
     public static func validate(_ config: Config, catalogue: Catalogue, resolveUser: UserResolver,
-                                into diags: inout Diagnostics) -> [DronePolicy] {
+                                stationNameservers: [String] = [], into diags: inout Diagnostics) -> [DronePolicy] {
         let station = config.station
         let ports = resolverPorts(config, &diags)
         let index = CatalogueIndex(catalogue)
@@ -54,6 +55,7 @@ public enum PolicyModel {
                 allowHosts: drone.allowHosts, blockHosts: drone.blockHosts,
                 resolverPort: ports?[drone.name], origin: drone.location)
             checkHostNames(drone, resolver: station.dnsResolver, &diags)
+            warnRelayedLookups(policy, stationNameservers: stationNameservers, &diags)
             warnIneffectiveAllows(drone.allow, policy: policy, index: index, &diags)
             out.append(policy)
         }
@@ -86,6 +88,18 @@ public enum PolicyModel {
         }
         let named = config.drones.filter { $0.policy != nil }.map(\.name)
         return KernelLayout.dnsPorts(base: base, drones: named).mapValues { UInt16($0) }
+    }
+
+    /// A `user =` drone is known by the owner of its sockets. Its app's lookups through
+    /// systemd-resolved's stub are sent by systemd-resolved instead, so neither the redirect to
+    /// the station resolver nor the name decisions apply to them (its connections still do).
+    static func warnRelayedLookups(_ policy: DronePolicy, stationNameservers: [String], _ diags: inout Diagnostics) {
+        guard let user = policy.uids.first, stationNameservers.contains(ResolvConf.systemdResolvedStub) else { return }
+        diags.warning("the station resolves through systemd-resolved (nameserver \(ResolvConf.systemdResolvedStub) in "
+                      + "\(ResolvConf.defaultPath)): lookups of this drone's apps are made by systemd-resolved, not by "
+                      + "uid \(user.value), so the station resolver neither decides nor learns them for \(policy.subject); "
+                      + "its connections are still filtered, by address (README: \"Local apps\")",
+                      at: user.location, length: 1)
     }
 
     /// Names in host lists need the station resolver. A block that cannot be enforced is an

@@ -20,9 +20,10 @@ public struct PolicySnapshot: Sendable {
     /// to `diags` (warnings come either way). Pass the diagnostics the config was read with, so
     /// messages show their source lines.
     public static func build(config: Config, catalogue: Catalogue, resolveUser: PolicyModel.UserResolver,
-                             into diags: inout Diagnostics) -> PolicySnapshot? {
+                             stationNameservers: [String] = [], into diags: inout Diagnostics) -> PolicySnapshot? {
         let errorsBefore = diags.errors.count
-        let drones = PolicyModel.validate(config, catalogue: catalogue, resolveUser: resolveUser, into: &diags)
+        let drones = PolicyModel.validate(config, catalogue: catalogue, resolveUser: resolveUser,
+                                          stationNameservers: stationNameservers, into: &diags)
         guard diags.errors.count == errorsBefore else { return nil }
         let fingerprint = PolicyFingerprint.fingerprint(station: config.station, drones: drones, catalogue: catalogue)
         let generation = PolicyFingerprint.generation(of: fingerprint)

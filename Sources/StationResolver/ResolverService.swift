@@ -101,18 +101,9 @@ public final class ResolverService: StationResolving, @unchecked Sendable {
     public func hostName(for address: IPNetwork) -> String? { learner.name(for: address) }
 
     /// `nameserver` lines of /etc/resolv.conf (the station's own resolver configuration).
-    static func systemNameservers(path: String = "/etc/resolv.conf") -> [String] {
-        guard let f = fopen(path, "r") else { return [] }
-        defer { fclose(f) }
-        var out: [String] = []
-        var line: UnsafeMutablePointer<CChar>?
-        var cap = 0
-        while getline(&line, &cap, f) > 0, let l = line {
-            let words = String(cString: l).split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
-            if words.count >= 2, words[0] == "nameserver" { out.append(String(words[1].split(separator: "%")[0])) }
-        }
-        free(line)
-        return out
+    static func systemNameservers(path: String = ResolvConf.defaultPath) -> [String] {
+        guard case let .success(bytes) = DiskReader().read(path) else { return [] }
+        return ResolvConf.nameservers(in: bytes)
     }
 }
 

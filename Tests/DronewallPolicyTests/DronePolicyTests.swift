@@ -111,6 +111,24 @@ import KernelLayout
         #expect(KernelLayout.catalogueVersion(inComment: c.text) == "2026-11-25 + 1 local file")
     }
 
+    @Test func userDronesAreToldWhenLookupsGoThroughSystemdResolved() throws {
+        let conf = "[drone app]\nuser = pilot\npolicy = local-data\n[drone net]\naddress = 192.0.2.10\npolicy = local-data\n"
+        func warnings(_ resolv: String) -> [String] {
+            let reader = MemoryReader(["/etc/dw/dronewall.conf": conf, "/etc/resolv.conf": resolv,
+                                       "/usr/share/dw/vendors/t.rules": "[vendor t]\nname = T\njurisdiction = US\nsource = s\n"
+                                           + "[endpoint t.example]\ncategories = other\nsource = s\n"])
+            let out = PolicyLoader(configPath: "/etc/dw/dronewall.conf", catalogueDirectories: ["/usr/share/dw/vendors"],
+                                   reader: reader, resolveUser: testUsers).load()
+            return out.diagnostics.warnings.map { "\($0.location.map(\.description) ?? ""): \($0.message)" }
+        }
+        let stub = warnings("# systemd-resolved\nnameserver 127.0.0.53\noptions edns0 trust-ad\n")
+        #expect(stub.count == 1, "one warning, for the user drone only: \(stub)")
+        #expect(stub.first?.hasPrefix("/etc/dw/dronewall.conf:2:8: the station resolves through systemd-resolved") == true)
+        #expect(warnings("nameserver 192.0.2.53\n").isEmpty)
+        #expect(ResolvConf.nameservers(in: Array("nameserver fe80::1%eth0\n#nameserver 1.2.3.4\nnameserver\t192.0.2.1\n".utf8))
+                == ["fe80::1", "192.0.2.1"])
+    }
+
     @Test func hostPatternsCoverOnLabelBoundaries() throws {
         let dji = HostPattern.domain("dji.com")
         #expect(dji.covers(name: "dji.com"))
