@@ -186,6 +186,18 @@ learned learned_v4 | grep -Eq '198.51.100.117 .*expires (2[0-3]h|1d)' && ok "...
     || fail "hold: $(learned learned_v4 | grep 198.51.100.117)"
 learned drone_alpha_allow_dns_v4 | grep -q 198.51.100.113 && fail "an allow-host address outlived TTL + grace" \
     || ok "an allow-host name's address expired after TTL + grace (host sets are not held)"
+st=$(lab_ns "$LAB_STATION" "$DW" status --db "$TMP/flows.db" 2>/dev/null)
+echo "$st" | grep -Eq "^learned addresses \(held for catalogued names\): [1-9]" && ok "status counts the held addresses" \
+    || fail "status: $(echo "$st" | head -5)"
+
+# --- held addresses outlive a reboot: the table is gone, the state directory is not ---
+stop_daemon
+lab_ns "$LAB_STATION" nft delete table inet dronewall
+start_daemon "$TMP/dns.conf"
+learned learned_v4 | grep -q '198.51.100.117 .*comment "mydjiflight.dji.com"' \
+    && ok "after a reboot the held address is classified again, with its name" \
+    || fail "not restored: $(learned learned_v4); $(grep -i held "$TMP/daemon.log")"
+expect "... so alpha still cannot reach it" closed "$(port_open alpha 198.51.100.117 443)"
 
 # --- the race, and malformed upstream answers: answers not sinkholed, through a bad upstream ---
 stop_daemon

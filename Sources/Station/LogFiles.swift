@@ -90,6 +90,12 @@ enum LogFiles {
         return nil
     }
 
+    /// `name` in the directory of `path` (the state directory beside the flow log).
+    static func sibling(of path: String, named name: String) -> String {
+        let dir = parent(path)
+        return dir.isEmpty ? name : dir + "/" + name
+    }
+
     static func parent(_ path: String) -> String {
         path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
     }

@@ -1,7 +1,10 @@
 import DronewallConfig
 import DronewallPolicy
 import FlowLog
+import KernelLayout
+import NetAddress
 import Netfilter
+import NftModel
 import StationResolver
 
 /// The running station: it applies the policy, then turns every blocked (and would-block)
@@ -18,6 +21,9 @@ public final class Station {
         public var writer: FlowWriter
         /// Where the writer writes, for the log.
         public var databasePath: String
+        /// Where the addresses held for catalogued names are kept over a restart or a reboot
+        /// (nil: not kept).
+        public var heldAddressesPath: String?
         /// The last counter reading the flow log stored (nil: none yet).
         public var lastCounterReading: FlowStore.CounterReading?
         /// Starts the station resolver for a snapshot; nil when it has no one to serve.
@@ -39,6 +45,7 @@ public final class Station {
             self.nflog = nflog
             self.writer = writer
             self.databasePath = databasePath
+            self.heldAddressesPath = nil
             self.lastCounterReading = lastCounterReading
             self.startResolver = startResolver
             self.reload = reload
@@ -100,6 +107,7 @@ public final class Station {
         } catch {
             throw .kernel("applying table inet \(snapshot.ruleset.table.name) failed", error)
         }
+        restoreHeldAddresses()  // before the resolver starts: its learner reads what the sets hold
         parts.log("logging blocked flows from NFLOG group \(parts.nflog.group) to \(parts.databasePath)")
         do {
             resolver = try parts.startResolver(snapshot)
@@ -139,6 +147,7 @@ public final class Station {
             let station = snapshot.config.station
             let cutoff = saturatingDifference(now, saturatingMicros(seconds: station.logRetentionSeconds))
             parts.writer.prune(olderThanMicros: cutoff, maxBytes: station.logMaxBytes)
+            saveHeldAddresses()
             lastPrune = now
         }
     }
@@ -185,6 +194,7 @@ public final class Station {
         let now = parts.clock()
         flush(now)
         readCounters(now)
+        saveHeldAddresses()
         return parts.writer.drain()
     }
 
@@ -221,6 +231,50 @@ public final class Station {
             if following { noticeReapply(status.comment) }
         } catch {
             parts.log("reading kernel counters failed: \(error)")
+        }
+    }
+
+    /// The class maps, as the table declares them.
+    var heldSets: [NamedSet] {
+        snapshot.ruleset.learnedSets.filter { $0.name == KernelLayout.learnedV4 || $0.name == KernelLayout.learnedV6 }
+    }
+
+    /// Writes what the class maps hold now to the state file (at stop, and every prune round, so
+    /// a power cut loses at most a few minutes of it).
+    func saveHeldAddresses() {
+        guard let path = parts.heldAddressesPath else { return }
+        do {
+            var sets: [(set: String, elements: [KernelElement])] = []
+            for set in heldSets { sets.append((set.name, try parts.kernel.elements(set: set.name) ?? [])) }
+            let held = HeldAddresses(sets: sets, nowMilliseconds: parts.clock() / 1000)
+            if let problem = HeldAddresses.write(held.text, to: path) { parts.log(problem) }
+        } catch {
+            parts.log("cannot read the learned addresses to keep them: \(error)")
+        }
+    }
+
+    /// Puts back what the state file holds and the kernel lost (a reboot, a flush), with the time
+    /// each has left.
+    func restoreHeldAddresses() {
+        guard let path = parts.heldAddressesPath, let held = HeldAddresses.read(from: path) else { return }
+        var changes: [ElementChange] = []
+        var restored = 0
+        do {
+            for set in heldSets {
+                let live = Set((try parts.kernel.elements(set: set.name) ?? []).map(\.key))
+                let missing = held.remaining(at: parts.clock() / 1000).filter { $0.set == set.name && !live.contains($0.element.key) }
+                let elements = missing.map { e in
+                    SetElement(key: .network(IPNetwork(bytes: e.element.key, prefixLength: e.element.key.count * 8)),
+                               data: e.element.data.map { d in .mark(d.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }) },
+                               timeoutMilliseconds: e.element.timeoutMilliseconds, comment: e.element.comment)
+                }
+                if !elements.isEmpty { changes.append(.add(elements, to: set)) }
+                restored += elements.count
+            }
+            try parts.kernel.change(changes, operation: "restore held addresses")
+            if restored > 0 { parts.log("restored \(restored) held address(es) from \(path)") }
+        } catch {
+            parts.log("cannot restore the held addresses from \(path): \(error)")
         }
     }
 

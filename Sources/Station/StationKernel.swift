@@ -11,6 +11,10 @@ public protocol StationKernel: AnyObject {
     func apply(_ ruleset: Ruleset) throws(NetlinkError) -> Int
     /// The table as the kernel holds it now; nil when there is none.
     func tableStatus() throws(NetlinkError) -> TableStatus?
+    /// The live elements of one set of the table; nil when it does not exist.
+    func elements(set: String) throws(NetlinkError) -> [KernelElement]?
+    /// Adds elements to the table's sets in one batch.
+    func change(_ changes: [ElementChange], operation: String) throws(NetlinkError)
 }
 
 extension NftablesClient: StationKernel {

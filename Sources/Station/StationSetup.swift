@@ -71,11 +71,12 @@ extension Station {
         } catch {
             throw .kernel("cannot open a netlink socket", error)
         }
-        let parts = Parts(
+        var parts = Parts(
             kernel: kernel, nflog: reader, writer: FlowWriter(store: store, log: log), databasePath: db,
             lastCounterReading: last,
             startResolver: { snapshot in try ResolverService.start(snapshot, clock: systemMicros) },
             reload: { options.load().snapshot }, log: log)
+        parts.heldAddressesPath = LogFiles.sibling(of: db, named: "held-addresses")
         return Station(snapshot: snapshot, parts: parts)
     }
 }

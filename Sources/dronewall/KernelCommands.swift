@@ -123,6 +123,11 @@ enum StatusReport {
         out += "hooks: \(hooks.isEmpty ? "none" : hooks.joined(separator: ", "))\n"
         let drones = s.chains.compactMap { KernelLayout.drone(ofChain: $0.name) }
         out += "drones (\(drones.count)): \(drones.joined(separator: " "))\n"
+        let learned = [KernelLayout.learnedV4, KernelLayout.learnedV6].map { name in
+            s.sets.first { $0.name == name }?.elementCount ?? 0
+        }
+        out += "learned addresses (held for catalogued names): \(learned[0] + learned[1]) "
+            + "(IPv4 \(learned[0]), IPv6 \(learned[1]))\n"
         out += "\nsets and maps:\n"
         for set in s.sets { out += "  \(pad(set.name, 36)) \(set.elementCount) element(s)\n" }
         // Counters of blocking rules, by drone and reason, from the log prefixes.

@@ -38,6 +38,7 @@ import KernelLayout
     /// A station over fakes; `body` gets it with its pieces, and the flow log is removed after.
     func withStation(lastReading: (FlowStore) throws -> FlowStore.CounterReading? = { try $0.lastCounterReading() },
                      prepare: (Rig) throws -> Void = { _ in },
+                     held: String? = nil,
                      _ body: (Station, Rig) throws -> Void) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("station-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -50,7 +51,9 @@ import KernelLayout
             startResolver: { _ in rig.resolver }, reload: { rig.reloaded },
             counterIdentity: { "test table \($0.map(String.init) ?? "?")" },
             clock: { rig.clock.now }, log: { line in rig.logLines.append(line) })
-        try body(Station(snapshot: rig.snapshot, parts: parts), rig)
+        var withHeld = parts
+        withHeld.heldAddressesPath = held
+        try body(Station(snapshot: rig.snapshot, parts: withHeld), rig)
     }
 
     // MARK: counters
@@ -195,6 +198,35 @@ import KernelLayout
         }
     }
 
+    // MARK: held addresses
+
+    @Test func heldAddressesOutliveAReboot() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("held-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let geofence: [UInt8] = [UInt8(Category.geofence.bit), 0, 0, 0]
+        try withStation(held: path) { station, rig in
+            try station.start()
+            // The resolver learned two addresses; one with a day left, one about to go.
+            rig.kernel.sets["learned_v4"] = [
+                KernelElement(key: [203, 0, 113, 7], data: geofence, expiresMilliseconds: 86_400_000, comment: "flysafe-api.dji.com"),
+                KernelElement(key: [203, 0, 113, 8], data: geofence, expiresMilliseconds: 500, comment: "short.dji.com"),
+            ]
+            _ = station.stop(drainNFLOG: false)
+        }
+        // A reboot: an empty kernel, an hour later.
+        try withStation(held: path) { station, rig in
+            rig.clock.now += 3_600_000_000
+            try station.start()
+            let restored = rig.kernel.sets["learned_v4"] ?? []
+            #expect(restored.map(\.key) == [[203, 0, 113, 7]], "the expired one stays gone")
+            #expect(restored.first?.comment == "flysafe-api.dji.com" && restored.first?.data == geofence)
+            let left = try #require(restored.first?.timeoutMilliseconds)
+            #expect(left > 82_700_000 && left <= 82_800_000, "the day minus the hour it was down: \(left)")
+            #expect(rig.logLines.contains { $0.hasPrefix("restored 1 held address(es)") })
+            _ = station.stop(drainNFLOG: false)
+        }
+    }
+
     // MARK: shutdown
 
     @Test func stopDrainsNFLOGThenTheResolverThenWritesEverything() throws {
@@ -265,6 +297,22 @@ final class FakeKernel: StationKernel {
     func tableStatus() throws(NetlinkError) -> TableStatus? {
         calls.append("status")
         return table
+    }
+
+    /// Set elements by set name (the class maps the station keeps over a restart).
+    var sets: [String: [KernelElement]] = [:]
+
+    func elements(set: String) throws(NetlinkError) -> [KernelElement]? { sets[set] ?? [] }
+
+    func change(_ changes: [ElementChange], operation: String) throws(NetlinkError) {
+        for c in changes {
+            for e in c.elements {
+                guard case let .network(n) = e.key else { continue }
+                let data = e.data.flatMap { v -> [UInt8]? in if case let .mark(m) = v { withUnsafeBytes(of: m) { Array($0) } } else { nil } }
+                sets[c.set.name, default: []].append(KernelElement(key: n.bytes, data: data, timeoutMilliseconds: e.timeoutMilliseconds,
+                                                                   expiresMilliseconds: e.timeoutMilliseconds, comment: e.comment))
+            }
+        }
     }
 
     /// A table with drone a's maps logging rule at `packets`.
