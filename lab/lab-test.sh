@@ -152,6 +152,13 @@ expect "control: the station's own invalid probes arrive" 3 "$(lab_invalid_reach
 #     address (monitor) still gets charlie's policy ---
 lab_ns "dw-charlie-$LAB_ID" ip addr add 192.0.2.66/32 dev eth0
 expect "charlie spoofing delta's address stays isolated" closed "$(lab_connect charlie "$LAB_PLAIN4" "" 192.0.2.66)"
+# ... and an unknown device on its own drone link (isolate) borrowing delta's addresses (monitor)
+# gets no one-way channel out: strict reverse-path check (delta's addresses route to dw-d4).
+lab_ns "dw-unknown-$LAB_ID" ip addr add 192.0.2.66/32 dev eth0
+lab_ns "dw-unknown-$LAB_ID" ip -6 addr add 2001:db8:4::2/128 dev eth0 nodad
+expect "control: delta's own datagrams arrive" 3 "$(lab_udp_reaches delta "$LAB_PLAIN4" 192.0.2.66)"
+expect "an unknown device sending as delta (IPv4) reaches nothing" 0 "$(lab_udp_reaches unknown "$LAB_PLAIN4" 192.0.2.66)"
+expect "an unknown device sending as delta (IPv6) reaches nothing" 0 "$(lab_udp_reaches unknown "$LAB_PLAIN6" 2001:db8:4::2)"
 
 # --- kernel counters saw the blocks ---
 listing=$(lab_ns "$LAB_STATION" nft list table inet dronewall)

@@ -9,6 +9,8 @@ connect ADDR PORT [UID] [SRC]
 invalid ADDR PORT           send 3 raw TCP segments with SYN and FIN set (conntrack calls them
                             invalid) carrying the marker DWPROBE
 sniff IFACE SECONDS         count packets carrying the marker seen on IFACE for SECONDS; print it
+udp ADDR PORT SRC           send 3 UDP datagrams carrying the marker from source address SRC (a
+                            one-way channel needs no answer, so a borrowed address is enough)
 flood ADDR PORT SECONDS     send UDP datagrams from one socket as fast as possible; print how many
 """
 import os, socket, struct, sys, threading, time
@@ -119,6 +121,14 @@ def main():
                 except OSError:
                     pass
         print(sent)
+    elif sys.argv[1] == "udp":
+        addr, port, src = sys.argv[2], int(sys.argv[3]), sys.argv[4]
+        s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((src, 0))
+        for _ in range(3):
+            s.sendto(MARKER + b" flight log chunk", (addr, port))
+            time.sleep(0.05)
+        s.close()
     elif sys.argv[1] == "sniff":
         sniff(sys.argv[2], float(sys.argv[3]))
 

@@ -107,6 +107,18 @@ lab_connect() {
     lab_ns "$(lab_drone_ns "$1")" python3 "$LAB_DIR/tcp_probe.py" connect "$2" "$LAB_PORT" "${3:-}" "${4:-}"
 }
 
+# lab_udp_reaches DRONE ADDRESS SRC -> how many of 3 UDP datagrams sent from SRC the cloud saw.
+lab_udp_reaches() {
+    local out="/tmp/dw-sniff-$LAB_ID" n
+    lab_ns "$LAB_CLOUD" python3 "$LAB_DIR/tcp_probe.py" sniff eth0 2 > "$out" &
+    local sniffer=$!
+    sleep 0.5
+    lab_ns "$(lab_drone_ns "$1")" python3 "$LAB_DIR/tcp_probe.py" udp "$2" "$LAB_PORT" "$3"
+    wait "$sniffer"
+    n=$(cat "$out"); rm -f "$out"
+    echo "$n"
+}
+
 # lab_invalid_reaches DRONE ADDRESS -> prints how many of 3 invalid (SYN|FIN) probes the cloud saw.
 lab_invalid_reaches() {
     local out="/tmp/dw-sniff-$LAB_ID" n

@@ -40,8 +40,17 @@ extension PolicyCompiler {
 
         // Packets without conntrack carry no class mark and would pass every category test:
         // drop them (logged) before anything else.
+        var rules: [Rule] = []
+        // Forwarded traffic must come from the link its source routes back to: a device that
+        // borrows another link's drone address gets nothing (and no one-way channel out). The
+        // kernel allows this lookup only where packets have an input interface, so chains that
+        // local apps reach (user = drones) go without it.
+        if !drone.hasUserIdentity {
+            rules += log(.reversePath, [.reversePathMissing])
+            rules.append(drop([.reversePathMissing]))
+        }
         let untracked = Match.conntrackState([.invalid, .untracked])
-        var rules = log(.untracked, [untracked])
+        rules += log(.untracked, [untracked])
         rules.append(drop([untracked]))
         // IPv4-mapped destinations never belong on the wire: dropped before any category test
         // (monitor: logged as would-block, like the resolver bypasses).

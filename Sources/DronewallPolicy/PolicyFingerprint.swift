@@ -8,7 +8,7 @@ import KernelLayout
 enum PolicyFingerprint {
     /// Bump when the compiler emits different rules for the same policy, so that established
     /// flows are re-examined after an upgrade too.
-    static let rulesVersion = 2  // 2: NAT64 images, mapped-address drop
+    static let rulesVersion = 3  // 2: NAT64 images, mapped-address drop; 3: reverse-path check
 
     /// A 64-bit hash of everything the rules are built from.
     static func fingerprint(station: StationConfig, drones: [DronePolicy], catalogue: Catalogue) -> UInt64 {

@@ -18,6 +18,9 @@ public enum LogReason: Sendable, Hashable, CustomStringConvertible {
     /// An IPv4-mapped IPv6 destination (::ffff:0:0/96), which never belongs on the wire: a
     /// way to reach an IPv4 endpoint past the IPv4 maps on a sloppy uplink.
     case mappedAddress
+    /// A source address with no route back through the link it came in on: a device borrowing
+    /// an address of another link's drone (strict reverse-path check).
+    case reversePath
 
     /// The word in log prefixes, flow records and reports.
     public var word: String {
@@ -29,6 +32,7 @@ public enum LogReason: Sendable, Hashable, CustomStringConvertible {
         case .untracked: return "untracked"
         case .dnsBypass: return "dns-bypass"
         case .mappedAddress: return "mapped-address"
+        case .reversePath: return "reverse-path"
         }
     }
 
@@ -42,6 +46,7 @@ public enum LogReason: Sendable, Hashable, CustomStringConvertible {
         case "untracked": self = .untracked
         case "dns-bypass": self = .dnsBypass
         case "mapped-address": self = .mappedAddress
+        case "reverse-path": self = .reversePath
         default:
             guard let c = Category(rawValue: word) else { return nil }
             self = .category(c)

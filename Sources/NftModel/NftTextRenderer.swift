@@ -74,6 +74,8 @@ public enum NftTextRenderer {
             return "meta nfproto \(f.rawValue)"
         case let .conntrackState(states):
             return "ct state " + states.map(\.rawValue).joined(separator: ",")
+        case .reversePathMissing:
+            return "fib saddr . iif oif missing"
         case let .equals(field, value, negated):
             return "\(field.rawValue) \(negated ? "!= " : "")\(render(value: value))"
         case let .inSet(field, set, negated):

@@ -69,6 +69,9 @@ public enum Match: Sendable, Hashable {
     case inSet(Field, set: String, negated: Bool)
     /// `FIELD & mask == value` (`negated`: `!=`), on 32-bit host-order fields such as ct mark.
     case masked(Field, mask: UInt32, value: UInt32, negated: Bool)
+    /// `fib saddr . iif oif missing`: no route back to the source through the interface the
+    /// packet came in on (strict reverse-path check; prerouting, input and forward only).
+    case reversePathMissing
 }
 
 /// Where a `ct mark set` takes its new value from.

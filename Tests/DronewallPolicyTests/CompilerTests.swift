@@ -45,13 +45,16 @@ import KernelLayout
     @Test func localDataBlocksEveryCategoryButTheAllowedOnes() throws {
         let (r, d) = compile(text: "[drone a]\nmac = 02:00:00:00:00:01\npolicy = local-data\nallow = firmware maps\n")
         let rules = try chain(try #require(r, "\(d.rendered)"), "drone_a")
-        // Untracked packets first (logged, dropped), then IPv4-mapped destinations (logged,
-        // dropped), then two logging rules (IPv4, IPv6) per blocked category and one drop for all of them.
-        #expect(rules[2] == "ct state invalid,untracked drop")
-        #expect(rules[3].hasPrefix("meta nfproto ipv6 ip6 daddr ::ffff:0:0/96 counter") && rules[3].contains("cat=mapped-address"))
-        #expect(rules[4] == "ip6 daddr ::ffff:0:0/96 drop")
-        #expect(rules[5] == "jump classify")
-        let logging = rules.dropFirst(6).filter { $0.contains(" log prefix") && !$0.contains("cat=dns-bypass") }
+        // The reverse-path check first, then untracked packets (logged, dropped), then IPv4-mapped
+        // destinations (logged, dropped), then two logging rules (IPv4, IPv6) per blocked category
+        // and one drop for all of them.
+        #expect(rules[0].hasPrefix("meta nfproto ipv4 fib saddr . iif oif missing counter") && rules[0].contains("cat=reverse-path"))
+        #expect(rules[2] == "fib saddr . iif oif missing drop")
+        #expect(rules[5] == "ct state invalid,untracked drop")
+        #expect(rules[6].hasPrefix("meta nfproto ipv6 ip6 daddr ::ffff:0:0/96 counter") && rules[6].contains("cat=mapped-address"))
+        #expect(rules[7] == "ip6 daddr ::ffff:0:0/96 drop")
+        #expect(rules[8] == "jump classify")
+        let logging = rules.dropFirst(9).filter { $0.contains(" log prefix") && !$0.contains("cat=dns-bypass") }
         #expect(logging.count == 2 * (Category.allCases.count - 2))
         #expect(!rules.contains { $0.contains("cat=firmware") || $0.contains("cat=maps") })
         #expect(rules.filter { $0.hasSuffix("drop") }.last == "ct mark & 0x000007b7 != 0x00000000 drop")
@@ -233,6 +236,16 @@ import KernelLayout
         let (r, d) = compile(text: "[drone a]\nuser = nosuchuser\npolicy = monitor\n")
         #expect(r == nil)
         #expect(d.errors.map { "\($0.location!): \($0.message)" } == ["/t.conf:2:8: no such user 'nosuchuser' on this station"])
+    }
+
+    @Test func reversePathCheckOnlyWhereThereIsAnInputInterface() throws {
+        let (r, d) = compile(text: "[station]\ndrone-interfaces = wlan0\n[drone net]\naddress = 192.0.2.10\npolicy = monitor\n"
+                             + "[drone app]\nuser = 1000\npolicy = local-data\n")
+        let ruleset = try #require(r, "\(d.rendered)")
+        let rp = "fib saddr . iif oif missing drop"
+        #expect(try chain(ruleset, "drone_net").contains(rp), "forwarded drones, monitor too: a borrowed address is not the drone")
+        #expect(try chain(ruleset, "unknown_devices").contains(rp))
+        #expect(try !chain(ruleset, "drone_app").contains { $0.contains("fib") }, "the output hook has no input interface")
     }
 
     @Test func ipv4EntriesHaveNAT64Images() throws {

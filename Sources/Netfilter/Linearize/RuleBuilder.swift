@@ -157,6 +157,15 @@ struct RuleBuilder {
             ctLoad(raw(NFT_CT_STATE))
             bitwise(mask: hostBytes(states.reduce(UInt32(0)) { $0 | $1.bit }), xor: hostBytes(UInt32(0)))
             cmp(true, hostBytes(UInt32(0)))
+        case .reversePathMissing:
+            // As nft 1.0 encodes it: an existence lookup of the output interface, compared with 0.
+            let flags = UInt32(NFTA_FIB_F_SADDR.rawValue | NFTA_FIB_F_IIF.rawValue | NFTA_FIB_F_PRESENT.rawValue)
+            append("fib") {
+                $0.u32(NFTNL_EXPR_FIB_DREG, RuleBuilder.reg1)
+                $0.u32(NFTNL_EXPR_FIB_RESULT, UInt32(NFT_FIB_RESULT_OIF.rawValue))
+                $0.u32(NFTNL_EXPR_FIB_FLAGS, flags)
+            }
+            cmp(false, hostBytes(UInt32(0)))
         case .family(let f):
             let proto = f == .ipv4 ? UInt8(NFPROTO_IPV4) : UInt8(NFPROTO_IPV6)
             meta(raw(NFT_META_NFPROTO))
