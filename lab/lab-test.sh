@@ -160,6 +160,17 @@ expect "control: delta's own datagrams arrive" 3 "$(lab_udp_reaches delta "$LAB_
 expect "an unknown device sending as delta (IPv4) reaches nothing" 0 "$(lab_udp_reaches unknown "$LAB_PLAIN4" 192.0.2.66)"
 expect "an unknown device sending as delta (IPv6) reaches nothing" 0 "$(lab_udp_reaches unknown "$LAB_PLAIN6" 2001:db8:4::2)"
 
+# --- a drone that changes its MAC does not walk out: with uplink-interfaces, alpha's link
+#     (outside drone-interfaces) is drone territory, so the new MAC is an unknown device (isolate) ---
+expect "control: alpha's own datagrams to a plain host arrive" 3 "$(lab_udp_reaches alpha "$LAB_PLAIN4" 192.0.2.18)"
+lab_ns "dw-alpha-$LAB_ID" ip link set eth0 address 02:00:00:00:0a:01
+expect "alpha with a new MAC reaches nothing (IPv4)" 0 "$(lab_udp_reaches alpha "$LAB_PLAIN4" 192.0.2.18)"
+expect "alpha with a new MAC reaches nothing (IPv6)" 0 "$(lab_udp_reaches alpha "$LAB_PLAIN6" 2001:db8:1::2)"
+lab_ns "dw-alpha-$LAB_ID" ip link set eth0 address 02:00:00:00:00:01
+posture=$("$DW" check "${CONF[@]}" "${CAT[@]}" 2>/dev/null | grep '^posture:')
+expect "check explains the posture it compiled" "posture: every link but dw-up is drone territory" \
+    "$(echo "$posture" | cut -d: -f1-2)"
+
 # --- kernel counters saw the blocks ---
 listing=$(lab_ns "$LAB_STATION" nft list table inet dronewall)
 counted=$(echo "$listing" | grep -c 'counter packets [1-9][0-9]* .* log prefix "dw drone=')

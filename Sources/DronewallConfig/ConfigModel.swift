@@ -4,6 +4,10 @@ import NetAddress
 public struct StationConfig: Sendable {
     /// Interfaces whose forwarded traffic dronewall filters.
     public var droneInterfaces: [Located<String>] = []
+    /// The station's own links (toward the internet or a trusted LAN). When set, every other
+    /// link is drone territory: forwarded traffic from it that matches no drone is an unknown
+    /// device, so a drone that changes its MAC or address cannot walk out unfiltered.
+    public var uplinkInterfaces: [Located<String>] = []
     /// Policy for traffic from a drone interface that matches no drone.
     public var unknownDevices: Located<PolicyKind>?
     /// NFLOG group blocked packets are logged to.
@@ -51,6 +55,10 @@ public struct StationConfig: Sendable {
     public init() {}
 
     public var unknownDevicesPolicy: PolicyKind { unknownDevices?.value ?? StationConfig.defaultUnknownDevices }
+
+    /// True when some forwarded traffic can be an unknown device's: drone interfaces are named,
+    /// or everything but the uplinks is drone territory.
+    public var hasUnknownDevices: Bool { !droneInterfaces.isEmpty || !uplinkInterfaces.isEmpty }
 }
 
 /// The answer to a name the asking drone's policy blocks.

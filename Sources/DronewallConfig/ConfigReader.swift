@@ -5,10 +5,10 @@ import NetAddress
 /// collecting every problem with its place.
 public struct ConfigReader {
     public static let defaultPath = "/etc/dronewall/dronewall.conf"
-    static let stationKeys = ["drone-interfaces", "unknown-devices", "log-group", "log-retention", "log-max-size",
+    static let stationKeys = ["drone-interfaces", "uplink-interfaces", "unknown-devices", "log-group", "log-retention", "log-max-size",
                               "dns-resolver", "dns-upstream", "dns-port", "dns-sinkhole", "dns-grace", "dns-hold", "nat64-prefix"]
     static let droneKeys = ["mac", "address", "interface", "user", "policy", "allow", "block", "allow-host", "block-host"]
-    static let listKeys: Set<String> = ["drone-interfaces", "nat64-prefix", "mac", "address", "interface", "user", "allow", "block",
+    static let listKeys: Set<String> = ["drone-interfaces", "uplink-interfaces", "nat64-prefix", "mac", "address", "interface", "user", "allow", "block",
                                          "allow-host", "block-host"]
 
     let reader: SourceReader
@@ -69,6 +69,8 @@ public struct ConfigReader {
             switch entry.key {
             case "drone-interfaces":
                 station.droneInterfaces += entry.words.compactMap { interfaceName($0, &diags) }
+            case "uplink-interfaces":
+                station.uplinkInterfaces += entry.words.compactMap { interfaceName($0, &diags) }
             case "unknown-devices":
                 station.unknownDevices = single(entry, &diags).flatMap { policy($0, &diags) }
             case "log-retention":

@@ -9,8 +9,8 @@ struct DNSRedirect {
     var chains: [Chain] = []
 
     /// `drones`: every subject with its resolver port (the unknown devices last, as the model
-    /// lists them); `hasDroneInterfaces`: the table has a `drone_interfaces` set.
-    init(drones: [DronePolicy], hasDroneInterfaces: Bool) {
+    /// lists them); `fromUnknownDevices`: where unknown devices come from, as the forward chain says.
+    init(drones: [DronePolicy], fromUnknownDevices: Match?) {
         var ports: [SetElement] = []
         for drone in drones {
             guard let port = drone.resolverPort else { continue }
@@ -41,9 +41,8 @@ struct DNSRedirect {
             Rule([], [], .verdictMap(.ipv4Source, map: KernelLayout.dnsByIPv4)),
             Rule([], [], .verdictMap(.ipv6Source, map: KernelLayout.dnsByIPv6)),
         ]
-        if hasDroneInterfaces {
-            pre.append(Rule([.inSet(.inputInterfaceName, set: KernelLayout.droneInterfacesSet, negated: false)], [],
-                            .verdict(.goto(KernelLayout.dnsUnknownChain))))
+        if let fromUnknownDevices {
+            pre.append(Rule([fromUnknownDevices], [], .verdict(.goto(KernelLayout.dnsUnknownChain))))
         }
         chains.append(Chain(name: KernelLayout.dnsPreroutingChain,
                             base: BaseChainSpec(type: .nat, hook: .prerouting, priority: -100), rules: pre))

@@ -42,6 +42,12 @@ public struct PolicyCompiler {
             tableSets.append(NamedSet(name: KernelLayout.droneInterfacesSet, keyType: .interfaceName,
                                       elements: droneIfaces.map { SetElement(key: .interfaceName($0)) }))
         }
+        if !station.uplinkInterfaces.isEmpty {
+            // Loopback too: the station's own traffic passes prerouting on lo.
+            let own = station.uplinkInterfaces.map { SetElement(key: .interfaceName($0.value), origin: $0.location) }
+                + [SetElement(key: .interfaceName("lo"))]
+            tableSets.append(NamedSet(name: KernelLayout.stationInterfacesSet, keyType: .interfaceName, elements: own))
+        }
         tableSets += [
             NamedSet(name: KernelLayout.dronesByMAC, keyType: .etherAddress, dataType: .verdict, elements: ids.mac),
             NamedSet(name: KernelLayout.dronesByIPv4, keyType: .ipv4Address, dataType: .verdict, flags: .interval,
@@ -81,10 +87,9 @@ public struct PolicyCompiler {
             Rule([], [], .verdictMap(.ipv4Source, map: KernelLayout.dronesByIPv4)),
             Rule([], [], .verdictMap(.ipv6Source, map: KernelLayout.dronesByIPv6)),
         ]
-        if !station.droneInterfaces.isEmpty {
-            // What arrives on a drone interface and matched no drone is an unknown device.
-            forward.append(Rule([.inSet(.inputInterfaceName, set: KernelLayout.droneInterfacesSet, negated: false)], [],
-                                .verdict(.goto(KernelLayout.unknownDevicesChain))))
+        if let fromUnknown = unknownDevicesMatch {
+            // What arrives on drone territory and matched no drone is an unknown device.
+            forward.append(Rule([fromUnknown], [], .verdict(.goto(KernelLayout.unknownDevicesChain))))
         }
         chains.append(Chain(name: KernelLayout.forwardChain, base: BaseChainSpec(hook: .forward), rules: forward))
         if !ids.user.isEmpty {
@@ -94,12 +99,24 @@ public struct PolicyCompiler {
             ]))
         }
         if station.dnsResolver && !drones.isEmpty {
-            let dns = DNSRedirect(drones: drones, hasDroneInterfaces: !station.droneInterfaces.isEmpty)
+            let dns = DNSRedirect(drones: drones, fromUnknownDevices: unknownDevicesMatch)
             tableSets += dns.sets
             chains += dns.chains
         }
         let comment = TableComment(generation: gen, policy: fingerprint, catalogue: catalogue.versionLabel).text
         return Ruleset(table: Table(name: KernelLayout.tableName, sets: tableSets, chains: chains, comment: comment))
+    }
+
+    /// Where unknown devices come from: every link but the station's own when `uplink-interfaces`
+    /// is set, else the drone interfaces; nil when neither is set.
+    var unknownDevicesMatch: Match? {
+        if !station.uplinkInterfaces.isEmpty {
+            return .inSet(.inputInterfaceName, set: KernelLayout.stationInterfacesSet, negated: true)
+        }
+        if !station.droneInterfaces.isEmpty {
+            return .inSet(.inputInterfaceName, set: KernelLayout.droneInterfacesSet, negated: false)
+        }
+        return nil
     }
 
     /// IPv4-mapped IPv6 addresses, ::ffff:0:0/96 (RFC 4291 2.5.5.2).

@@ -14,7 +14,7 @@ enum PolicyFingerprint {
     static func fingerprint(station: StationConfig, drones: [DronePolicy], catalogue: Catalogue) -> UInt64 {
         var h = FNV1a64()
         h.add("rules \(rulesVersion)")
-        h.add("station \(station.droneInterfaces.map(\.value)) log \(station.logGroup) "
+        h.add("station \(station.droneInterfaces.map(\.value)) uplinks \(station.uplinkInterfaces.map(\.value)) log \(station.logGroup) "
               + "resolver \(station.dnsResolver) port \(station.dnsPortBase) nat64 \(station.nat64Prefixes.map(\.value))")
         for d in drones {
             h.add("policy \(d.subject.word) \(d.kind.rawValue) blocked \(d.blocked.rawValue) would \(d.wouldBlock.rawValue) "

@@ -60,7 +60,7 @@ public enum PolicyModel {
             out.append(policy)
         }
 
-        if station.droneInterfaces.isEmpty {
+        if !station.hasUnknownDevices {
             if station.unknownDevices != nil {
                 diags.warning("unknown-devices applies only to traffic from drone-interfaces, and none are set",
                               at: station.unknownDevices?.location, length: station.unknownDevicesPolicy.rawValue.count)
@@ -72,7 +72,23 @@ public enum PolicyModel {
                                    wouldBlock: DronePolicy.wouldBlock(kind, allow: [], block: []),
                                    resolverPort: ports == nil ? nil : station.dnsPortBase, origin: station.location))
         }
+        warnIdentityEscape(config, out, &diags)
         return out
+    }
+
+    /// With neither `uplink-interfaces` nor `drone-interfaces` there is no drone territory: a
+    /// drone known by MAC or address that changes either (Wi-Fi clients randomise MACs) matches
+    /// nothing and is forwarded unfiltered. (With drone interfaces only, `check` says so in its
+    /// posture line: whether a drone's link is one of them is not in the config.)
+    static func warnIdentityEscape(_ config: Config, _ drones: [DronePolicy], _ diags: inout Diagnostics) {
+        guard !config.station.hasUnknownDevices else { return }
+        for d in drones {
+            guard let id = d.identities.first(where: { if case .mac = $0.value { true } else if case .network = $0.value { true } else { false } }),
+                  d.interfaces.isEmpty else { continue }
+            diags.warning("\(d.subject) is known by \(id.value) only: with a new MAC or address it is forwarded "
+                          + "unfiltered; set [station] uplink-interfaces (every other link is then drone territory) "
+                          + "or name its link in drone-interfaces", at: id.location, length: 1)
+        }
     }
 
     /// Each drone's resolver port (see `KernelLayout.dnsPorts`); nil when the resolver is off

@@ -46,6 +46,25 @@ public struct PolicySnapshot: Sendable {
         return s
     }
 
+    /// What `check` says about drone territory: where traffic that matches no drone is judged as
+    /// an unknown device's, and what that leaves open.
+    public var posture: String {
+        let station = config.station
+        let policy = station.unknownDevicesPolicy.rawValue
+        if !station.uplinkInterfaces.isEmpty {
+            return "every link but \(station.uplinkInterfaces.map(\.value).joined(separator: " ")) is drone territory: "
+                + "traffic there that matches no drone is an unknown device's (\(policy)), so a drone that changes "
+                + "its MAC or address stays filtered"
+        }
+        if !station.droneInterfaces.isEmpty {
+            return "unknown devices only on \(station.droneInterfaces.map(\.value).joined(separator: " ")) (\(policy)); "
+                + "a drone known by MAC or address on another link that changes either is forwarded unfiltered "
+                + "(set uplink-interfaces to close this)"
+        }
+        return "no drone territory: only traffic matching a drone's identity is filtered, and a device that changes "
+            + "its MAC or address is forwarded unfiltered (set uplink-interfaces to close this)"
+    }
+
     /// True when `comment` (a table's) names this policy, whatever generation it was given.
     public func isApplied(inComment comment: String?) -> Bool {
         comment.flatMap(TableComment.init(parsing:))?.policy == fingerprint

@@ -14,6 +14,8 @@ public enum KernelLayout {
     public static let generationMask: UInt32 = 0xffff_0000
 
     public static let droneInterfacesSet = "drone_interfaces"
+    /// The station's own links (`uplink-interfaces`) and loopback: everything else is drone territory.
+    public static let stationInterfacesSet = "station_interfaces"
     public static let dronesByMAC = "drones_by_mac"
     public static let dronesByIPv4 = "drones_by_ipv4"
     public static let dronesByIPv6 = "drones_by_ipv6"

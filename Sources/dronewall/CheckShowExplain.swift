@@ -19,6 +19,7 @@ struct Check: ParsableCommand {
         print("\(source.config): ok — \(config.drones.count) drone(s) in \(config.files.count) file(s), "
               + "\(catalogue.vendors.count) vendor(s) with \(catalogue.endpoints.count) endpoint(s); "
               + "\(t.chains.count) chains, \(t.sets.count) sets, \(elements) set elements")
+        print("posture: \(snapshot.posture)")
     }
 }
 

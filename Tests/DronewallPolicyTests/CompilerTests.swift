@@ -78,7 +78,7 @@ import KernelLayout
 
     @Test func sharedHostAllowWarnsAndStaysBlocked() throws {
         let (r, d) = compile(text: "[drone a]\nmac = 02:00:00:00:00:01\npolicy = local-data\nallow = firmware\n")
-        let w = d.warnings.map(\.message)
+        let w = d.warnings.map(\.message).filter { $0.hasPrefix("allow = ") }
         #expect(w.count == 1)
         #expect(w.first?.contains("sync.acme.example (also flight-logs, telemetry)") == true)
         #expect(w.first?.contains("203.0.113.20") == true)
@@ -236,6 +236,28 @@ import KernelLayout
         let (r, d) = compile(text: "[drone a]\nuser = nosuchuser\npolicy = monitor\n")
         #expect(r == nil)
         #expect(d.errors.map { "\($0.location!): \($0.message)" } == ["/t.conf:2:8: no such user 'nosuchuser' on this station"])
+    }
+
+    @Test func withUplinksEveryOtherLinkIsDroneTerritory() throws {
+        let (snap, d) = snapshot(text: "[station]\nuplink-interfaces = wan0\n[drone a]\nmac = 02:00:00:00:00:01\npolicy = local-data\n")
+        let s = try #require(snap, "\(d.rendered)")
+        #expect(d.warnings.isEmpty, "\(d.rendered)")
+        #expect(s.drones.map(\.subject) == [.drone("a"), .unknownDevices])
+        #expect(try chain(s.ruleset, "forward").last == "iifname != @station_interfaces goto unknown_devices")
+        #expect(try chain(s.ruleset, "dns_prerouting").last == "iifname != @station_interfaces goto dns_unknown")
+        let own = try #require(s.ruleset.table.set(named: "station_interfaces")).elements.map(\.key)
+        #expect(own == [.interfaceName("wan0"), .interfaceName("lo")], "loopback is the station's own too")
+        #expect(s.posture.hasPrefix("every link but wan0 is drone territory"))
+    }
+
+    @Test func withoutDroneTerritoryMACDronesAreWarned() throws {
+        let (snap, d) = snapshot(text: "[drone a]\nmac = 02:00:00:00:00:01\npolicy = local-data\n")
+        let s = try #require(snap)
+        #expect(d.warnings.map(\.message).contains { $0.hasPrefix("drone 'a' is known by mac 02:00:00:00:00:01 only") })
+        #expect(s.posture.hasPrefix("no drone territory"))
+        let (lan, ld) = snapshot(text: "[station]\ndrone-interfaces = wlan0\n[drone a]\nmac = 02:00:00:00:00:01\npolicy = isolate\n")
+        #expect(ld.warnings.isEmpty)
+        #expect(try #require(lan).posture.hasPrefix("unknown devices only on wlan0 (isolate)"))
     }
 
     @Test func reversePathCheckOnlyWhereThereIsAnInputInterface() throws {
