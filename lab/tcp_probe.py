@@ -59,7 +59,9 @@ def sniff(iface, seconds):
     end = time.time() + seconds
     while time.time() < end:
         try:
-            if MARKER in s.recv(65535):
+            data, addr = s.recvfrom(65535)
+            # Incoming only: an ICMP error the receiver sends back quotes the marker too.
+            if MARKER in data and addr[2] != socket.PACKET_OUTGOING:
                 seen += 1
         except socket.timeout:
             pass
