@@ -124,6 +124,21 @@ import Foundation
         #expect(try PublicSuffixes.load().registrableDomain(of: name) == nil)
     }
 
+    /// Third-party services that drone apps call are filed under their own vendor, never the drone
+    /// maker's, each host with its own categories.
+    @Test(arguments: [
+        ("api.airmap.io", "airmap", "geofence maps account"), ("cdn.airmap.io", "airmap", "geofence"),
+        ("api.airmap.com", "airmap", "geofence maps account"), ("api.maptiler.com", "maptiler", "maps"),
+        ("maps.googleapis.com", "google-maps", "other"), ("ditu.google.cn", "google-maps", "maps"), ("restapi.amap.com", "amap", "maps"),
+        ("api.mapbox.com", "mapbox", "maps"),
+    ])
+    func thirdPartyHostsHaveTheirOwnVendor(host: String, vendor: String, categories: String) throws {
+        let e = try #require(CatalogueIndex(loaded.0).match(domain: host), "\(host) not catalogued")
+        #expect(e.vendorID == vendor)
+        #expect(e.pattern.description == host, "\(host) matched only by \(e.pattern)")
+        #expect(e.categories.map(\.rawValue).joined(separator: " ") == categories)
+    }
+
     /// rules/resolvers.rules: the well-known public resolvers, each with a source, none of
     /// their names claimed by a vendor too.
     @Test func publicResolverListIsReadBesideTheVendors() throws {
