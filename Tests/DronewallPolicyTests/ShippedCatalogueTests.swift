@@ -75,16 +75,8 @@ import Foundation
     /// No entry is a public suffix or covers one (Debian's publicsuffix list, ICANN and private
     /// sections: `github.io`, `s3.amazonaws.com`, `com.cn`, ...): that would claim every site under it.
     @Test func noEntryCoversAPublicSuffix() throws {
-        let path = "/usr/share/publicsuffix/public_suffix_list.dat"
-        let text = try #require(try? String(contentsOfFile: path, encoding: .utf8),
-                                "\(path) missing: install the Debian package publicsuffix (scripts/packages.txt)")
-        var suffixes = Set<String>()
-        for line in text.split(whereSeparator: \.isNewline) {
-            let rule = line.split(separator: " ").first.map(String.init) ?? ""
-            guard !rule.isEmpty, !rule.hasPrefix("//"), !rule.hasPrefix("!") else { continue }
-            suffixes.insert(rule.hasPrefix("*.") ? String(rule.dropFirst(2)) : rule)
-        }
-        #expect(suffixes.count > 5000 && suffixes.contains("github.io") && suffixes.contains("com.cn"), "the list looks truncated")
+        let psl = try PublicSuffixes.load()
+        let suffixes = psl.rules
         var domains = loaded.0.endpoints.compactMap { e -> (String, DronewallConfig.SourceLocation)? in
             if case let .domain(d) = e.pattern { return (d, e.location) } else { return nil }
         }
@@ -94,6 +86,57 @@ import Foundation
             #expect(covered.isEmpty, "\(d) (\(place)) covers the public suffix(es) \(covered.sorted().prefix(3))")
             #expect(SharedPlatforms.covered(by: d).isEmpty, "\(d) (\(place)) covers a shared platform")
         }
+    }
+
+    /// A registrable domain (one label below a public suffix: `dji.com`, `autelrobotics.cn`,
+    /// `mi-ae.com.de`) is a catch-all: it matches every host under it that nobody has named. So it is
+    /// exactly `other`. A specific category belongs on the specific host a public source shows;
+    /// on the catch-all it would open (or close) a whole domain of unknown hosts with that category.
+    @Test func registrableDomainCatchAllsAreExactlyOther() throws {
+        let psl = try PublicSuffixes.load()
+        var apexes = 0
+        for e in loaded.0.endpoints {
+            guard case let .domain(d) = e.pattern, psl.registrableDomain(of: d) == d else { continue }
+            apexes += 1
+            #expect(e.categories.map(\.rawValue) == ["other"],
+                    """
+                    \(d) (\(e.location)) is a registrable domain, a catch-all for unnamed hosts: its \
+                    categories must be exactly 'other', not \(e.categories.map(\.rawValue)). Put specific \
+                    categories on the specific hosts a public source shows.
+                    """)
+        }
+        #expect(apexes >= 20, "only \(apexes) registrable-domain entries found: the public-suffix reading looks wrong")
+    }
+
+    /// The registrable-domain reading the lint above relies on.
+    @Test(arguments: [
+        ("dji.com", "dji.com"), ("a.b.flysafe-api.dji.com", "dji.com"), ("autelrobotics.cn", "autelrobotics.cn"),
+        ("www.yuneec.com", "yuneec.com"), ("fimiapp-server-frankfurt.mi-ae.com.de", "mi-ae.com.de"),
+        ("djigo4-f53cb.firebaseio.com", "firebaseio.com"), ("p.firebaseapp.com", "p.firebaseapp.com"),
+        ("x.y.ck", "x.y.ck"), ("a.www.ck", "www.ck"), ("dji.ink", "dji.ink"), ("flysafe.dbeta.me", "dbeta.me"),
+    ])
+    func registrableDomainOfAName(name: String, registrable: String) throws {
+        #expect(try PublicSuffixes.load().registrableDomain(of: name) == registrable)
+    }
+
+    @Test(arguments: ["com", "com.cn", "github.io", "ck", "y.ck"])
+    func aPublicSuffixHasNoRegistrableDomain(name: String) throws {
+        #expect(try PublicSuffixes.load().registrableDomain(of: name) == nil)
+    }
+
+    /// Third-party services that drone apps call are filed under their own vendor, never the drone
+    /// maker's, each host with its own categories.
+    @Test(arguments: [
+        ("api.airmap.io", "airmap", "geofence maps account"), ("cdn.airmap.io", "airmap", "geofence"),
+        ("api.airmap.com", "airmap", "geofence maps account"), ("api.maptiler.com", "maptiler", "maps"),
+        ("maps.googleapis.com", "google-maps", "other"), ("ditu.google.cn", "google-maps", "maps"), ("restapi.amap.com", "amap", "maps"),
+        ("api.mapbox.com", "mapbox", "maps"),
+    ])
+    func thirdPartyHostsHaveTheirOwnVendor(host: String, vendor: String, categories: String) throws {
+        let e = try #require(CatalogueIndex(loaded.0).match(domain: host), "\(host) not catalogued")
+        #expect(e.vendorID == vendor)
+        #expect(e.pattern.description == host, "\(host) matched only by \(e.pattern)")
+        #expect(e.categories.map(\.rawValue).joined(separator: " ") == categories)
     }
 
     /// rules/resolvers.rules: the well-known public resolvers, each with a source, none of
@@ -120,5 +163,59 @@ import Foundation
                       "aliyuncs.com", "appspot.com", "azureedge.net", "fastly.net", "github.io"])
     func sharedPlatformsAreNotClaimed(apex: String) {
         #expect(CatalogueIndex(loaded.0).match(domain: "anything." + apex) == nil)
+    }
+}
+
+/// Debian's public suffix list (`publicsuffix` package), ICANN and private sections, read as written:
+/// plain rules, wildcard rules (`*.ck`) and exceptions (`!www.ck`).
+struct PublicSuffixes {
+    static let path = "/usr/share/publicsuffix/public_suffix_list.dat"
+    struct Missing: Error, CustomStringConvertible {
+        var description: String {
+            "\(PublicSuffixes.path) missing or truncated: install the Debian package publicsuffix "
+                + "(scripts/packages.txt)"
+        }
+    }
+    var plain = Set<String>(), wildcard = Set<String>(), exception = Set<String>()
+
+    static func load() throws -> PublicSuffixes {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw Missing() }
+        var psl = PublicSuffixes()
+        for line in text.split(whereSeparator: \.isNewline) {
+            let rule = line.split(separator: " ").first.map(String.init) ?? ""
+            if rule.isEmpty || rule.hasPrefix("//") { continue }
+            if rule.hasPrefix("!") { psl.exception.insert(String(rule.dropFirst())) }
+            else if rule.hasPrefix("*.") { psl.wildcard.insert(String(rule.dropFirst(2))) }
+            else { psl.plain.insert(rule) }
+        }
+        guard psl.rules.count > 5000, psl.rules.contains("github.io"), psl.rules.contains("com.cn") else {
+            throw Missing()
+        }
+        return psl
+    }
+
+    /// Every rule as a domain (a wildcard rule `*.ck` as `ck`), exceptions left out.
+    var rules: Set<String> { plain.union(wildcard) }
+
+    /// The public suffix of `name` by the list's algorithm: the longest matching rule, an exception
+    /// rule beating a wildcard, and `*` (the last label) when nothing matches.
+    func publicSuffix(of name: String) -> [Substring] {
+        let labels = name.lowercased().split(separator: ".")
+        for i in labels.indices {
+            let candidate = labels[i...].joined(separator: ".")
+            if exception.contains(candidate) { return Array(labels[(i + 1)...]) }
+            if plain.contains(candidate) { return Array(labels[i...]) }
+            if i > 0, wildcard.contains(candidate) { return Array(labels[(i - 1)...]) }
+        }
+        return Array(labels.suffix(1))
+    }
+
+    /// The registrable domain of `name` (its public suffix plus one label), or nil when `name` is
+    /// itself a public suffix.
+    func registrableDomain(of name: String) -> String? {
+        let labels = name.lowercased().split(separator: ".")
+        let suffix = publicSuffix(of: name)
+        guard labels.count > suffix.count else { return nil }
+        return labels.suffix(suffix.count + 1).joined(separator: ".")
     }
 }
