@@ -167,6 +167,11 @@ lab_ns "dw-alpha-$LAB_ID" ip link set eth0 address 02:00:00:00:0a:01
 expect "alpha with a new MAC reaches nothing (IPv4)" 0 "$(lab_udp_reaches alpha "$LAB_PLAIN4" 192.0.2.18)"
 expect "alpha with a new MAC reaches nothing (IPv6)" 0 "$(lab_udp_reaches alpha "$LAB_PLAIN6" 2001:db8:1::2)"
 lab_ns "dw-alpha-$LAB_ID" ip link set eth0 address 02:00:00:00:00:01
+# ... and a device on another link copying alpha's MAC (with its own address, so the
+#     reverse-path check passes) does not get alpha's policy: alpha's MAC counts on dw-d1 only.
+lab_ns "dw-unknown-$LAB_ID" ip link set eth0 address 02:00:00:00:00:01
+expect "a copy of alpha's MAC on another link reaches nothing" 0 "$(lab_udp_reaches unknown "$LAB_PLAIN4" 192.0.2.82)"
+lab_ns "dw-unknown-$LAB_ID" ip link set eth0 address 02:00:00:00:00:05
 posture=$("$DW" check "${CONF[@]}" "${CAT[@]}" 2>/dev/null | grep '^posture:')
 expect "check explains the posture it compiled" "posture: every link but dw-up is drone territory" \
     "$(echo "$posture" | cut -d: -f1-2)"

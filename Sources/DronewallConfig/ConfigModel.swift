@@ -78,6 +78,8 @@ public struct DroneConfig: Sendable {
     public var macs: [Located<MACAddress>] = []
     public var addresses: [Located<IPNetwork>] = []
     public var interfaces: [Located<String>] = []
+    /// The links the drone's MAC and address identities count on; elsewhere they are a copy.
+    public var links: [Located<String>] = []
     public var users: [Located<UserRef>] = []
     public var policy: Located<PolicyKind>?
     public var allow: [Located<Category>] = []

@@ -7,8 +7,10 @@ public struct ConfigReader {
     public static let defaultPath = "/etc/dronewall/dronewall.conf"
     static let stationKeys = ["drone-interfaces", "uplink-interfaces", "unknown-devices", "log-group", "log-retention", "log-max-size",
                               "dns-resolver", "dns-upstream", "dns-port", "dns-sinkhole", "dns-grace", "dns-hold", "nat64-prefix"]
-    static let droneKeys = ["mac", "address", "interface", "user", "policy", "allow", "block", "allow-host", "block-host"]
-    static let listKeys: Set<String> = ["drone-interfaces", "uplink-interfaces", "nat64-prefix", "mac", "address", "interface", "user", "allow", "block",
+    static let droneKeys = ["mac", "address", "interface", "link", "user", "policy", "allow", "block", "allow-host",
+                            "block-host"]
+    static let listKeys: Set<String> = ["drone-interfaces", "uplink-interfaces", "nat64-prefix", "mac", "address", "interface",
+                                         "link", "user", "allow", "block",
                                          "allow-host", "block-host"]
 
     let reader: SourceReader
@@ -178,6 +180,8 @@ public struct ConfigReader {
                 drone.addresses += entry.words.compactMap { network($0, &diags) }
             case "interface":
                 drone.interfaces += entry.words.compactMap { interfaceName($0, &diags) }
+            case "link":
+                drone.links += entry.words.compactMap { interfaceName($0, &diags) }
             case "user":
                 drone.users += entry.words.compactMap { Words.user($0, &diags) }
             case "policy":

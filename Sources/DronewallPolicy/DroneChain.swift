@@ -41,6 +41,7 @@ extension PolicyCompiler {
         // Packets without conntrack carry no class mark and would pass every category test:
         // drop them (logged) before anything else.
         var rules: [Rule] = []
+        var sets: [NamedSet] = []
         // Forwarded traffic must come from the link its source routes back to: a device that
         // borrows another link's drone address gets nothing (and no one-way channel out). The
         // kernel allows this lookup only where packets have an input interface, so chains that
@@ -48,6 +49,16 @@ extension PolicyCompiler {
         if !drone.hasUserIdentity {
             rules += log(.reversePath, [.reversePathMissing])
             rules.append(drop([.reversePathMissing]))
+            // The drone's MAC or address on a link that is not its own: a copy (two-way otherwise).
+            if !drone.links.isEmpty {
+                let setName = KernelLayout.droneLinksSet(name)
+                sets.append(NamedSet(name: setName, keyType: .interfaceName,
+                                     elements: drone.links.map { SetElement(key: .interfaceName($0.value), origin: $0.location) },
+                                     origin: origin))
+                let elsewhere = Match.inSet(.inputInterfaceName, set: setName, negated: true)
+                rules += log(.wrongLink, [elsewhere])
+                rules.append(drop([elsewhere]))
+            }
         }
         let untracked = Match.conntrackState([.invalid, .untracked])
         rules += log(.untracked, [untracked])
@@ -59,7 +70,6 @@ extension PolicyCompiler {
                                          group: logGroup, matches: [mapped], origin: origin, families: [.ipv6])
         if policy != .monitor { rules.append(drop([mapped])) }
         rules.append(Rule([], [], .verdict(.jump(KernelLayout.classifyChain)), origin: origin))
-        var sets: [NamedSet] = []
 
         // Explicit hosts first: block-host beats everything, allow-host beats categories.
         for kind in [KernelLayout.HostListKind.block, .allow] {

@@ -56,6 +56,9 @@ public struct DronePolicy: Sendable, Hashable {
     public var blocked: CategorySet
     /// Categories logged as would-block (monitor): what local-data would block.
     public var wouldBlock: CategorySet
+    /// The links its MAC and address identities count on (`link =`, plus its own interfaces);
+    /// empty: any link. A MAC or address arriving elsewhere is a copy and is dropped.
+    public var links: [Located<String>] = []
     /// Hosts always allowed (beat categories) and always blocked (beat everything).
     public var allowHosts: [Located<HostPattern>]
     public var blockHosts: [Located<HostPattern>]

@@ -20,6 +20,7 @@ enum PolicyFingerprint {
             h.add("policy \(d.subject.word) \(d.kind.rawValue) blocked \(d.blocked.rawValue) would \(d.wouldBlock.rawValue) "
                   + "port \(d.resolverPort.map(String.init) ?? "-")")
             for i in d.identities { h.add("identity \(i.value)") }
+            for l in d.links { h.add("link \(l.value)") }
             for a in d.allowHosts { h.add("allow-host \(a.value)") }
             for b in d.blockHosts { h.add("block-host \(b.value)") }
         }

@@ -48,12 +48,20 @@ public enum PolicyModel {
                 identities.append(Located(.uid(uid), at: u.location))
             }
             let allow = CategorySet(drone.allow.map(\.value)), block = CategorySet(drone.block.map(\.value))
-            let policy = DronePolicy(
+            var policy = DronePolicy(
                 subject: .drone(drone.name), kind: kind, identities: identities,
                 blocked: DronePolicy.blocked(kind, allow: allow, block: block),
                 wouldBlock: DronePolicy.wouldBlock(kind, allow: allow, block: block),
                 allowHosts: drone.allowHosts, blockHosts: drone.blockHosts,
                 resolverPort: ports?[drone.name], origin: drone.location)
+            if !drone.links.isEmpty {
+                // A drone known by its interface arrives there too.
+                policy.links = drone.links + drone.interfaces.filter { i in !drone.links.contains { $0.value == i.value } }
+                if !drone.users.isEmpty {
+                    diags.warning("link has no effect for a drone with user = (local apps have no input interface)",
+                                  at: drone.links[0].location, length: drone.links[0].value.count)
+                }
+            }
             checkHostNames(drone, resolver: station.dnsResolver, &diags)
             warnRelayedLookups(policy, stationNameservers: stationNameservers, &diags)
             warnIneffectiveAllows(drone.allow, policy: policy, index: index, &diags)

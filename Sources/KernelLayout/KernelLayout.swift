@@ -35,6 +35,8 @@ public enum KernelLayout {
     public static let outputChain = "output"
 
     public static func droneChain(_ drone: String) -> String { "drone_\(drone)" }
+    /// The links a drone's MAC and address identities count on.
+    public static func droneLinksSet(_ drone: String) -> String { "drone_\(drone)_links" }
     /// The drone a `drone_NAME` chain belongs to; nil for any other chain.
     public static func drone(ofChain chain: String) -> String? {
         chain.hasPrefix("drone_") && chain.count > 6 ? String(chain.dropFirst(6)) : nil

@@ -21,6 +21,8 @@ public enum LogReason: Sendable, Hashable, CustomStringConvertible {
     /// A source address with no route back through the link it came in on: a device borrowing
     /// an address of another link's drone (strict reverse-path check).
     case reversePath
+    /// A drone's MAC or address arriving on a link that is not the drone's (`link =`): a copy.
+    case wrongLink
 
     /// The word in log prefixes, flow records and reports.
     public var word: String {
@@ -33,6 +35,7 @@ public enum LogReason: Sendable, Hashable, CustomStringConvertible {
         case .dnsBypass: return "dns-bypass"
         case .mappedAddress: return "mapped-address"
         case .reversePath: return "reverse-path"
+        case .wrongLink: return "wrong-link"
         }
     }
 
@@ -47,6 +50,7 @@ public enum LogReason: Sendable, Hashable, CustomStringConvertible {
         case "dns-bypass": self = .dnsBypass
         case "mapped-address": self = .mappedAddress
         case "reverse-path": self = .reversePath
+        case "wrong-link": self = .wrongLink
         default:
             guard let c = Category(rawValue: word) else { return nil }
             self = .category(c)

@@ -260,6 +260,21 @@ import KernelLayout
         #expect(try #require(lan).posture.hasPrefix("unknown devices only on wlan0 (isolate)"))
     }
 
+    @Test func identitiesBoundToLinksDropCopiesElsewhere() throws {
+        let (snap, d) = snapshot(text: "[station]\nuplink-interfaces = wan0\n[drone a]\nmac = 02:00:00:00:00:01\n"
+                                 + "interface = usb0\nlink = wlan0\npolicy = local-data\n")
+        let s = try #require(snap, "\(d.rendered)")
+        let rules = try chain(s.ruleset, "drone_a")
+        #expect(rules.contains("iifname != @drone_a_links drop"))
+        #expect(rules.contains { $0.contains("iifname != @drone_a_links") && $0.contains("cat=wrong-link") })
+        #expect(try #require(s.ruleset.table.set(named: "drone_a_links")).elements.map(\.key)
+                == [.interfaceName("wlan0"), .interfaceName("usb0")], "its own interface counts too")
+        let (none, _) = snapshot(text: "[drone b]\nmac = 02:00:00:00:00:02\npolicy = local-data\n")
+        #expect(try !chain(try #require(none).ruleset, "drone_b").contains { $0.contains("_links") }, "no link: any link")
+        let (_, ud) = snapshot(text: "[drone c]\nuser = 1000\nlink = wlan0\npolicy = monitor\n")
+        #expect(ud.warnings.map(\.message).contains { $0.hasPrefix("link has no effect for a drone with user =") })
+    }
+
     @Test func reversePathCheckOnlyWhereThereIsAnInputInterface() throws {
         let (r, d) = compile(text: "[station]\ndrone-interfaces = wlan0\n[drone net]\naddress = 192.0.2.10\npolicy = monitor\n"
                              + "[drone app]\nuser = 1000\npolicy = local-data\n")
