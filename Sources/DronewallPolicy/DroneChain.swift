@@ -38,8 +38,6 @@ extension PolicyCompiler {
         let accept = RuleAction.verdict(.goto(KernelLayout.acceptFlowChain))
         let prefixFor = { (reason: LogReason) in LogPrefix(drone: name, reason: reason).text }
 
-        // Packets without conntrack carry no class mark and would pass every category test:
-        // drop them (logged) before anything else.
         var rules: [Rule] = []
         var sets: [NamedSet] = []
         // Forwarded traffic must come from the link its source routes back to: a device that
@@ -60,6 +58,8 @@ extension PolicyCompiler {
                 rules.append(drop([elsewhere]))
             }
         }
+        // Packets without conntrack carry no class mark and would pass every category test:
+        // drop them (logged) before any category test.
         let untracked = Match.conntrackState([.invalid, .untracked])
         rules += log(.untracked, [untracked])
         rules.append(drop([untracked]))
