@@ -88,8 +88,13 @@ cp "$LAB_DIR/dns.conf" "$TMP/dns.conf"   # a copy: the reload check below edits 
 start_daemon "$TMP/dns.conf"
 
 # --- names decide, per drone ---
+expect "alpha (dns-strict) cannot reach an address the station never answered it" closed \
+    "$(port_open alpha 198.51.100.114 443)"
+expect "... delta (not strict) can" open "$(port_open delta 198.51.100.114 443)"
 expect "alpha resolves a name no catalogue knows" "NOERROR 198.51.100.114" "$(q alpha www.example.org)"
-expect "... and reaches it" open "$(port_open alpha 198.51.100.114 443)"
+expect "... and then reaches it" open "$(port_open alpha 198.51.100.114 443)"
+learned drone_alpha_resolved_dns_v4 | grep -q '198.51.100.114 .*comment "www.example.org"' \
+    && ok "the answer went into alpha's resolved set first" || fail "drone_alpha_resolved_dns_v4: $(learned drone_alpha_resolved_dns_v4)"
 expect "alpha (local-data) gets NXDOMAIN for a geofence name" NXDOMAIN "$(q alpha flysafe-api.dji.com)"
 learned learned_v4 | grep -q '198.51.100.110 .*comment "flysafe-api.dji.com"' \
     && ok "the sinkholed name's address was learned anyway, with its name" || fail "learned_v4: $(learned learned_v4)"

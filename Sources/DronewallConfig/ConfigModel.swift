@@ -35,6 +35,8 @@ public struct StationConfig: Sendable {
     public var dnsPortBase: UInt16 = StationConfig.defaultDNSPortBase
     /// How a name the asking drone may not reach is answered.
     public var dnsSinkhole: DNSSinkhole = .nxdomain
+    /// Default of `dns-strict` for every drone (and the unknown devices).
+    public var dnsStrict = false
     /// Learned addresses live TTL + grace seconds (apps keep answers past their TTL).
     public var dnsGraceSeconds: Int64 = StationConfig.defaultDNSGraceSeconds
 
@@ -86,6 +88,8 @@ public struct DroneConfig: Sendable {
     public var block: [Located<Category>] = []
     public var allowHosts: [Located<HostPattern>] = []
     public var blockHosts: [Located<HostPattern>] = []
+    /// Overrides `[station] dns-strict` for this drone.
+    public var dnsStrict: Located<Bool>?
 
     public init(name: String, location: SourceLocation) {
         self.name = name

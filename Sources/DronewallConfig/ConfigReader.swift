@@ -6,9 +6,9 @@ import NetAddress
 public struct ConfigReader {
     public static let defaultPath = "/etc/dronewall/dronewall.conf"
     static let stationKeys = ["drone-interfaces", "uplink-interfaces", "unknown-devices", "log-group", "log-retention", "log-max-size",
-                              "dns-resolver", "dns-upstream", "dns-port", "dns-sinkhole", "dns-grace", "dns-hold", "nat64-prefix"]
+                              "dns-resolver", "dns-upstream", "dns-port", "dns-sinkhole", "dns-grace", "dns-hold", "dns-strict", "nat64-prefix"]
     static let droneKeys = ["mac", "address", "interface", "link", "user", "policy", "allow", "block", "allow-host",
-                            "block-host"]
+                            "block-host", "dns-strict"]
     static let listKeys: Set<String> = ["drone-interfaces", "uplink-interfaces", "nat64-prefix", "mac", "address", "interface",
                                          "link", "user", "allow", "block",
                                          "allow-host", "block-host"]
@@ -115,6 +115,8 @@ public struct ConfigReader {
                         diags.error("dns-upstream takes addresses, not networks", at: w.location, length: w.text.count)
                     }
                 }
+            case "dns-strict":
+                if let w = single(entry, &diags), let v = yesNo(w, "dns-strict", &diags) { station.dnsStrict = v }
             case "dns-hold":
                 if let w = single(entry, &diags) {
                     if let secs = Units.durationSeconds(w.text), secs >= 3600, secs <= 30 * 86_400 {
@@ -161,6 +163,16 @@ public struct ConfigReader {
         return station
     }
 
+    func yesNo(_ w: IniWord, _ key: String, _ diags: inout Diagnostics) -> Bool? {
+        switch w.text {
+        case "yes": return true
+        case "no": return false
+        default:
+            diags.error("\(key) is yes or no", at: w.location, length: w.text.count)
+            return nil
+        }
+    }
+
     func readDrone(_ section: IniSection, _ diags: inout Diagnostics) -> DroneConfig? {
         guard let nameWord = section.name else {
             diags.error("[drone] needs a name, like [drone survey-01]", at: section.kindLocation, length: section.kind.count)
@@ -194,6 +206,8 @@ public struct ConfigReader {
                 drone.allowHosts += entry.words.compactMap { host($0, &diags) }
             case "block-host":
                 drone.blockHosts += entry.words.compactMap { host($0, &diags) }
+            case "dns-strict":
+                if let w = single(entry, &diags), let v = yesNo(w, "dns-strict", &diags) { drone.dnsStrict = Located(v, at: w.location) }
             default: break
             }
         }

@@ -136,8 +136,10 @@ extension PolicyCompiler {
         }
 
         // isolate and allowlist still let the drone reach the drone LAN and, for apps on
-        // the station, loopback: "nothing beyond the station".
-        if policy == .isolate || policy == .allowlist {
+        // the station, loopback: "nothing beyond the station". So does dns-strict, which then
+        // closes every destination the station resolver did not answer to this drone.
+        let strict = drone.dnsStrict && station.dnsResolver && policy != .isolate
+        if policy == .isolate || policy == .allowlist || strict {
             if hasDroneLAN {
                 rules.append(Rule([.inSet(.outputInterfaceName, set: KernelLayout.droneInterfacesSet, negated: false)], [],
                                   accept, origin: origin))
@@ -145,6 +147,21 @@ extension PolicyCompiler {
             if drone.hasUserIdentity {
                 rules.append(Rule([.equals(.outputInterfaceName, .interfaceName("lo"), negated: false)], [], accept,
                                   origin: origin))
+            }
+        }
+
+        if strict {
+            // Resolved-only: the addresses the station resolver answered to this drone, kept
+            // TTL + grace (allow-host networks were accepted above).
+            for ipv6 in [false, true] {
+                let setName = KernelLayout.hostSet(name, .resolved, ipv6: ipv6, learned: true)
+                sets.append(NamedSet(name: setName, keyType: ipv6 ? .ipv6Address : .ipv4Address, flags: .timeout,
+                                     origin: origin))
+                let unresolved = Match.inSet(ipv6 ? .ipv6Destination : .ipv4Destination, set: setName, negated: true)
+                rules += PolicyCompiler.logRules(drone: name, reason: .unresolved,
+                                                 verdict: policy == .monitor ? .wouldBlock : .blocked, group: logGroup,
+                                                 matches: [unresolved], origin: origin, families: [ipv6 ? .ipv6 : .ipv4])
+                if policy != .monitor { rules.append(drop([unresolved])) }
             }
         }
 

@@ -56,6 +56,9 @@ public struct DronePolicy: Sendable, Hashable {
     public var blocked: CategorySet
     /// Categories logged as would-block (monitor): what local-data would block.
     public var wouldBlock: CategorySet
+    /// Resolved-only (`dns-strict`): new flows only to what the station resolver answered to this
+    /// subject (within TTL + grace) and to its `allow-host` networks.
+    public var dnsStrict = false
     /// The links its MAC and address identities count on (`link =`, plus its own interfaces);
     /// empty: any link. A MAC or address arriving elsewhere is a copy and is dropped.
     public var links: [Located<String>] = []

@@ -21,6 +21,7 @@ enum PolicyFingerprint {
                   + "port \(d.resolverPort.map(String.init) ?? "-")")
             for i in d.identities { h.add("identity \(i.value)") }
             for l in d.links { h.add("link \(l.value)") }
+            if d.dnsStrict { h.add("dns-strict") }
             for a in d.allowHosts { h.add("allow-host \(a.value)") }
             for b in d.blockHosts { h.add("block-host \(b.value)") }
         }

@@ -54,6 +54,11 @@ public enum PolicyModel {
                 wouldBlock: DronePolicy.wouldBlock(kind, allow: allow, block: block),
                 allowHosts: drone.allowHosts, blockHosts: drone.blockHosts,
                 resolverPort: ports?[drone.name], origin: drone.location)
+            policy.dnsStrict = drone.dnsStrict?.value ?? station.dnsStrict
+            if policy.dnsStrict && !station.dnsResolver {
+                diags.error("dns-strict needs the station resolver (dns-resolver = on)",
+                            at: drone.dnsStrict?.location ?? station.location, length: 1)
+            }
             if !drone.links.isEmpty {
                 // A drone known by its interface arrives there too.
                 policy.links = drone.links + drone.interfaces.filter { i in !drone.links.contains { $0.value == i.value } }
@@ -75,10 +80,12 @@ public enum PolicyModel {
             }
         } else {
             let kind = station.unknownDevicesPolicy
-            out.append(DronePolicy(subject: .unknownDevices, kind: kind,
-                                   blocked: DronePolicy.blocked(kind, allow: [], block: []),
-                                   wouldBlock: DronePolicy.wouldBlock(kind, allow: [], block: []),
-                                   resolverPort: ports == nil ? nil : station.dnsPortBase, origin: station.location))
+            var unknown = DronePolicy(subject: .unknownDevices, kind: kind,
+                                      blocked: DronePolicy.blocked(kind, allow: [], block: []),
+                                      wouldBlock: DronePolicy.wouldBlock(kind, allow: [], block: []),
+                                      resolverPort: ports == nil ? nil : station.dnsPortBase, origin: station.location)
+            unknown.dnsStrict = station.dnsStrict && station.dnsResolver
+            out.append(unknown)
         }
         warnIdentityEscape(config, out, &diags)
         return out

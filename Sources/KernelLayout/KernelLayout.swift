@@ -94,7 +94,9 @@ public enum KernelLayout {
         HostSetName(drone: drone, kind: kind, ipv6: ipv6, learned: learned).text
     }
 
-    public enum HostListKind: String, Sendable { case allow, block }
+    /// `allow` / `block`: the drone's host lists; `resolved`: what the station resolver answered
+    /// to a `dns-strict` drone (the only addresses it may open new flows to).
+    public enum HostListKind: String, Sendable { case allow, block, resolved }
 
     /// Drone word in the log prefix of devices that match no drone.
     public static let unknownDroneWord = "*"

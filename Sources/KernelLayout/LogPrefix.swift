@@ -23,6 +23,8 @@ public enum LogReason: Sendable, Hashable, CustomStringConvertible {
     case reversePath
     /// A drone's MAC or address arriving on a link that is not the drone's (`link =`): a copy.
     case wrongLink
+    /// `dns-strict`: a destination the station resolver did not answer to this drone.
+    case unresolved
 
     /// The word in log prefixes, flow records and reports.
     public var word: String {
@@ -36,6 +38,7 @@ public enum LogReason: Sendable, Hashable, CustomStringConvertible {
         case .mappedAddress: return "mapped-address"
         case .reversePath: return "reverse-path"
         case .wrongLink: return "wrong-link"
+        case .unresolved: return "unresolved"
         }
     }
 
@@ -51,6 +54,7 @@ public enum LogReason: Sendable, Hashable, CustomStringConvertible {
         case "mapped-address": self = .mappedAddress
         case "reverse-path": self = .reversePath
         case "wrong-link": self = .wrongLink
+        case "unresolved": self = .unresolved
         default:
             guard let c = Category(rawValue: word) else { return nil }
             self = .category(c)

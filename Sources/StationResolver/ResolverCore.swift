@@ -196,10 +196,13 @@ public final class ResolverCore: @unchecked Sendable {
             self.stats.count { $0.answered += 1 }
             return reply
         }
-        guard decision.learnsAnything, !facts.addresses.isEmpty else { return loop.makeSucceededFuture(finish()) }
+        // dns-strict: what the drone is answered is what it may reach (not what is sinkholed).
+        let resolved = asker.dnsStrict && asker.kind != .isolate && (decision.sinkhole == nil || sinkhole == .off)
+        guard decision.learnsAnything || resolved, !facts.addresses.isEmpty else { return loop.makeSucceededFuture(finish()) }
         var hostSets: [(drone: String, kind: KernelLayout.HostListKind)] = []
         if decision.allowHost { hostSets.append((asker.subject.word, .allow)) }
         if decision.blockHost { hostSets.append((asker.subject.word, .block)) }
+        if resolved { hostSets.append((asker.subject.word, .resolved)) }
         var extra: [IPNetwork: UInt32] = [:]
         for a in facts.addresses {
             let c = policy.addressClasses(a)

@@ -49,6 +49,6 @@ extension String {
     /// `drone_alpha_allow_dns_v4` -> `allow-host of alpha`.
     func replacingSetPrefix() -> String {
         guard let name = HostSetName(parsing: self) else { return self }
-        return "\(name.kind.rawValue)-host of \(name.drone)"
+        return name.kind == .resolved ? "answered to \(name.drone) (dns-strict)" : "\(name.kind.rawValue)-host of \(name.drone)"
     }
 }

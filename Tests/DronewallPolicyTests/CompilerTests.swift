@@ -275,6 +275,28 @@ import KernelLayout
         #expect(ud.warnings.map(\.message).contains { $0.hasPrefix("link has no effect for a drone with user =") })
     }
 
+    @Test func dnsStrictClosesWhatTheResolverDidNotAnswer() throws {
+        let text = "[station]\ndns-strict = yes\ndrone-interfaces = wlan0\n[drone a]\naddress = 192.0.2.10\npolicy = local-data\n"
+            + "allow-host = 198.51.100.0/24\n[drone m]\naddress = 192.0.2.11\npolicy = monitor\n"
+            + "[drone i]\naddress = 192.0.2.12\npolicy = isolate\n[drone off]\naddress = 192.0.2.13\npolicy = local-data\ndns-strict = no\n"
+        let (snap, d) = snapshot(text: text)
+        let s = try #require(snap, "\(d.rendered)")
+        let a = try chain(s.ruleset, "drone_a")
+        #expect(a.contains("ip daddr != @drone_a_resolved_dns_v4 drop") && a.contains("ip6 daddr != @drone_a_resolved_dns_v6 drop"))
+        let allowHost = try #require(a.firstIndex { $0.contains("@drone_a_allow_v4") })
+        let strict = try #require(a.firstIndex { $0 == "ip daddr != @drone_a_resolved_dns_v4 drop" })
+        #expect(allowHost < strict, "allow-host networks stay reachable")
+        #expect(a.contains("oifname @drone_interfaces goto accept_flow"), "and the drone LAN")
+        #expect(s.ruleset.table.set(named: "drone_a_resolved_dns_v4")?.flags.contains(.timeout) == true)
+        let m = try chain(s.ruleset, "drone_m")
+        #expect(m.contains { $0.contains("cat=unresolved would-block") } && !m.contains { $0.hasSuffix("@drone_m_resolved_dns_v4 drop") })
+        #expect(try !chain(s.ruleset, "drone_i").contains { $0.contains("resolved") }, "isolate needs no list")
+        #expect(try !chain(s.ruleset, "drone_off").contains { $0.contains("resolved") }, "per-drone no overrides the station")
+        #expect(try chain(s.ruleset, "unknown_devices").allSatisfy { !$0.contains("resolved") }, "unknown devices are isolate")
+        let (bad, bd) = snapshot(text: "[station]\ndns-resolver = off\n[drone a]\naddress = 192.0.2.10\npolicy = local-data\ndns-strict = yes\n")
+        #expect(bad == nil && bd.rendered.contains("dns-strict needs the station resolver"))
+    }
+
     @Test func reversePathCheckOnlyWhereThereIsAnInputInterface() throws {
         let (r, d) = compile(text: "[station]\ndrone-interfaces = wlan0\n[drone net]\naddress = 192.0.2.10\npolicy = monitor\n"
                              + "[drone app]\nuser = 1000\npolicy = local-data\n")

@@ -63,7 +63,8 @@ import KernelLayout
                 + "[drone two]\naddress = 192.0.2.11\npolicy = local-data\n"
                 + "[drone iso]\naddress = 192.0.2.12\npolicy = isolate\n"
                 + "[drone list]\naddress = 192.0.2.13\npolicy = allowlist\nallow = firmware\nallow-host = tiles.example.org\n"
-                + "block-host = bad.tiles.example.org\n",
+                + "block-host = bad.tiles.example.org\n"
+                + "[drone strict]\naddress = 192.0.2.14\npolicy = local-data\ndns-strict = yes\n",
             "/usr/share/dw/vendors/acme.rules": """
                 [vendor acme]
                 name = Acme
@@ -155,6 +156,20 @@ import KernelLayout
         #expect(try ask(c, "tiles.example.org", port: ports["list"]!)?.flags.rcode == DNSRcode.noError)
         #expect(try ask(c, "fw.acme.example", port: ports["list"]!)?.flags.rcode == DNSRcode.noError)
         #expect(upstream.asked == ["tiles.example.org", "fw.acme.example"])
+    }
+
+    /// dns-strict: every answer the drone gets goes into its resolved set first; a sinkholed one does not.
+    @Test func strictDronesLearnWhatTheyAreAnswered() throws {
+        let port = KernelLayout.dnsPorts(base: 15300, drones: ["iso", "list", "loc", "strict", "two"])["strict"]!
+        upstream.answers["www.example.net"] = { Self.answer($0) }
+        upstream.answers["geo.acme.example"] = { Self.answer($0) }
+        let c = core()
+        #expect(try ask(c, "www.example.net", port: port)?.flags.rcode == DNSRcode.noError)
+        #expect(learner.requests.count == 1)
+        #expect(learner.requests.first?.hostSets.map { "\($0.drone) \($0.kind)" } == ["strict resolved"])
+        #expect(learner.requests.first?.mask == 0, "no class: it is just what was answered")
+        #expect(try ask(c, "geo.acme.example", port: port)?.flags.rcode == DNSRcode.nxDomain)
+        #expect(learner.requests.last?.hostSets.isEmpty == true, "the sinkholed answer's address is not reachable")
     }
 
     @Test func learningFailureFailsClosed() throws {
