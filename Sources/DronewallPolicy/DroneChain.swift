@@ -150,21 +150,6 @@ extension PolicyCompiler {
             }
         }
 
-        if strict {
-            // Resolved-only: the addresses the station resolver answered to this drone, kept
-            // TTL + grace (allow-host networks were accepted above).
-            for ipv6 in [false, true] {
-                let setName = KernelLayout.hostSet(name, .resolved, ipv6: ipv6, learned: true)
-                sets.append(NamedSet(name: setName, keyType: ipv6 ? .ipv6Address : .ipv4Address, flags: .timeout,
-                                     origin: origin))
-                let unresolved = Match.inSet(ipv6 ? .ipv6Destination : .ipv4Destination, set: setName, negated: true)
-                rules += PolicyCompiler.logRules(drone: name, reason: .unresolved,
-                                                 verdict: policy == .monitor ? .wouldBlock : .blocked, group: logGroup,
-                                                 matches: [unresolved], origin: origin, families: [ipv6 ? .ipv6 : .ipv4])
-                if policy != .monitor { rules.append(drop([unresolved])) }
-            }
-        }
-
         switch policy {
         case .isolate:
             rules += log(.all, [])
@@ -191,6 +176,21 @@ extension PolicyCompiler {
                 rules += log(.category(c), [.masked(.conntrackMark, mask: c.bit | earlierWould, value: c.bit, negated: false)],
                              .wouldBlock)
                 earlierWould |= c.bit
+            }
+            if strict {
+                // Resolved-only, after the categories (so a blocked category is logged as such): the
+                // addresses the station resolver answered to this drone, kept TTL + grace (allow-host
+                // networks and the drone LAN were accepted above).
+                for ipv6 in [false, true] {
+                    let setName = KernelLayout.hostSet(name, .resolved, ipv6: ipv6, learned: true)
+                    sets.append(NamedSet(name: setName, keyType: ipv6 ? .ipv6Address : .ipv4Address, flags: .timeout,
+                                         origin: origin))
+                    let unresolved = Match.inSet(ipv6 ? .ipv6Destination : .ipv4Destination, set: setName, negated: true)
+                    rules += PolicyCompiler.logRules(drone: name, reason: .unresolved,
+                                                     verdict: policy == .monitor ? .wouldBlock : .blocked, group: logGroup,
+                                                     matches: [unresolved], origin: origin, families: [ipv6 ? .ipv6 : .ipv4])
+                    if policy != .monitor { rules.append(drop([unresolved])) }
+                }
             }
             rules.append(Rule([], [], accept, origin: origin))
         }
