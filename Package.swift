@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "FlowLog", dependencies: ["KernelLayout", "NetAddress", "Units", .product(name: "GRDB", package: "GRDB.swift"),
                                                 .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // The only importer of CNetfilter: Ruleset -> one atomic netlink batch.
-        .target(name: "Netfilter", dependencies: ["CNetfilter", "NftModel", "SourcePlaces"]),
+        .target(name: "Netfilter", dependencies: ["CNetfilter", "NetAddress", "NftModel", "SourcePlaces"]),
         // The station's DNS resolver: which names a drone may reach, and learning their addresses.
         .target(name: "StationResolver", dependencies: [
             "DronewallConfig", "DronewallPolicy", "KernelLayout", "NftModel", "Netfilter", "DNSWire", "FlowLog",

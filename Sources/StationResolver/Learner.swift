@@ -52,6 +52,8 @@ public final class Learner: @unchecked Sendable {
     struct Entry { var mask: UInt32; var expires: UInt64; var name: String }
 
     private let client: NftablesClient
+    /// Told, after each batch, what flows accepted before it could not know (see `FlowReexaminer`).
+    private let gained: (@Sendable (LearnedGains) -> Void)?
     private let queue = DispatchQueue(label: "dronewalld.learner")
     private let lock = NIOLock()
     // Guarded by `lock`.
@@ -69,8 +71,9 @@ public final class Learner: @unchecked Sendable {
     public var learnedElements: Int { queue.sync { elementCount } }
 
     /// `client` is bound to the table whose learned sets this learner fills.
-    public init(client: NftablesClient) {
+    public init(client: NftablesClient, gained: (@Sendable (LearnedGains) -> Void)? = nil) {
         self.client = client
+        self.gained = gained
     }
 
     /// Reads what the kernel already holds in `sets` (addresses carried over from before this
@@ -139,6 +142,9 @@ public final class Learner: @unchecked Sendable {
         let now = Learner.nowMilliseconds()
         var plan = Plan()
         for r in requests { plan.add(r, now: now, known: &known) }
+        // Also after a refused batch: re-examining a flow whose element then failed costs one
+        // classification, missing one lets it keep sending.
+        defer { if !plan.gains.isEmpty { gained?(plan.gains) } }
         do {
             try client.change(plan.changes(), operation: "update learned elements")
             batchCount += 1
@@ -230,6 +236,8 @@ public final class Learner: @unchecked Sendable {
         var order: [String] = []
         var count = 0
         var touchedSets: [String] { order }
+        /// What this batch adds that the kernel's view did not have (computed against `known`).
+        var gains = LearnedGains()
 
         mutating func add(_ r: Request, now: UInt64, known: inout [String: [IPNetwork: Entry]], assumeAbsent: Bool = false) {
             for a in r.addresses where a.isHost {
@@ -240,6 +248,9 @@ public final class Learner: @unchecked Sendable {
                 for h in r.hostSets {
                     let name = KernelLayout.hostSet(h.drone, h.kind, ipv6: !a.isIPv4, learned: true)
                     let set = NamedSet(name: name, keyType: a.isIPv4 ? .ipv4Address : .ipv6Address, flags: .timeout)
+                    if h.kind == .block, known[name]?[a].map({ $0.expires <= now }) ?? true {
+                        gains.blockedHosts.insert(a)
+                    }
                     put(set, a, mask: nil, r, now: now, known: &known, assumeAbsent: assumeAbsent)
                 }
             }
@@ -253,6 +264,10 @@ public final class Learner: @unchecked Sendable {
             // Categories are only ever added: also when we no longer trust our view of the
             // kernel (assumeAbsent), what this learner wrote before stays in the value.
             if let prior = known[set.name]?[a] { value |= mask == nil ? 0 : prior.mask }
+            // Flows accepted so far saw the live element's classes, or the static ones alone.
+            if mask != nil, case let gain = value & ~(live?.mask ?? r.extraMasks[a] ?? 0), gain != 0 {
+                gains.classes[a, default: 0] |= gain
+            }
             if let live { timeout = max(timeout, live.expires - now) }
             let old = assumeAbsent ? nil : live
             // An element already queued in this batch: merge into it.

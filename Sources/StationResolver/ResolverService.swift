@@ -33,6 +33,7 @@ public protocol StationResolving: AnyObject {
 /// main loop folds into the flow log.
 public final class ResolverService: StationResolving, @unchecked Sendable {
     let learner: Learner
+    let reexaminer: FlowReexaminer
     let core: ResolverCore
     let server: ResolverServer
     let group: MultiThreadedEventLoopGroup
@@ -61,7 +62,11 @@ public final class ResolverService: StationResolving, @unchecked Sendable {
         guard !addresses.isEmpty else {
             throw ResolverSetupError("no upstream resolver: set [station] dns-upstream, or list a nameserver in /etc/resolv.conf")
         }
-        learner = Learner(client: NftablesClient(transport: try KernelTransport(), table: KernelLayout.tableName))
+        let reexaminer = FlowReexaminer(conntrack: ConntrackClient(transport: try KernelTransport()),
+                                        generation: snapshot.generation)
+        self.reexaminer = reexaminer
+        learner = Learner(client: NftablesClient(transport: try KernelTransport(), table: KernelLayout.tableName),
+                          gained: { reexaminer.review($0) })
         learner.preload(snapshot.learnedSets)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let upstream = UDPUpstream(servers: addresses)
@@ -79,6 +84,7 @@ public final class ResolverService: StationResolving, @unchecked Sendable {
         let current = Set(server.ports)
         try server.start(ports: wanted.subtracting(current).sorted())
         core.reload(policy)
+        reexaminer.follow(generation: snapshot.generation)
         server.stop(ports: current.subtracting(wanted).sorted())
         learner.preload(snapshot.learnedSets)
     }
@@ -88,12 +94,16 @@ public final class ResolverService: StationResolving, @unchecked Sendable {
     public func stop() -> String {
         server.stop()
         learner.waitUntilIdle()
+        reexaminer.waitUntilIdle()
         try? group.syncShutdownGracefully()
         let s = core.stats.snapshot
+        let failed = reexaminer.failures
         return "resolver: \(s.queries) queries, \(s.answered) answered, \(s.sinkholed) sinkholed, "
             + "\(s.answeredLocally) answered without asking upstream, \(s.learnedAnswers) answers "
             + "learned in \(learner.batches) batches; dropped as malformed: \(s.malformedQueries) queries, "
-            + "\(s.malformedAnswers) answers; \(s.upstreamFailures) upstream failures, \(s.learnFailures) learning failures"
+            + "\(s.malformedAnswers) answers; \(s.upstreamFailures) upstream failures, \(s.learnFailures) learning failures; "
+            + "\(reexaminer.reexamined) accepted flows re-examined after learning"
+            + (failed.count > 0 ? " (\(failed.count) passes failed, last: \(failed.last.map { "\($0)" } ?? "?"))" : "")
     }
 
     public func takeEvents() -> [BlockedEvent] { queue.take() }

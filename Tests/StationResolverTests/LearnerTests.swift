@@ -138,4 +138,36 @@ import Glibc
         #expect(kernel.refused.isEmpty, "known, so replaced by delete + add at once")
         #expect(mark(kernel.element("learned_v4", x.bytes)) == Category.geofence.bit | Category.maps.bit)
     }
+
+    // MARK: what accepted flows did not know
+
+    /// Learns each request in turn and returns the gains each batch reported.
+    func gainsOf(_ requests: [Learner.Request]) -> [LearnedGains] {
+        final class Box: @unchecked Sendable { var all: [LearnedGains] = [] }
+        let box = Box()
+        let l = Learner(client: NftablesClient(transport: FakeSetKernel(), table: "dronewall"),
+                        gained: { box.all.append($0) })
+        for r in requests { _ = learn(l, r) }
+        return box.all
+    }
+
+    @Test func newClassesAreGainsRefreshesAreNot() {
+        var withStatic = request([y], [.geofence])
+        withStatic.extraMasks = [y: Category.geofence.bit]
+        var staticPlusNew = request([y], [.telemetry])
+        staticPlusNew.extraMasks = [y: Category.geofence.bit]
+        let gains = gainsOf([request([x], [.geofence]), request([x], [.geofence]), request([x], [.firmware]),
+                             withStatic, staticPlusNew])
+        #expect(gains == [LearnedGains(classes: [x: Category.geofence.bit]),
+                          LearnedGains(classes: [x: Category.firmware.bit]),
+                          LearnedGains(classes: [y: Category.telemetry.bit])],
+                "a first class, then only what is new; classes a catalogue network gave the address already count as known")
+    }
+
+    @Test func aNewBlockedHostIsAGainAllowedAndResolvedOnesAreNot() {
+        let gains = gainsOf([request([x], [], name: "tiles.example.org", hostSets: [("a", .allow), ("b", .resolved)]),
+                             request([v6], [], name: "spy.example.org", hostSets: [("a", .block)]),
+                             request([v6], [], name: "spy.example.org", hostSets: [("a", .block)])])
+        #expect(gains == [LearnedGains(blockedHosts: [v6])], "only what takes permission away, and only once")
+    }
 }

@@ -7,6 +7,7 @@ enum Netlink {
     static let error: UInt16 = 0x2            // NLMSG_ERROR
     static let done: UInt16 = 0x3             // NLMSG_DONE
     static let request: UInt16 = 0x1          // NLM_F_REQUEST
+    static let multipart: UInt16 = 0x2        // NLM_F_MULTI
     static let ack: UInt16 = 0x4              // NLM_F_ACK
     static let dumpInterrupted: UInt16 = 0x10 // NLM_F_DUMP_INTR
     static let dump: UInt16 = 0x300           // NLM_F_DUMP (NLM_F_ROOT | NLM_F_MATCH)
