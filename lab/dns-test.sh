@@ -18,7 +18,7 @@ if [ "$(id -u)" != 0 ]; then
     echo "dns: 0 passed, 0 failed, 1 skipped"
     exit 0
 fi
-for tool in ip nft python3 dnsmasq; do
+for tool in ip nft python3 dnsmasq conntrack; do
     command -v "$tool" >/dev/null || { echo "dns lab tests need '$tool' (scripts/packages.txt)"; exit 1; }
 done
 
@@ -35,7 +35,7 @@ ANY_SERVER=203.0.113.53   # an address no DNS server has: the station must answe
 
 lab_up
 # Vendor names at addresses in no catalogue network; the race names in two AnyIP ranges.
-for a in 110 112 113 114 115 117 118; do lab_ns "$LAB_CLOUD" ip addr add "198.51.100.$a/24" dev eth0; done
+for a in 110 112 113 114 115 117 118 119; do lab_ns "$LAB_CLOUD" ip addr add "198.51.100.$a/24" dev eth0; done
 lab_ns "$LAB_CLOUD" ip addr add 198.51.100.3/24 dev eth0
 lab_ns "$LAB_CLOUD" ip -6 addr add 2001:db8:e::110/128 dev lo nodad
 lab_ns "$LAB_CLOUD" ip -6 route add local 2001:db8:e::2:0/112 dev lo
@@ -49,6 +49,8 @@ lab_ns "$LAB_CLOUD" ip -6 route add local 2001:db8:e::3:0/112 dev lo
     echo "198.51.100.115 dns.google"
     echo "198.51.100.117 mydjiflight.dji.com"
     echo "198.51.100.118 fw-cache.djicdn.com"
+    echo "198.51.100.119 live.example.org"          # one address, two names: first seen as
+    echo "198.51.100.119 telemetry-relay.dji.com"   # nobody's, later learned as DJI's
     for i in $(seq 500); do printf '2001:db8:e::2:%x race-%d.flysafe-api.dji.com\n' "$i" "$i"; done
     for i in $(seq 50); do printf '2001:db8:e::3:%x race-%d.example.org\n' "$i" "$i"; done
 } > "$TMP/hosts"
@@ -120,6 +122,39 @@ expect "bravo gets NXDOMAIN for a vendor name" NXDOMAIN "$(q bravo dl.djicdn.com
 expect "delta (monitor) resolves a geofence name" "NOERROR 198.51.100.110" "$(q delta flysafe-api.dji.com)"
 expect "... and reaches it" open "$(port_open delta 198.51.100.110 443)"
 
+# --- a flow accepted before learning is examined again once its address is learned ---
+# alpha (local-data: blocks DJI's cloud) and delta (monitor) stream to an address no one has
+# classified yet; then a DJI name is answered with that address.
+ip netns exec "$LAB_CLOUD" python3 "$LAB_DIR/tcp_probe.py" sink 9001 "$TMP/alpha-feed" </dev/null >/dev/null 2>&1 &
+ip netns exec "$LAB_CLOUD" python3 "$LAB_DIR/tcp_probe.py" sink 9002 "$TMP/delta-feed" </dev/null >/dev/null 2>&1 &
+lines() { wc -l < "$1" 2>/dev/null || echo 0; }
+ct_marks() { # ct_marks SOURCE: the conntrack marks of SOURCE's flows to the feed address
+    lab_ns "$LAB_STATION" conntrack -L -p tcp -s "$1" -d 198.51.100.119 2>/dev/null | grep -o 'mark=[0-9]*' | sort -u | tr '\n' ' '
+}
+gen_mark() { # the table's generation as conntrack prints a fast-path mark (decimal)
+    echo "mark=$(( $(lab_ns "$LAB_STATION" nft list table inet dronewall | grep -o 'generation 0x[0-9a-f]*' | cut -d' ' -f2) << 16 ))"
+}
+expect "alpha resolves a name no catalogue knows yet" "NOERROR 198.51.100.119" "$(q alpha live.example.org)"
+sleep 0.3
+lab_ns "dw-alpha-$LAB_ID" python3 "$LAB_DIR/tcp_probe.py" stream 198.51.100.119 9001 12 &
+lab_ns "dw-delta-$LAB_ID" python3 "$LAB_DIR/tcp_probe.py" stream 198.51.100.119 9002 12 &
+sleep 2
+expect "alpha's feed flows, accepted on the fast path (generation in the conntrack mark)" "$(gen_mark) " \
+    "$(ct_marks 192.0.2.18)"
+a1=$(lines "$TMP/alpha-feed"); d1=$(lines "$TMP/delta-feed")
+[ "$a1" -gt 5 ] && [ "$d1" -gt 5 ] && ok "both feeds deliver ($a1 and $d1 lines)" || fail "feeds: alpha $a1, delta $d1 lines"
+expect "then a DJI name answers with the feed's address (NXDOMAIN for alpha)" NXDOMAIN "$(q alpha telemetry-relay.dji.com)"
+sleep 1
+a2=$(lines "$TMP/alpha-feed"); d2=$(lines "$TMP/delta-feed")
+sleep 2
+a3=$(lines "$TMP/alpha-feed"); d3=$(lines "$TMP/delta-feed")
+expect "alpha's feed stops once the address is learned as DJI's (lines after learning)" 0 "$((a3 - a2))"
+[ "$((d3 - d2))" -gt 10 ] && ok "delta's feed (monitor) goes on: re-examined, not cut ($((d3 - d2)) lines)" \
+    || fail "delta's feed: $((d3 - d2)) lines in 2 s"
+marks=$(ct_marks 192.0.2.18)
+[ -n "$marks" ] && [ "$marks" != "$(gen_mark) " ] && ok "conntrack: alpha's flow lost the generation from its mark ($marks)" \
+    || fail "conntrack marks of alpha's flow: '$marks', generation $(gen_mark)"
+
 # --- no way around ---
 expect "alpha: DNS over TLS to port 853 fails" closed "$(port_open alpha 198.51.100.2 853)"
 expect "bravo: DNS over TLS to port 853 fails" closed "$(port_open bravo 198.51.100.2 853)"
@@ -150,6 +185,10 @@ has drone=alpha protocol=dns host=flysafe-api.dji.com category=geofence verdict=
     && ok "report: alpha's sinkholed query, with the name" || fail "report lacks alpha's dns flow: $json"
 has drone=alpha protocol=tcp destination=198.51.100.110 host=flysafe-api.dji.com category=geofence vendor=dji \
     && ok "report: alpha's blocked connection names the host it was learned from" || fail "report lacks the named tcp flow: $json"
+has drone=alpha protocol=tcp destination=198.51.100.119 host=telemetry-relay.dji.com category=other verdict=blocked \
+    && ok "report: the feed cut after learning, with the name it was learned from" || fail "report lacks the cut feed: $json"
+has drone=delta protocol=tcp destination=198.51.100.119 category=other verdict=would-block \
+    && ok "report: delta's feed as would-block from then on" || fail "report lacks delta's feed: $json"
 has drone=delta protocol=dns host=flysafe-api.dji.com verdict=would-block \
     && ok "report: monitor's query as would-block" || fail "report lacks delta's would-block: $json"
 has drone=alpha protocol=dns host=dns.google category=dns-bypass \

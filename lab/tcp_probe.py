@@ -12,6 +12,9 @@ sniff IFACE SECONDS         count packets carrying the marker seen on IFACE for 
 udp ADDR PORT SRC           send 3 UDP datagrams carrying the marker from source address SRC (a
                             one-way channel needs no answer, so a borrowed address is enough)
 flood ADDR PORT SECONDS     send UDP datagrams from one socket as fast as possible; print how many
+sink PORT FILE              accept connections on PORT and append every line they send to FILE
+stream ADDR PORT SECONDS    connect, then send a numbered line every 0.1 s for SECONDS (a telemetry
+                            feed); stops quietly when the connection fails
 """
 import os, socket, struct, sys, threading, time
 
@@ -82,8 +85,57 @@ def serve(family, addr, port):
         finally:
             c.close()
 
+def sink(port, path):
+    out = open(path, "a", buffering=1)
+    lock = threading.Lock()
+
+    def drain(c):
+        with c, c.makefile("r") as lines:
+            for line in lines:
+                with lock:
+                    out.write(line)
+
+    def accept(family, addr):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind((addr, port))
+        s.listen(16)
+        while True:
+            c, _ = s.accept()
+            threading.Thread(target=drain, args=(c,), daemon=True).start()
+
+    threads = [threading.Thread(target=accept, args=fa, daemon=True)
+               for fa in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def stream(addr, port, seconds):
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(1.5)
+    try:
+        s.connect((addr, port))
+        end, n = time.time() + seconds, 0
+        while time.time() < end:
+            n += 1
+            s.sendall(b"telemetry %d\n" % n)
+            time.sleep(0.1)
+    except OSError:
+        pass
+    finally:
+        s.close()
+
+
 def main():
-    if sys.argv[1] == "listen":
+    if sys.argv[1] == "sink":
+        sink(int(sys.argv[2]), sys.argv[3])
+    elif sys.argv[1] == "stream":
+        stream(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    elif sys.argv[1] == "listen":
         port = int(sys.argv[2])
         threads = [threading.Thread(target=serve, args=(f, a, port), daemon=True)
                    for f, a in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::"))]
