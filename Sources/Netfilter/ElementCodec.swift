@@ -60,7 +60,9 @@ package enum ElementCodec {
             if let c = e.comment { o.setData(attr(NFTNL_SET_ELEM_USERDATA), udataCommentTLV(c)) }
             s.add(o)
         }
-        var m = NetlinkMessage(bytes: s.elementsMessage(raw(NFT_MSG_NEWSETELEM), family: UInt8(NFPROTO_INET), flags: 0))
+        // Every nest NFTA_LIST_ELEM, as the kernel sends it: libnftnl would read only the first otherwise.
+        var m = listElementsNumberedOne(NetlinkMessage(bytes: s.elementsMessage(raw(NFT_MSG_NEWSETELEM),
+                                                                                family: UInt8(NFPROTO_INET), flags: 0)))
         m.sequence = sequence
         return m
     }
