@@ -64,7 +64,7 @@ package enum GenerationCodec {
 
 extension NftablesClient {
     /// The ruleset generation the kernel is at now (see `GenerationCodec`).
-    public func generation() throws(NetlinkError) -> UInt32 {
+    public func rulesetGeneration() throws(NetlinkError) -> UInt32 {
         var m = GenerationCodec.request()
         m.sequence = takeSequence()
         let replies: [NetlinkMessage]

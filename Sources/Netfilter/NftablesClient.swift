@@ -14,8 +14,8 @@ public final class NftablesClient {
     public let table: String
     public let family: TableFamily
     private var nextSequence: UInt32
-    /// How `apply` retries when the ruleset changed between its read of the learned elements and
-    /// its batch (see `apply`).
+    /// How `apply` retries when the ruleset generation moved on between its read of the learned
+    /// elements and its batch (see `apply`).
     public var generationRetry = GenerationRetry()
     /// Waits between tries, in milliseconds (tests record instead of sleeping).
     package var pause: (_ milliseconds: Int) -> Void = { ms in if ms > 0 { usleep(useconds_t(ms) * 1000) } }
@@ -34,8 +34,8 @@ public final class NftablesClient {
     // MARK: building batches
 
     /// The messages `apply` sends, without sending them (batch begin and end included). With
-    /// `generation` the kernel runs the batch only while the ruleset is still at it.
-    public func applyBatch(_ ruleset: Ruleset, generation: UInt32? = nil) throws(NetlinkError) -> [NetlinkMessage] {
+    /// `rulesetGeneration` the kernel runs the batch only while the ruleset is still at it.
+    public func applyBatch(_ ruleset: Ruleset, rulesetGeneration generation: UInt32? = nil) throws(NetlinkError) -> [NetlinkMessage] {
         let table = ruleset.table
         guard table.name == self.table, table.family == family else {
             throw NetlinkError(kind: .invalidRuleset, errno: EINVAL, object: .table(family: "\(table.family)", name: table.name),
@@ -83,6 +83,8 @@ public final class NftablesClient {
     /// Addresses learned at run time (elements of the timeout sets) are read from the table
     /// being replaced and go into the new one in the same batch, with their remaining time, so
     /// a drone holding a cached answer stays classified. Returns how many were carried over.
+    /// If any nftables commit lands between that read and the batch, the kernel refuses the
+    /// batch and `apply` reads again, up to `generationRetry.attempts` times.
     @discardableResult
     public func apply(_ ruleset: Ruleset, carryingLearnedElements carry: Bool = true) throws(NetlinkError) -> Int {
         guard carry, !ruleset.learnedSets.isEmpty else {
@@ -99,17 +101,17 @@ public final class NftablesClient {
         while true {
             attempt += 1
             do throws(NetlinkError) {
-                let generation = try generation()
+                let generation = try rulesetGeneration()
                 var r = ruleset
                 let carried = try carryLearnedElements(into: &r)
                 betweenDumpAndBatch?(attempt)
-                try send(try applyBatch(r, generation: generation), operation: "apply")
+                try send(try applyBatch(r, rulesetGeneration: generation), operation: "apply")
                 return carried
             } catch where NftablesClient.isConcurrentChange(error) {
                 guard attempt < generationRetry.attempts else {
                     var e = error
                     e.operation = "apply"
-                    e.detail = "the nftables ruleset changed between reading the learned addresses and committing, "
+                    e.detail = "the nftables ruleset changed while the learned addresses were read or before the batch, "
                         + "\(attempt) times in a row (some program writes nftables tables without pause); "
                         + "the running table is unchanged, try again"
                     throw e

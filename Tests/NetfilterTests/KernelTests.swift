@@ -233,20 +233,20 @@ struct KernelTests {
             }
 
             // 1. The kernel refuses a batch whose generation is stale, before running any of it.
-            let before = try c.generation()
+            let before = try c.rulesetGeneration()
             #expect(before != 0, "0 would mean no check")
             try learner.change([.add([element(20, "stale.example")], to: v4)])
-            let after = try c.generation()
+            let after = try c.rulesetGeneration()
             #expect(after != before, "an element add is a commit")
             let stale = try #require(throws: NetlinkError.self) {
-                try c.send(try c.applyBatch(Fixtures.ruleset, generation: before), operation: "apply")
+                try c.send(try c.applyBatch(Fixtures.ruleset, rulesetGeneration: before), operation: "apply")
             }
             #expect(stale.errno == ERESTART, "\(stale)")
             #expect(stale.object == .batch, "\(stale)")
             #expect(try listing(ns).contains("203.0.113.20"), "the refused batch would have dropped it")
-            #expect(try c.generation() == after, "a refused batch commits nothing")
+            #expect(try c.rulesetGeneration() == after, "a refused batch commits nothing")
             // The current generation passes (and carries nothing: a plain replace).
-            try c.send(try c.applyBatch(Fixtures.ruleset, generation: after), operation: "apply")
+            try c.send(try c.applyBatch(Fixtures.ruleset, rulesetGeneration: after), operation: "apply")
             #expect(try !listing(ns).contains("203.0.113.20"))
 
             // 2. The learner commits between apply's dump and its batch: the first batch is refused,
