@@ -12,6 +12,14 @@ package enum ElementCodec {
         return (name, s.elements())
     }
 
+    /// The set a NEWSET message declares; nil for other messages.
+    package static func declaredSet(_ message: NetlinkMessage) -> String? {
+        guard message.kind == .newSet else { return nil }
+        let s = SetObject()
+        guard withHeader(message, { nftnl_set_nlmsg_parse($0, s.ptr) }) >= 0 else { return nil }
+        return s.string(attr(NFTNL_SET_NAME))
+    }
+
     /// libnftnl numbers the element nests of a message it builds 1, 2, 3 ... (the kernel does not
     /// look at the number), but parses only NFTA_LIST_ELEM (1), which is what the kernel sends:
     /// renumber them so a message we built reads back.
@@ -52,7 +60,9 @@ package enum ElementCodec {
             if let c = e.comment { o.setData(attr(NFTNL_SET_ELEM_USERDATA), udataCommentTLV(c)) }
             s.add(o)
         }
-        var m = NetlinkMessage(bytes: s.elementsMessage(raw(NFT_MSG_NEWSETELEM), family: UInt8(NFPROTO_INET), flags: 0))
+        // Every nest NFTA_LIST_ELEM, as the kernel sends it: libnftnl would read only the first otherwise.
+        var m = listElementsNumberedOne(NetlinkMessage(bytes: s.elementsMessage(raw(NFT_MSG_NEWSETELEM),
+                                                                                family: UInt8(NFPROTO_INET), flags: 0)))
         m.sequence = sequence
         return m
     }

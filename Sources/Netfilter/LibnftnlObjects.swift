@@ -29,8 +29,10 @@ func buildMessage(_ type: UInt32, family: UInt8, flags: Int32, capacity: Int = 1
     return Array(buffer.prefix(length))
 }
 
-/// Builds a batch control message (begin or end) for the nf_tables subsystem.
-func buildBatchControl(begin: Bool, flags: Int32) -> [UInt8] {
+/// Builds a batch control message (begin or end) for the nf_tables subsystem. A batch begin
+/// with `generation` carries it as NFNL_BATCH_GENID (big-endian u32), so that the kernel runs
+/// the batch only if the ruleset is still at that generation.
+func buildBatchControl(begin: Bool, flags: Int32, generation: UInt32? = nil) -> [UInt8] {
     var buffer = [UInt8](repeating: 0, count: 64)
     let length = buffer.withUnsafeMutableBytes { raw -> Int in
         let base = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
@@ -38,7 +40,12 @@ func buildBatchControl(begin: Bool, flags: Int32) -> [UInt8] {
         nlh.pointee.nlmsg_flags |= UInt16(flags)
         return Int(nlh.pointee.nlmsg_len)
     }
-    return Array(buffer.prefix(length))
+    var bytes = Array(buffer.prefix(length))
+    if begin, let generation {
+        bytes.appendAttribute(UInt16(NFNL_BATCH_GENID.rawValue), bigEndianBytes(generation))
+        bytes.replaceSubrange(0..<4, with: hostBytes(UInt32(bytes.count)))
+    }
+    return bytes
 }
 
 /// Runs `body` with a pointer to the message's header, for libnftnl's parsers.

@@ -14,6 +14,14 @@ public final class NftablesClient {
     public let table: String
     public let family: TableFamily
     private var nextSequence: UInt32
+    /// How `apply` retries when the ruleset generation moved on between its read of the learned
+    /// elements and its batch (see `apply`).
+    public var generationRetry = GenerationRetry()
+    /// Waits between tries, in milliseconds (tests record instead of sleeping).
+    package var pause: (_ milliseconds: Int) -> Void = { ms in if ms > 0 { usleep(useconds_t(ms) * 1000) } }
+    /// Called after `apply` read the learned elements and before it sends its batch, with the try
+    /// number from 1: where tests make the race happen.
+    package var betweenDumpAndBatch: ((_ attempt: Int) -> Void)?
 
     /// `firstSequence`: the sequence number of the first message sent (tests pin it).
     public init(transport: NetlinkTransport, table: String, family: TableFamily = .inet, firstSequence: UInt32 = 1) {
@@ -25,8 +33,9 @@ public final class NftablesClient {
 
     // MARK: building batches
 
-    /// The messages `apply` sends, without sending them (batch begin and end included).
-    public func applyBatch(_ ruleset: Ruleset) throws(NetlinkError) -> [NetlinkMessage] {
+    /// The messages `apply` sends, without sending them (batch begin and end included). With
+    /// `rulesetGeneration` the kernel runs the batch only while the ruleset is still at it.
+    public func applyBatch(_ ruleset: Ruleset, rulesetGeneration generation: UInt32? = nil) throws(NetlinkError) -> [NetlinkMessage] {
         let table = ruleset.table
         guard table.name == self.table, table.family == family else {
             throw NetlinkError(kind: .invalidRuleset, errno: EINVAL, object: .table(family: "\(table.family)", name: table.name),
@@ -48,12 +57,12 @@ public final class NftablesClient {
         for c in table.chains {
             for (i, r) in c.rules.enumerated() { body.append(try lin.ruleMessage(r, chain: c, index: i)) }
         }
-        return batch(body)
+        return batch(body, generation: generation)
     }
 
     /// Wraps `body` in batch begin/end, numbers every message and asks for an ack on each.
-    func batch(_ body: [NetlinkMessage]) -> [NetlinkMessage] {
-        var all = [NetlinkMessage(bytes: buildBatchControl(begin: true, flags: NLM_F_ACK))]
+    func batch(_ body: [NetlinkMessage], generation: UInt32? = nil) -> [NetlinkMessage] {
+        var all = [NetlinkMessage(bytes: buildBatchControl(begin: true, flags: NLM_F_ACK, generation: generation))]
         for var m in body {
             m.bytes[6] |= UInt8(NLM_F_ACK)
             all.append(m)
@@ -74,15 +83,62 @@ public final class NftablesClient {
     /// Addresses learned at run time (elements of the timeout sets) are read from the table
     /// being replaced and go into the new one in the same batch, with their remaining time, so
     /// a drone holding a cached answer stays classified. Returns how many were carried over.
+    /// If any nftables commit lands between that read and the batch, the kernel refuses the
+    /// batch and `apply` reads again, up to `generationRetry.attempts` times.
     @discardableResult
     public func apply(_ ruleset: Ruleset, carryingLearnedElements carry: Bool = true) throws(NetlinkError) -> Int {
-        var r = ruleset
-        var carried = 0
-        if carry {
-            carried = try carryLearnedElements(into: &r)
+        guard carry, !ruleset.learnedSets.isEmpty else {
+            try send(try applyBatch(ruleset), operation: "apply")
+            return 0
         }
-        try send(try applyBatch(r), operation: "apply")
-        return carried
+        // The learner (another process) may add an element after our dump and before our batch
+        // commits; the old table and that element would go together. So the batch carries the
+        // generation read before the dump, and the kernel refuses it whole (ERESTART on batch
+        // begin, see GenerationCodec) if anything committed since: then read again and retry.
+        // Every commit to any nftables table of the namespace bumps the generation (firewalld,
+        // docker, the learner's every answer), so a retry or two is normal on a busy station.
+        var attempt = 0
+        while true {
+            attempt += 1
+            do throws(NetlinkError) {
+                let generation = try rulesetGeneration()
+                var r = ruleset
+                let carried = try carryLearnedElements(into: &r)
+                betweenDumpAndBatch?(attempt)
+                try send(try applyBatch(r, rulesetGeneration: generation), operation: "apply")
+                return carried
+            } catch where NftablesClient.isConcurrentChange(error) {
+                guard attempt < generationRetry.attempts else {
+                    var e = error
+                    e.operation = "apply"
+                    e.detail = "the nftables ruleset changed while the learned addresses were read or before the batch, "
+                        + "\(attempt) times in a row (some program writes nftables tables without pause); "
+                        + "the running table is unchanged, try again"
+                    throw e
+                }
+                pause(generationRetry.pauseMilliseconds * attempt)
+            }
+        }
+    }
+
+    /// Retries of `apply` when the ruleset changes under it.
+    public struct GenerationRetry: Sendable, Hashable {
+        /// Tries in all, the first included.
+        public var attempts: Int
+        /// The pause after try n is n times this.
+        public var pauseMilliseconds: Int
+
+        public init(attempts: Int = 10, pauseMilliseconds: Int = 10) {
+            self.attempts = max(1, attempts)
+            self.pauseMilliseconds = max(0, pauseMilliseconds)
+        }
+    }
+
+    /// A batch refused for a stale generation (ERESTART on batch begin), or a dump the kernel
+    /// marked interrupted by a commit (NLM_F_DUMP_INTR): both mean "someone wrote; read again".
+    static func isConcurrentChange(_ e: NetlinkError) -> Bool {
+        (e.errno == ERESTART && e.kind == .rejected && e.object == .batch)
+            || (e.errno == EINTR && e.kind == .protocolViolation)
     }
 
     /// Copies the live elements of every timeout set (not meters) that the new ruleset also

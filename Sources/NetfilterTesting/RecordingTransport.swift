@@ -14,6 +14,9 @@ public final class RecordingTransport: NetlinkTransport {
     public var failures: [Int: (errno: Int32, extendedAck: String?, offset: UInt32?)] = [:]
     /// Answers to requests; the default answers every request with ENOENT.
     public var requestHandler: (NetlinkMessage) throws(NetlinkError) -> [NetlinkMessage]
+    /// The ruleset generation NFT_MSG_GETGEN is answered with, as a kernel would; nil passes
+    /// GETGEN to `requestHandler` like any other request.
+    public var generation: UInt32? = 1
 
     public init() {
         requestHandler = { (m: NetlinkMessage) throws(NetlinkError) -> [NetlinkMessage] in
@@ -39,6 +42,9 @@ public final class RecordingTransport: NetlinkTransport {
 
     public func request(_ message: NetlinkMessage) throws(NetlinkError) -> [NetlinkMessage] {
         requests.append(message)
+        if let generation, GenerationCodec.isRequest(message) {
+            return [GenerationCodec.reply(generation: generation, sequence: message.sequence)]
+        }
         return try requestHandler(message)
     }
 }

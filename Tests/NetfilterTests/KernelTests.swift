@@ -218,6 +218,59 @@ struct KernelTests {
         }
     }
 
+    /// The carry-over race against the real kernel: a batch carrying a generation that another
+    /// socket's commit moved on is refused whole (ERESTART), and `apply` reads again and carries
+    /// the element that commit added.
+    @Test func aStaleGenerationIsRefusedAndTheRetryCarriesTheRacingElement() throws {
+        try withNamespace { ns in
+            let c = try client(ns)
+            let learner = try client(ns)  // another socket, as the daemon's learner has
+            try c.apply(Fixtures.ruleset)
+            let v4 = Fixtures.ruleset.table.set(named: "learned_v4")!
+            func element(_ last: Int, _ name: String) -> SetElement {
+                SetElement(key: .network(Fixtures.net("203.0.113.\(last)")), data: .mark(0x4),
+                           timeoutMilliseconds: 300_000, comment: name)
+            }
+
+            // 1. The kernel refuses a batch whose generation is stale, before running any of it.
+            let before = try c.rulesetGeneration()
+            #expect(before != 0, "0 would mean no check")
+            try learner.change([.add([element(20, "stale.example")], to: v4)])
+            let after = try c.rulesetGeneration()
+            #expect(after != before, "an element add is a commit")
+            let stale = try #require(throws: NetlinkError.self) {
+                try c.send(try c.applyBatch(Fixtures.ruleset, rulesetGeneration: before), operation: "apply")
+            }
+            #expect(stale.errno == ERESTART, "\(stale)")
+            #expect(stale.object == .batch, "\(stale)")
+            #expect(try listing(ns).contains("203.0.113.20"), "the refused batch would have dropped it")
+            #expect(try c.rulesetGeneration() == after, "a refused batch commits nothing")
+            // The current generation passes (and carries nothing: a plain replace).
+            try c.send(try c.applyBatch(Fixtures.ruleset, rulesetGeneration: after), operation: "apply")
+            #expect(try !listing(ns).contains("203.0.113.20"))
+
+            // 2. The learner commits between apply's dump and its batch: the first batch is refused,
+            //    the second try dumps again and carries both elements.
+            try learner.change([.add([element(21, "early.example")], to: v4)])
+            var tries: [Int] = [], hookErrors: [Error] = []
+            c.betweenDumpAndBatch = { attempt in
+                tries.append(attempt)
+                guard attempt == 1 else { return }
+                do { try learner.change([.add([element(22, "racing.example")], to: v4)]) } catch { hookErrors.append(error) }
+            }
+            let carried = try c.apply(Fixtures.ruleset)
+            #expect(hookErrors.isEmpty, "\(hookErrors)")
+            #expect(tries == [1, 2])
+            #expect(carried == 2)
+            let live = try #require(try c.elements(set: "learned_v4"))
+            for (last, name) in [(21, "early.example"), (22, "racing.example")] {
+                let e = try #require(live.first { $0.key == [203, 0, 113, UInt8(last)] }, "\(name) lost: \(live)")
+                #expect(e.comment == name)
+                #expect(e.data == [4, 0, 0, 0])
+            }
+        }
+    }
+
     /// Without CAP_NET_ADMIN the batch is refused as a whole and the error says so (CLI exit 77).
     @Test func withoutNetAdminIsPermissionDenied() throws {
         try withNamespace { ns in
