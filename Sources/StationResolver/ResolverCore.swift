@@ -7,11 +7,6 @@ import NIOCore
 import KernelLayout
 import NIOConcurrencyHelpers
 
-/// Sends a query to the upstream resolvers and returns the first answer.
-public protocol UpstreamForwarder: Sendable {
-    func forward(_ query: [UInt8], id: UInt16, on loop: any EventLoop) -> EventLoopFuture<[UInt8]>
-}
-
 /// Where learned addresses go (the kernel, through `Learner`; a fake in tests).
 public protocol AddressLearning: Sendable {
     func learn(_ request: Learner.Request, completion: @escaping Learner.Completion)
