@@ -107,8 +107,9 @@ final class UpstreamReplyHandler: ChannelInboundHandler, Sendable {
 public struct TCPUpstream: TCPForwarder {
     public let timeout: TimeAmount
 
-    /// UDP's 2 s to the answering server and this stay well inside the 10 s a TCP client's
-    /// connection to the station lives per message (`ResolverServer.tcpMessageTimeout`).
+    /// `timeout` covers connecting, asking and the whole answer. After the UDP tries (2 s a
+    /// server) it still ends inside the 10 s a TCP client of the station has per message
+    /// (`ResolverServer.tcpMessageTimeout`, which also ends a pending answer) with up to four servers.
     public init(timeout: TimeAmount = .seconds(3)) {
         self.timeout = timeout
     }
