@@ -3,7 +3,8 @@
 # they address) against a real DNS server (dnsmasq) in the cloud namespace that serves vendor
 # names at addresses no catalogue lists. Checks per-drone sinkholing, learning before
 # answering, allow-host by name, names in reports, bypasses (DoT, public resolvers), re-apply,
-# expiry and refresh, the resolve-then-connect race, and malformed upstream answers.
+# expiry and refresh, the resolve-then-connect race, malformed upstream answers, and answers too
+# large for UDP (asked again over TCP upstream).
 # Prints "dns: N passed, N failed" last; exits non-zero on any failure.
 set -u
 LAB_DIR="$(cd "$(dirname "$0")" && pwd)"
@@ -34,6 +35,7 @@ CAT=(--catalogue "$ROOT/rules/vendors" --catalogue "$LAB_DIR/vendors.d")
 ANY_SERVER=203.0.113.53   # an address no DNS server has: the station must answer anyway
 
 lab_up
+BIG=$(for i in $(seq 0 59); do echo "198.51.100.$((130 + 2 * i))"; done)  # apart: no set merges them
 # Vendor names at addresses in no catalogue network; the race names in two AnyIP ranges.
 for a in 110 112 113 114 115 117 118 119; do lab_ns "$LAB_CLOUD" ip addr add "198.51.100.$a/24" dev eth0; done
 lab_ns "$LAB_CLOUD" ip addr add 198.51.100.3/24 dev eth0
@@ -53,6 +55,7 @@ lab_ns "$LAB_CLOUD" ip -6 route add local 2001:db8:e::3:0/112 dev lo
     echo "198.51.100.119 telemetry-relay.dji.com"   # nobody's, later learned as DJI's
     for i in $(seq 500); do printf '2001:db8:e::2:%x race-%d.flysafe-api.dji.com\n' "$i" "$i"; done
     for i in $(seq 50); do printf '2001:db8:e::3:%x race-%d.example.org\n' "$i" "$i"; done
+    for a in $BIG; do echo "$a big.example.org"; done  # an answer larger than 512 bytes
 } > "$TMP/hosts"
 ip netns exec "$LAB_CLOUD" dnsmasq --keep-in-foreground --no-resolv --no-hosts --addn-hosts="$TMP/hosts" \
     --local-ttl=2 --listen-address=198.51.100.2 --bind-interfaces --user=root --pid-file="$TMP/dnsmasq.pid" \
@@ -108,6 +111,14 @@ expect "AAAA of a blocked name: NXDOMAIN too" NXDOMAIN "$(q alpha flysafe-api.dj
 learned learned_v6 | grep -q '2001:db8:e::110' && ok "the IPv6 answer was learned" || fail "learned_v6: $(learned learned_v6)"
 expect "a CNAME to a vendor name is sinkholed" NXDOMAIN "$(q alpha alias.example.net)"
 expect "over TCP as over UDP" "NOERROR 198.51.100.114" "$(q alpha www.example.org A tcp)"
+# 60 addresses: the upstream truncates its UDP answer (512 bytes without EDNS), so the station
+# asks again over TCP and learns the whole answer, whoever asked.
+sorted() { local rc rest; read -r rc rest <<<"$1"; echo "$rc${rest:+ $(tr ' ' '\n' <<<"$rest" | sort -V | paste -sd' ')}"; }
+expect "a drone asking over TCP gets all 60 addresses of an answer too large for UDP" \
+    "NOERROR $(paste -sd' ' <<<"$BIG")" "$(sorted "$(q alpha big.example.org A tcp)")"
+expect "... and all 60 went into alpha's resolved set" 60 \
+    "$(learned drone_alpha_resolved_dns_v4 | grep -oE '198\.51\.100\.[0-9]+' | sort -u | grep -cxF "$BIG")"
+expect "asking over UDP, it gets TC and no address (it asks again over TCP)" "NOERROR TC" "$(q alpha big.example.org)"
 expect "queries to the real server's address are answered by the station too" NXDOMAIN \
     "$(q alpha flysafe-api.dji.com A "" 198.51.100.2)"
 
@@ -263,6 +274,8 @@ expect "the resolver still answers afterwards" "NOERROR 198.51.100.114" "$(q alp
 stop_daemon
 grep -q "dropped as malformed: 0 queries, 3 answers" "$TMP/daemon.log" \
     && ok "the daemon counted the malformed answers" || fail "daemon log: $(grep resolver: "$TMP/daemon.log")"
+grep -Eq "[1-9][0-9]* truncated answers asked again over TCP, [1-9][0-9]* too large for their UDP client" "$TMP/daemon.log" \
+    && ok "the daemon counted the truncated answers" || fail "daemon log: $(grep resolver: "$TMP/daemon.log")"
 
 echo "dns: $PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]

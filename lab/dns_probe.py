@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """DNS probes for the lab (drone side and a misbehaving upstream). Standard library only.
 
-  query SERVER NAME [A|AAAA] [tcp]     -> "NOERROR addr ...", "NXDOMAIN", "SERVFAIL", "TIMEOUT"
+  query SERVER NAME [A|AAAA] [tcp]     -> "NOERROR addr ...", "NXDOMAIN", "SERVFAIL", "TIMEOUT";
+                                          "NOERROR TC addr ..." when the answer is truncated
   race SERVER PREFIX DOMAIN COUNT PORT -> resolve PREFIX-i.DOMAIN (AAAA) and connect at once, COUNT
                                           times; prints "asked N answered A connected C"
   evil LISTEN UPSTREAM                 -> UDP DNS server on LISTEN:53: names starting with trunc-,
@@ -52,7 +53,8 @@ def parse(m):
             addrs.append(socket.inet_ntop(socket.AF_INET, rdata))
         elif rtype == 28 and rdlen == 16:
             addrs.append(socket.inet_ntop(socket.AF_INET6, rdata))
-    return RCODES.get(flags & 0xF, str(flags & 0xF)), addrs
+    rcode = RCODES.get(flags & 0xF, str(flags & 0xF))
+    return (rcode + " TC" if flags & 0x0200 else rcode), addrs
 
 
 def query(server, name, qtype="A", tcp=False, timeout=2.0):

@@ -14,6 +14,14 @@ public enum DNSResponse {
         try response(to: query, rcode: rcode).encode()
     }
 
+    /// TC set and no records: a UDP client that gets it asks again over TCP (RFC 1035 4.2.1;
+    /// RFC 2181 9 says to ignore the rest of a truncated message, so it carries nothing).
+    public static func truncated(to query: DNSMessage, rcode: UInt8) throws(DNSEncodeError) -> [UInt8] {
+        var m = response(to: query, rcode: rcode)
+        m.flags.tc = true
+        return try m.encode()
+    }
+
     /// NOERROR with a null address: 0.0.0.0 for an A question, :: for AAAA (class IN), and
     /// no answer for any other question.
     public static func nullAnswer(to query: DNSMessage, ttl: UInt32) throws(DNSEncodeError) -> [UInt8] {

@@ -7,11 +7,6 @@ import NIOCore
 import KernelLayout
 import NIOConcurrencyHelpers
 
-/// Sends a query to the upstream resolvers and returns the first answer.
-public protocol UpstreamForwarder: Sendable {
-    func forward(_ query: [UInt8], id: UInt16, on loop: any EventLoop) -> EventLoopFuture<[UInt8]>
-}
-
 /// Where learned addresses go (the kernel, through `Learner`; a fake in tests).
 public protocol AddressLearning: Sendable {
     func learn(_ request: Learner.Request, completion: @escaping Learner.Completion)
@@ -23,6 +18,10 @@ public final class ResolverStats: @unchecked Sendable {
     public struct Snapshot: Sendable, Equatable {
         public var queries = 0, answered = 0, sinkholed = 0, malformedQueries = 0, malformedAnswers = 0
         public var upstreamFailures = 0, learnFailures = 0, learnedAnswers = 0, refusedBusy = 0
+        /// Upstream answers truncated over UDP and asked again over TCP.
+        public var retriedOverTCP = 0
+        /// Answers too large for the asking UDP client, sent as TC (no records) instead.
+        public var truncatedForUDP = 0
         /// Answered by the station without asking upstream (isolate, allowlist's unlisted names).
         public var answeredLocally = 0
     }
@@ -66,6 +65,7 @@ public final class ResolverCore: @unchecked Sendable {
     public let maximumInFlightPerDrone: Int
     let learner: any AddressLearning
     let upstream: any UpstreamForwarder
+    let tcpUpstream: any TCPForwarder
     let graceMilliseconds: UInt64
     let holdMilliseconds: UInt64
     let sinkhole: DNSSinkhole
@@ -77,7 +77,7 @@ public final class ResolverCore: @unchecked Sendable {
     static let maximumTTLSeconds: UInt64 = 86_400
 
     public init(policy: NamePolicy, learner: any AddressLearning, upstream: any UpstreamForwarder,
-                graceSeconds: Int64, holdSeconds: Int64 = 0, sinkhole: DNSSinkhole,
+                tcpUpstream: any TCPForwarder, graceSeconds: Int64, holdSeconds: Int64 = 0, sinkhole: DNSSinkhole,
                 clock: @escaping @Sendable () -> Int64,
                 maximumInFlight: Int = 2048, maximumInFlightPerDrone: Int = 512,
                 record: @escaping @Sendable (BlockedEvent) -> Void) {
@@ -86,6 +86,7 @@ public final class ResolverCore: @unchecked Sendable {
         self.maximumInFlightPerDrone = maximumInFlightPerDrone
         self.learner = learner
         self.upstream = upstream
+        self.tcpUpstream = tcpUpstream
         self.graceMilliseconds = UInt64(max(0, graceSeconds)) * 1000
         self.holdMilliseconds = UInt64(max(0, holdSeconds)) * 1000
         self.sinkhole = sinkhole
@@ -148,10 +149,15 @@ public final class ResolverCore: @unchecked Sendable {
         // The upstream sees an id of ours, not the drone's: spoofing an answer takes guessing
         // both it and the query's random source port.
         let upstreamID = UInt16.random(in: 0...UInt16.max)
-        var forwarded = bytes
-        forwarded[0] = UInt8(upstreamID >> 8)
-        forwarded[1] = UInt8(upstreamID & 0xFF)
-        return upstream.forward(forwarded, id: upstreamID, on: loop).flatMap { upstreamReply -> EventLoopFuture<[UInt8]?> in
+        let forwarded = [UInt8(upstreamID >> 8), UInt8(upstreamID & 0xFF)] + bytes.dropFirst(2)
+        return upstream.forward(forwarded, id: upstreamID, on: loop).flatMap { first -> EventLoopFuture<[UInt8]> in
+            // A truncated answer holds only some of the records (RFC 1035 4.2.1): ask the server
+            // that sent it again over TCP (RFC 7766 5), and answer and learn from the whole one.
+            // TC is read from the header alone: what follows it may be cut anywhere.
+            guard first.bytes.count >= 12, first.bytes[2] & 0x02 != 0 else { return loop.makeSucceededFuture(first.bytes) }
+            self.stats.count { $0.retriedOverTCP += 1 }
+            return self.tcpUpstream.ask(forwarded, id: upstreamID, server: first.server, on: loop)
+        }.flatMap { upstreamReply -> EventLoopFuture<[UInt8]?> in
             let answer: DNSMessage
             var reply = upstreamReply
             do {
@@ -194,7 +200,7 @@ public final class ResolverCore: @unchecked Sendable {
             }
             if let would = decision.wouldBlock { self.note(question, would, .wouldBlock, client, policy) }
             self.stats.count { $0.answered += 1 }
-            return reply
+            return self.fitted(reply, rcode: answer.rcode, to: query, client: client)
         }
         // dns-strict: what the drone is answered is what it may reach (not what is sinkholed).
         let resolved = asker.dnsStrict && asker.kind != .isolate && (decision.sinkhole == nil || sinkhole == .off)
@@ -232,6 +238,16 @@ public final class ResolverCore: @unchecked Sendable {
         record(BlockedEvent(timeMicros: clock(), drone: policy.askers[client.port]?.subject.word ?? "?", reason: reason,
                             verdict: verdict, vendor: vendor, proto: .dns, source: client.address,
                             destination: name, port: 53, sourcePort: client.sourcePort, host: name, length: 0))
+    }
+
+    /// A UDP client gets no more than it can take: its EDNS payload size, at least 512 (RFC 6891
+    /// 6.2.5; 512 without EDNS, RFC 1035 4.2.1). A larger answer becomes TC without records, so
+    /// the client asks again over TCP; the kernel has learned the whole answer all the same.
+    func fitted(_ reply: [UInt8], rcode: UInt16, to query: DNSMessage, client: DNSClient) -> [UInt8]? {
+        let limit = max(512, Int(query.edns?.udpPayloadSize ?? 512))
+        guard !client.tcp, reply.count > limit else { return reply }
+        stats.count { $0.truncatedForUDP += 1 }
+        return try? DNSResponse.truncated(to: query, rcode: UInt8(clamping: rcode))
     }
 
     func sinkholeResponse(_ query: DNSMessage) -> [UInt8]? {

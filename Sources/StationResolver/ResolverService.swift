@@ -71,7 +71,8 @@ public final class ResolverService: StationResolving, @unchecked Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let upstream = UDPUpstream(servers: addresses)
         let queue = self.queue
-        core = ResolverCore(policy: policy, learner: learner, upstream: upstream, graceSeconds: station.dnsGraceSeconds,
+        core = ResolverCore(policy: policy, learner: learner, upstream: upstream, tcpUpstream: TCPUpstream(),
+                            graceSeconds: station.dnsGraceSeconds,
                             holdSeconds: station.dnsHoldSeconds, sinkhole: station.dnsSinkhole, clock: clock, record: { queue.add($0) })
         server = ResolverServer(core: core, group: group)
     }
@@ -101,8 +102,9 @@ public final class ResolverService: StationResolving, @unchecked Sendable {
         return "resolver: \(s.queries) queries, \(s.answered) answered, \(s.sinkholed) sinkholed, "
             + "\(s.answeredLocally) answered without asking upstream, \(s.learnedAnswers) answers "
             + "learned in \(learner.batches) batches; dropped as malformed: \(s.malformedQueries) queries, "
-            + "\(s.malformedAnswers) answers; \(s.upstreamFailures) upstream failures, \(s.learnFailures) learning failures; "
-            + "\(reexaminer.reexamined) accepted flows re-examined after learning"
+            + "\(s.malformedAnswers) answers; \(s.retriedOverTCP) truncated answers asked again over TCP, "
+            + "\(s.truncatedForUDP) too large for their UDP client (sent as TC); \(s.upstreamFailures) upstream failures, "
+            + "\(s.learnFailures) learning failures; \(reexaminer.reexamined) accepted flows re-examined after learning"
             + (failed.count > 0 ? " (\(failed.count) passes failed, last: \(failed.last.map { "\($0)" } ?? "?"))" : "")
     }
 

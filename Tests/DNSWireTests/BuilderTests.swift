@@ -51,6 +51,15 @@ import Testing
         #expect(r.questions[0].spelling == "X.example")
     }
 
+    @Test func truncatedAnswerCarriesNoRecords() throws {
+        let query = try DNSMessage.parse(Fixture.ednsQuery)
+        let r = try DNSMessage.parse(try DNSResponse.truncated(to: query, rcode: DNSRcode.noError))
+        #expect(r.id == query.id && r.questions == query.questions)
+        #expect(r.flags.qr && r.flags.tc && r.flags.rcode == DNSRcode.noError)
+        #expect(r.answers.isEmpty && r.authority.isEmpty)
+        #expect(r.edns?.udpPayloadSize == DNSResponse.udpPayloadSize)
+    }
+
     @Test func nullAnswers() throws {
         let a = try DNSMessage.parse(try DNSMessage.query(id: 9, name: "FlySafe-API.dji.com", type: DNSType.a))
         let ra = try DNSMessage.parse(try DNSResponse.nullAnswer(to: a, ttl: 30))

@@ -13,12 +13,23 @@ import KernelLayout
 
 /// The resolver pipeline with a scripted upstream and a recording learner (no sockets, no root).
 @Suite struct ResolverCoreTests {
-    final class FakeUpstream: UpstreamForwarder, @unchecked Sendable {
+    final class FakeUpstream: UpstreamForwarder, TCPForwarder, @unchecked Sendable {
         var answers: [String: (DNSMessage) -> [UInt8]] = [:]
         var delay: TimeAmount?
         /// Every name that reached the upstream.
         var asked: [String] = []
-        func forward(_ query: [UInt8], id: UInt16, on loop: any EventLoop) -> EventLoopFuture<[UInt8]> {
+        /// The server said to have answered (over UDP), and those asked (over TCP).
+        var server = try! SocketAddress(ipAddress: "198.51.100.53", port: 53)
+        var servers: [SocketAddress] = []
+        func forward(_ query: [UInt8], id: UInt16, on loop: any EventLoop) -> EventLoopFuture<UpstreamReply> {
+            let server = self.server
+            return reply(query, on: loop).map { UpstreamReply(bytes: $0, server: server) }
+        }
+        func ask(_ query: [UInt8], id: UInt16, server: SocketAddress, on loop: any EventLoop) -> EventLoopFuture<[UInt8]> {
+            servers.append(server)
+            return reply(query, on: loop)
+        }
+        func reply(_ query: [UInt8], on loop: any EventLoop) -> EventLoopFuture<[UInt8]> {
             if let q = try? DNSMessage.parse(query) { asked.append(q.questions[0].name) }
             guard let q = try? DNSMessage.parse(query), let make = answers[q.questions[0].name] else {
                 return loop.makeFailedFuture(UDPUpstream.NoAnswer())
@@ -54,6 +65,8 @@ import KernelLayout
 
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     let upstream = FakeUpstream()
+    /// Asked only for answers truncated over UDP.
+    let tcpUpstream = FakeUpstream()
     let learner = FakeLearner()
     let events = Events()
 
@@ -83,26 +96,28 @@ import KernelLayout
         let (cat, _) = CatalogueReader(reader: reader).read(directories: ["/usr/share/dw/vendors"])
         let (cfg, _) = ConfigReader(reader: reader).read(mainPath: "/etc/dw/dronewall.conf")
         let events = self.events
-        return ResolverCore(policy: namePolicy(cfg, cat), learner: learner, upstream: upstream,
+        return ResolverCore(policy: namePolicy(cfg, cat), learner: learner, upstream: upstream, tcpUpstream: tcpUpstream,
                             graceSeconds: 60, sinkhole: sinkhole, clock: { 1_000_000 }, maximumInFlight: maximumInFlight,
                             maximumInFlightPerDrone: perDrone, record: { events.add($0) })
     }
 
     /// An answer: `name` CNAME-chained through `chain`, ending in the addresses.
-    static func answer(_ q: DNSMessage, chain: [String] = [], v4: [UInt8]? = [203, 0, 113, 7], ttl: UInt32 = 30) -> [UInt8] {
-        var m = DNSMessage(id: q.id, flags: DNSFlags(qr: true, rd: true, ra: true), questions: q.questions)
+    static func answer(_ q: DNSMessage, chain: [String] = [], v4: [UInt8]? = [203, 0, 113, 7], ttl: UInt32 = 30,
+                       more: [[UInt8]] = [], truncated: Bool = false) -> [UInt8] {
+        var m = DNSMessage(id: q.id, flags: DNSFlags(qr: true, tc: truncated, rd: true, ra: true), questions: q.questions)
         var owner = q.questions[0].name
         for c in chain {
             m.answers.append(DNSRecord(name: owner, type: DNSType.cname, ttl: ttl, data: .cname(c)))
             owner = c
         }
-        if let v4 { m.answers.append(DNSRecord(name: owner, type: DNSType.a, ttl: ttl, data: .a(v4))) }
+        for a in (v4.map { [$0] } ?? []) + more { m.answers.append(DNSRecord(name: owner, type: DNSType.a, ttl: ttl, data: .a(a))) }
         return try! m.encode()
     }
 
-    func ask(_ core: ResolverCore, _ name: String, port: Int = KernelLayout.dnsPorts(base: 15300, drones: ["loc"])["loc"]!) throws -> DNSMessage? {
-        let q = try DNSMessage.query(id: 0x4242, name: name, type: DNSType.a)
-        let client = DNSClient(port: port, address: "192.0.2.10", sourcePort: 40000, local: "192.0.2.1", tcp: false)
+    func ask(_ core: ResolverCore, _ name: String, port: Int = KernelLayout.dnsPorts(base: 15300, drones: ["loc"])["loc"]!,
+             tcp: Bool = false, udpSize: UInt16? = 1232) throws -> DNSMessage? {
+        let q = try DNSMessage.query(id: 0x4242, name: name, type: DNSType.a, ednsPayloadSize: udpSize)
+        let client = DNSClient(port: port, address: "192.0.2.10", sourcePort: 40000, local: "192.0.2.1", tcp: tcp)
         guard let bytes = try core.answer(q, from: client, on: group.next()).wait() else { return nil }
         return try DNSMessage.parse(bytes)
     }
@@ -250,6 +265,57 @@ import KernelLayout
         #expect(c.stats.snapshot.refusedBusy == 2)
         // Once answered, the drone's share is free again.
         #expect(try rcodes([send("loc")]) == [0])
+    }
+
+    /// 30 addresses: an answer (uncompressed) over 512 bytes, inside 1232.
+    static let many: [[UInt8]] = (0..<30).map { [198, 51, 100, UInt8(100 + $0)] }
+
+    /// A truncated UDP answer is asked again over TCP, of the server that sent it; the drone is
+    /// answered, and the kernel taught, with the whole answer and none of the truncated one.
+    @Test func truncatedAnswerIsAskedAgainOverTCP() throws {
+        upstream.answers["fw.acme.example"] = { Self.answer($0, v4: [203, 0, 113, 9], truncated: true) }
+        upstream.server = try SocketAddress(ipAddress: "2001:db8::53", port: 53)
+        tcpUpstream.answers["fw.acme.example"] = { Self.answer($0, v4: nil, more: Self.many) }
+        let c = core()
+        let r = try #require(try ask(c, "fw.acme.example", tcp: true))
+        #expect(r.flags.rcode == DNSRcode.noError && !r.flags.tc && r.id == 0x4242)
+        #expect(r.answers.map(\.data) == Self.many.map { .a($0) })
+        #expect(tcpUpstream.servers == [upstream.server], "asked again where the truncated answer came from")
+        #expect(learner.requests.count == 1)
+        #expect(learner.requests.first?.addresses == Self.many.map { IPNetwork(bytes: $0, prefixLength: 32) })
+        #expect(c.stats.snapshot.retriedOverTCP == 1 && c.stats.snapshot.truncatedForUDP == 0)
+        // An answer that is whole over UDP is not asked again.
+        upstream.answers["dl.acme.example"] = { Self.answer($0) }
+        #expect(try ask(c, "dl.acme.example", tcp: true)?.answers.count == 1)
+        #expect(tcpUpstream.asked == ["fw.acme.example"])
+    }
+
+    /// A UDP client gets the whole answer when it fits its payload size, else TC with no
+    /// records (it asks again over TCP); the kernel learns the whole answer either way.
+    @Test func udpClientsGetTheWholeAnswerOnlyWhenItFits() throws {
+        upstream.answers["fw.acme.example"] = { Self.answer($0, truncated: true) }
+        tcpUpstream.answers["fw.acme.example"] = { Self.answer($0, v4: nil, more: Self.many) }
+        let c = core()
+        let fits = try #require(try ask(c, "fw.acme.example", udpSize: 1232))
+        #expect(!fits.flags.tc && fits.answers.count == 30)
+        for small in [nil, 400, 512] as [UInt16?] {
+            let r = try #require(try ask(c, "fw.acme.example", udpSize: small))
+            #expect(r.flags.tc && r.flags.rcode == DNSRcode.noError && r.id == 0x4242, "\(String(describing: small))")
+            #expect(r.answers.isEmpty && r.questions.map(\.name) == ["fw.acme.example"])
+        }
+        #expect(learner.requests.count == 4)
+        #expect(learner.requests.allSatisfy { $0.addresses.count == 30 }, "learned whole, though not sent whole")
+        #expect(c.stats.snapshot.retriedOverTCP == 4 && c.stats.snapshot.truncatedForUDP == 3)
+    }
+
+    /// The TCP retry failing is an upstream failure like any other: SERVFAIL, counted.
+    @Test func failedTCPRetryIsServfail() throws {
+        upstream.answers["fw.acme.example"] = { Self.answer($0, truncated: true) }
+        let c = core()
+        let r = try #require(try ask(c, "fw.acme.example", tcp: true))
+        #expect(r.flags.rcode == DNSRcode.servFail && r.answers.isEmpty)
+        #expect(c.stats.snapshot.upstreamFailures == 1 && c.stats.snapshot.retriedOverTCP == 1)
+        #expect(learner.requests.isEmpty, "nothing of the truncated answer was learned")
     }
 
     @Test func unreachableUpstreamIsServfail() throws {

@@ -7,8 +7,11 @@ import Testing
 
 /// The listeners themselves, on loopback: a bounded number of TCP clients at once.
 @Suite struct ResolverServerTests {
-    struct NeverAsked: UpstreamForwarder {
-        func forward(_ query: [UInt8], id: UInt16, on loop: any EventLoop) -> EventLoopFuture<[UInt8]> {
+    struct NeverAsked: UpstreamForwarder, TCPForwarder {
+        func forward(_ query: [UInt8], id: UInt16, on loop: any EventLoop) -> EventLoopFuture<UpstreamReply> {
+            loop.makeFailedFuture(UDPUpstream.NoAnswer())
+        }
+        func ask(_ query: [UInt8], id: UInt16, server: SocketAddress, on loop: any EventLoop) -> EventLoopFuture<[UInt8]> {
             loop.makeFailedFuture(UDPUpstream.NoAnswer())
         }
     }
@@ -20,7 +23,7 @@ import Testing
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
         let policy = NamePolicy(drones: [], catalogue: Catalogue())
-        let core = ResolverCore(policy: policy, learner: NeverLearns(), upstream: NeverAsked(), graceSeconds: 30,
+        let core = ResolverCore(policy: policy, learner: NeverLearns(), upstream: NeverAsked(), tcpUpstream: NeverAsked(), graceSeconds: 30,
                                 sinkhole: .nxdomain, clock: { 0 }, record: { _ in })
         let server = ResolverServer(core: core, group: group, maximumTCPConnections: 2)
         let port = Int.random(in: 40_000...60_000)
@@ -45,7 +48,7 @@ import Testing
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
         let policy = NamePolicy(drones: [], catalogue: Catalogue())
-        let core = ResolverCore(policy: policy, learner: NeverLearns(), upstream: NeverAsked(), graceSeconds: 30,
+        let core = ResolverCore(policy: policy, learner: NeverLearns(), upstream: NeverAsked(), tcpUpstream: NeverAsked(), graceSeconds: 30,
                                 sinkhole: .nxdomain, clock: { 0 }, record: { _ in })
         let server = ResolverServer(core: core, group: group, maximumTCPConnections: 2, tcpMessageTimeout: .milliseconds(600))
         let port = Int.random(in: 40_000...60_000)
