@@ -172,6 +172,31 @@ expect "bravo: DNS over TLS to port 853 fails" closed "$(port_open bravo 198.51.
 expect "a public DoH resolver's name is sinkholed" NXDOMAIN "$(q alpha dns.google)"
 expect "... for monitor drones it resolves (recorded as would-block)" "NOERROR 198.51.100.115" "$(q delta dns.google)"
 expect "the unknown device's DNS goes to the station too" NXDOMAIN "$(q unknown flysafe-api.dji.com)"
+expect "an app on the station (user =) resolves through the station too (nat output path)" "NOERROR 198.51.100.114" \
+    "$(lab_ns "$LAB_STATION" python3 "$LAB_DIR/dns_probe.py" query "$ANY_SERVER" www.example.org A "" "" 4242)"
+
+# --- the resolver answers only dronewall's own redirect: another table's port forward from the
+# uplink to a drone's resolver port (a DNAT, like the redirect) must not get answers as that drone ---
+alpha_port=$(lab_ns "$LAB_STATION" nft list chain inet dronewall dns_drone_alpha | grep -o 'redirect to :[0-9]*' \
+    | head -1 | cut -d: -f2)
+lab_ns "$LAB_STATION" nft -f - <<NFT
+table inet dw_portfwd {
+    chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+        iifname "dw-up" udp dport 5300 counter dnat ip to 198.51.100.1:$alpha_port
+        iifname "dw-up" tcp dport 5300 counter dnat ip to 198.51.100.1:$alpha_port
+    }
+}
+NFT
+fwd() { lab_ns "$LAB_CLOUD" python3 "$LAB_DIR/dns_probe.py" query 198.51.100.1 www.example.org A "${1:-}" 5300; }
+expect "a query the uplink port-forwards to alpha's resolver port (UDP) gets no answer" TIMEOUT "$(fwd)"
+expect "... nor over TCP" TIMEOUT "$(fwd tcp)"
+fwd_packets=$(lab_ns "$LAB_STATION" nft list chain inet dw_portfwd prerouting | grep -o 'packets [0-9]*' \
+    | awk '{ n += $2 } END { print n + 0 }')
+[ "$fwd_packets" -ge 2 ] && ok "... though the port forward did forward them ($fwd_packets packets)" \
+    || fail "the port forward counted $fwd_packets packets: the check above proves nothing"
+lab_ns "$LAB_STATION" nft delete table inet dw_portfwd
+expect "alpha's own queries are still answered" "NOERROR 198.51.100.114" "$(q alpha www.example.org)"
 
 # --- a query name is data: isolate and allowlist keep it on the station ---
 leak="x$RANDOM$RANDOM.tunnel.example.org"

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """DNS probes for the lab (drone side and a misbehaving upstream). Standard library only.
 
-  query SERVER NAME [A|AAAA] [tcp]     -> "NOERROR addr ...", "NXDOMAIN", "SERVFAIL", "TIMEOUT";
+  query SERVER NAME [A|AAAA] [tcp] [PORT] [UID]
+                                       -> "NOERROR addr ...", "NXDOMAIN", "SERVFAIL", "TIMEOUT";
                                           "NOERROR TC addr ..." when the answer is truncated
+                                          (an empty tcp argument is UDP; PORT: 53 unless given;
+                                          UID: ask as this user, as a `user =` drone does)
   race SERVER PREFIX DOMAIN COUNT PORT -> resolve PREFIX-i.DOMAIN (AAAA) and connect at once, COUNT
                                           times; prints "asked N answered A connected C"
   evil LISTEN UPSTREAM                 -> UDP DNS server on LISTEN:53: names starting with trunc-,
                                           loop- or huge- get malformed answers; the rest is relayed
                                           to UPSTREAM:53
 Addresses are the lab's own (documentation ranges inside its namespaces)."""
-import random, socket, struct, sys
+import os, random, socket, struct, sys
 
 TYPES = {"A": 1, "AAAA": 28}
 RCODES = {0: "NOERROR", 2: "SERVFAIL", 3: "NXDOMAIN", 5: "REFUSED", 1: "FORMERR"}
@@ -57,11 +60,11 @@ def parse(m):
     return (rcode + " TC" if flags & 0x0200 else rcode), addrs
 
 
-def query(server, name, qtype="A", tcp=False, timeout=2.0):
+def query(server, name, qtype="A", tcp=False, timeout=2.0, port=53):
     q = build_query(name, TYPES[qtype])
     try:
         if tcp:
-            s = socket.create_connection((server, 53), timeout=timeout)
+            s = socket.create_connection((server, port), timeout=timeout)
             s.sendall(struct.pack(">H", len(q)) + q)
             data = b""
             while len(data) < 2 or len(data) < 2 + struct.unpack(">H", data[:2])[0]:
@@ -74,7 +77,7 @@ def query(server, name, qtype="A", tcp=False, timeout=2.0):
         else:
             s = socket.socket(family(server), socket.SOCK_DGRAM)
             s.settimeout(timeout)
-            s.sendto(q, (server, 53))
+            s.sendto(q, (server, port))
             m, _ = s.recvfrom(4096)
             s.close()
         if m[:2] != q[:2]:
@@ -147,8 +150,13 @@ def evil(listen, upstream):
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "query":
+        # Drop to the user first: a socket belongs to the user that creates it (meta skuid).
+        if len(sys.argv) > 7 and sys.argv[7]:
+            os.setgid(int(sys.argv[7]))
+            os.setuid(int(sys.argv[7]))
         rcode, addrs = query(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else "A",
-                             tcp=len(sys.argv) > 5 and sys.argv[5] == "tcp")
+                             tcp=len(sys.argv) > 5 and sys.argv[5] == "tcp",
+                             port=int(sys.argv[6]) if len(sys.argv) > 6 and sys.argv[6] else 53)
         print(" ".join([rcode] + addrs))
     elif cmd == "race":
         race(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))

@@ -16,9 +16,11 @@ struct DNSRedirect {
             guard let port = drone.resolverPort else { continue }
             let origin = drone.origin
             let chain = drone.droneName.map(KernelLayout.dnsDroneChain) ?? KernelLayout.dnsUnknownChain
+            // The label marks the connection as redirected by us (see the input guard below).
+            let ours: [Statement] = [.setConntrackLabel(KernelLayout.dnsRedirectLabel)]
             chains.append(Chain(name: chain, rules: [
-                Rule([.equals(.udpDestinationPort, .port(53), negated: false)], [], .redirect(port: port)),
-                Rule([.equals(.tcpDestinationPort, .port(53), negated: false)], [], .redirect(port: port)),
+                Rule([.equals(.udpDestinationPort, .port(53), negated: false)], ours, .redirect(port: port)),
+                Rule([.equals(.tcpDestinationPort, .port(53), negated: false)], ours, .redirect(port: port)),
             ], origin: origin))
             ports.append(SetElement(key: .port(port), origin: origin))
         }
@@ -51,9 +53,9 @@ struct DNSRedirect {
             chains.append(Chain(name: KernelLayout.dnsOutputChain, base: BaseChainSpec(type: .nat, hook: .output, priority: -100),
                                 rules: [Rule([], [], .verdictMap(.socketUID, map: KernelLayout.dnsByUser))]))
         }
-        // The resolver answers only what was redirected to it: direct packets to its ports drop.
-        let notRedirected = Match.masked(.conntrackStatus, mask: KernelLayout.conntrackStatusDestinationNAT, value: 0,
-                                         negated: false)
+        // The resolver answers only what our redirect sent it: direct packets to its ports, and
+        // packets another table's DNAT (a port forward) sent there, lack our label and drop.
+        let notRedirected = Match.conntrackLabel(KernelLayout.dnsRedirectLabel, negated: true)
         chains.append(Chain(name: KernelLayout.dnsInputChain, base: BaseChainSpec(hook: .input), rules: [
             Rule([.inSet(.udpDestinationPort, set: KernelLayout.dnsPortsSet, negated: false), notRedirected], [],
                  .verdict(.drop)),

@@ -55,10 +55,16 @@ public enum KernelLayout {
     public static let dnsByIPv4 = "dns_by_ipv4"
     public static let dnsByIPv6 = "dns_by_ipv6"
     public static let dnsByUser = "dns_by_user"
-    /// The resolver's ports: reachable only through the redirect (ct status dnat).
+    /// The resolver's ports: reachable only through our own redirect (`dnsRedirectLabel`).
     public static let dnsPortsSet = "dns_ports"
-    /// Conntrack status bit IPS_DST_NAT (linux/netfilter/nf_conntrack_common.h): set by redirect.
-    public static let conntrackStatusDestinationNAT: UInt32 = 0x20
+    /// The conntrack label bit our DNS redirect sets (`ct label set 127`) and the input guard
+    /// requires: a DNAT to a resolver port by another table (a port forward from the uplink)
+    /// lacks it, so the resolver never answers a stranger as if a drone asked. A label bit, not
+    /// a mark: the packet mark steers policy routing (fwmark rules), and the conntrack mark's
+    /// bits are the class and generation, rewritten by `classify`. 127 is the last of the 128
+    /// label bits (XT_CONNLABEL_MAXBIT, linux/netfilter/xt_connlabel.h); connlabel.conf and
+    /// hand-written rules number their labels from 0 up, so the top bit is the least likely taken.
+    public static let dnsRedirectLabel: UInt8 = 127
     /// DNS over TLS and over QUIC (RFC 7858, RFC 9250).
     public static let dnsOverTLSPort: UInt16 = 853
     /// Class bit of public resolvers (rules/resolvers.rules), beside the category bits 0-10:

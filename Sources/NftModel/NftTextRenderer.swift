@@ -82,6 +82,9 @@ public enum NftTextRenderer {
             return "\(field.rawValue) \(negated ? "!= " : "")@\(set)"
         case let .masked(field, mask, value, negated):
             return "\(field.rawValue) & \(hex32(mask)) \(negated ? "!=" : "==") \(hex32(value))"
+        case let .conntrackLabel(bit, negated):
+            // nft's flag syntax: `!` tests that the bit is clear (`!=` would compare all 128 bits).
+            return "ct label \(negated ? "! " : "")\(bit)"
         }
     }
 
@@ -95,6 +98,7 @@ public enum NftTextRenderer {
             case let .orBits(v): return "ct mark set ct mark | \(hex32(v))"
             case let .lookup(field, map): return "ct mark set \(field.rawValue) map @\(map)"
             }
+        case let .setConntrackLabel(bit): return "ct label set \(bit)"
         case let .meterLimit(set, key, perSecond, burst):
             let k = key.map(\.rawValue).joined(separator: " . ")
             return "update @\(set) { \(k) limit rate \(perSecond)/second burst \(burst) packets }"

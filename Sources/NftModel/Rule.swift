@@ -72,6 +72,9 @@ public enum Match: Sendable, Hashable {
     /// `fib saddr . iif oif missing`: no route back to the source through the interface the
     /// packet came in on (strict reverse-path check; prerouting, input and forward only).
     case reversePathMissing
+    /// `ct label 127` / `ct label ! 127` (`negated`): the connection has / lacks this conntrack
+    /// label bit (0-127), whatever its other label bits are.
+    case conntrackLabel(UInt8, negated: Bool)
 }
 
 /// Where a `ct mark set` takes its new value from.
@@ -92,6 +95,8 @@ public enum Statement: Sendable, Hashable {
     case log(prefix: String, group: UInt16)
     /// Set the conntrack mark.
     case setConntrackMark(MarkSource)
+    /// `ct label set 127`: add this conntrack label bit (0-127); the kernel keeps the other bits.
+    case setConntrackLabel(UInt8)
     /// `update @set { KEY limit rate R/second burst B packets }`: a per-key token bucket; when
     /// the key's bucket is empty the rule stops here (so put the verdict in a later rule).
     case meterLimit(set: String, key: [Field], perSecond: UInt32, burst: UInt32)

@@ -211,19 +211,63 @@ import KernelLayout
         let ruleset = try #require(r, "\(d.rendered)")
         let port = KernelLayout.dnsPorts(base: 20000, drones: ["a", "b"])
         let (pa, pb) = (port["a"]!, port["b"]!)
-        #expect(try chain(ruleset, "dns_drone_a") == ["udp dport 53 redirect to :\(pa)", "tcp dport 53 redirect to :\(pa)"])
-        #expect(try chain(ruleset, "dns_drone_b") == ["udp dport 53 redirect to :\(pb)", "tcp dport 53 redirect to :\(pb)"])
-        #expect(try chain(ruleset, "dns_unknown").first == "udp dport 53 redirect to :20000")
+        #expect(try chain(ruleset, "dns_drone_a") == ["udp dport 53 ct label set 127 redirect to :\(pa)",
+                                                     "tcp dport 53 ct label set 127 redirect to :\(pa)"])
+        #expect(try chain(ruleset, "dns_drone_b") == ["udp dport 53 ct label set 127 redirect to :\(pb)",
+                                                     "tcp dport 53 ct label set 127 redirect to :\(pb)"])
+        #expect(try chain(ruleset, "dns_unknown").first == "udp dport 53 ct label set 127 redirect to :20000")
         let pre = try #require(ruleset.table.chain(named: "dns_prerouting"))
         #expect(pre.base?.type == .nat && pre.base?.hook == .prerouting)
         #expect(pre.rules.map(NftTextRenderer.render(rule:)).last == "iifname @drone_interfaces goto dns_unknown")
         let ports = try #require(ruleset.table.sets.first { $0.name == "dns_ports" })
         #expect(Set(ports.elements.map(\.key)) == [.port(20000), .port(UInt16(pa)), .port(UInt16(pb))])
-        #expect(try chain(ruleset, "dns_input").allSatisfy { $0.hasSuffix("ct status & 0x00000020 == 0x00000000 drop") })
+        #expect(try chain(ruleset, "dns_input") == ["udp dport @dns_ports ct label ! 127 drop",
+                                                   "tcp dport @dns_ports ct label ! 127 drop"])
         let a = try chain(ruleset, "drone_a")
         #expect(a.contains("tcp dport 853 drop") && a.contains("udp dport 853 drop"))
         #expect(a.contains("udp dport 53 drop") && a.contains("tcp dport 53 drop"), "unredirected DNS")
         #expect(a.contains("ct mark & 0x00000800 == 0x00000800 drop"))
+    }
+
+    /// The resolver's ports take only what our own redirect sent them: every redirect in the
+    /// table (gateway drones, unknown devices, `user =` drones' output path) labels its
+    /// connection first, nothing else sets the label, and the input guard drops every packet to
+    /// a resolver port whose connection lacks it, so another table's DNAT to such a port (a port
+    /// forward from the uplink) is not answered as if a drone asked.
+    @Test func resolverPortsTakeOnlyOurLabelledRedirect() throws {
+        let (r, d) = compile(text: """
+            [station]
+            drone-interfaces = wlan0
+            [drone a]
+            mac = 02:00:00:00:00:01
+            policy = local-data
+            [drone u]
+            user = 1
+            policy = monitor
+            """)
+        let ruleset = try #require(r, "\(d.rendered)")
+        let label = KernelLayout.dnsRedirectLabel
+        var redirects = 0
+        for c in ruleset.table.chains {
+            for rule in c.rules {
+                let labels = rule.statements.filter { $0 == .setConntrackLabel(label) }.count
+                if case .redirect = rule.action {
+                    redirects += 1
+                    #expect(labels == 1, "\(c.name): \(NftTextRenderer.render(rule: rule))")
+                } else {
+                    #expect(labels == 0, "\(c.name) labels without redirecting: \(NftTextRenderer.render(rule: rule))")
+                }
+            }
+        }
+        #expect(redirects == 6, "a, u and the unknown devices, UDP and TCP each")
+        #expect(try chain(ruleset, "dns_output") == ["meta skuid vmap @dns_by_user"])
+        let guardChain = try #require(ruleset.table.chain(named: "dns_input"))
+        #expect(guardChain.base?.hook == .input)
+        #expect(guardChain.rules.map(\.matches) == [
+            [.inSet(.udpDestinationPort, set: "dns_ports", negated: false), .conntrackLabel(label, negated: true)],
+            [.inSet(.tcpDestinationPort, set: "dns_ports", negated: false), .conntrackLabel(label, negated: true)],
+        ])
+        #expect(guardChain.rules.allSatisfy { $0.action == .verdict(.drop) && $0.statements.isEmpty })
     }
 
     @Test func dnsPortRangeMustFit() {

@@ -63,6 +63,9 @@ enum Fixtures {
                  .verdictMap(.conntrackMark, map: "drone_verdicts")),
             Rule([], [], .verdictMap(.etherSource, map: "mac_verdicts")),
             Rule([.equals(.conntrackMark, .mark(0x0002_0000), negated: false)], [], .verdict(.goto("drone_survey"))),
+            // Label bits in three bytes of the 128-bit bitmap, so a wrong byte layout shows.
+            Rule([.conntrackLabel(77, negated: true)], [.setConntrackLabel(127)]),
+            Rule([.conntrackLabel(0, negated: false), .conntrackLabel(127, negated: true)], [.counter], .verdict(.drop)),
             Rule([], [.counter, .log(prefix: "dw unknown ", group: 5)], .verdict(.drop), origin: "dronewall.conf:4:1"),
         ])
         let output = Chain(name: "output", base: BaseChainSpec(hook: .output, priority: -5, policy: .accept), rules: [
@@ -108,6 +111,8 @@ enum Fixtures {
             ct mark & 0xffff0000 == 0x80010000 ct mark vmap @drone_verdicts
             ether saddr vmap @mac_verdicts
             ct mark 0x00020000 goto drone_survey
+            ct label ! 77 ct label set 127
+            ct label 0 ct label ! 127 counter drop
             counter log prefix "dw unknown " group 5 drop
         }
         chain output {

@@ -341,7 +341,7 @@ struct KernelTests {
             let s = try #require(try c.status())
             #expect(s.chains.map(\.name) == ["drone_survey", "forward", "output"])
             #expect(s.chains.map(\.hook) == [nil, .forward, .output])
-            #expect(s.chains.map(\.rules.count) == [3, 16, 4])
+            #expect(s.chains.map(\.rules.count) == [3, 18, 4])
             #expect(s.chains[0].rules[0].logPrefix == "dw survey flight-logs ")
             #expect(s.chains[0].rules[0].packets == 0)
             #expect(s.chains[0].rules[1].packets == nil)

@@ -30,6 +30,16 @@ import NetfilterTesting
         #expect(e.detail == "meta skuid cannot be compared with 0x00000800")
     }
 
+    @Test func labelBitBeyond127IsAnErrorNotATrap() throws {
+        for (match, statement) in [(Match.conntrackLabel(128, negated: false), nil),
+                                   (nil, Statement.setConntrackLabel(255))] {
+            let rule = Rule(match.map { [$0] } ?? [], statement.map { [$0] } ?? [], .verdict(.accept))
+            let e = try #require(linearizeError(Table(name: "dronewall", chains: [Chain(name: "c", rules: [rule])])))
+            #expect(e.object == .rule(chain: "c", index: 1))
+            #expect(e.detail == "conntrack label bit \(match == nil ? 255 : 128) is beyond 127")
+        }
+    }
+
     @Test func shortEtherKeyIsAnErrorNotATrap() throws {
         let e = try #require(linearizeError(Table(name: "dronewall", sets: [
             NamedSet(name: "macs", keyType: .etherAddress, elements: [SetElement(key: .ether([2, 0, 0xab]))]),

@@ -203,7 +203,22 @@ struct RuleBuilder {
             load(field)
             bitwise(mask: hostBytes(mask), xor: hostBytes(UInt32(0)))
             cmp(negated, hostBytes(value))
+        case .conntrackLabel(let bit, let negated):
+            // As nft encodes a flag test: mask the bit, then "not zero" (has) or "zero" (lacks).
+            let mask = try labelBytes(bit)
+            ctLoad(raw(NFT_CT_LABELS))
+            bitwise(mask: mask, xor: [UInt8](repeating: 0, count: mask.count))
+            cmp(!negated, [UInt8](repeating: 0, count: mask.count))
         }
+    }
+
+    /// The 128-bit label register with one bit set: bit N is bit N % 8 of byte N / 8, the
+    /// layout of the kernel's label bitmap (nf_conn_labels).
+    func labelBytes(_ bit: UInt8) throws(NetlinkError) -> [UInt8] {
+        guard bit < 128 else { throw fail("conntrack label bit \(bit) is beyond 127") }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        bytes[Int(bit / 8)] = 1 << (bit % 8)
+        return bytes
     }
 
     mutating func statement(_ s: Statement) throws(NetlinkError) {
@@ -232,6 +247,15 @@ struct RuleBuilder {
                 lookup(map, dreg: RuleBuilder.reg1, negated: false)
             }
             ctSet(raw(NFT_CT_MARK))
+        case .setConntrackLabel(let bit):
+            // The kernel ORs the register into the labels (nf_connlabels_replace with the
+            // register as both bits and mask), so other label bits stay as they are.
+            let bits = try labelBytes(bit)
+            append("immediate") {
+                $0.u32(NFTNL_EXPR_IMM_DREG, RuleBuilder.reg1)
+                $0.data(NFTNL_EXPR_IMM_DATA, bits)
+            }
+            ctSet(raw(NFT_CT_LABELS))
         case .meterLimit(let set, let key, let perSecond, let burst):
             // Key parts go to consecutive registers, as nft lays out a concatenation.
             var offset = 0
