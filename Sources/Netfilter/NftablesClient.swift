@@ -23,6 +23,11 @@ public final class NftablesClient {
     /// number from 1: where tests make the race happen.
     package var betweenDumpAndBatch: ((_ attempt: Int) -> Void)?
 
+    /// Whether `apply` makes the table this client's socket's own (see `TableOwnership`). When
+    /// the kernel refuses the flags, `apply` goes on unowned and says why in `ownershipRefused`.
+    public var ownership = TableOwnership.unowned
+    public private(set) var ownershipRefused: NetlinkError?
+
     /// `firstSequence`: the sequence number of the first message sent (tests pin it).
     public init(transport: NetlinkTransport, table: String, family: TableFamily = .inet, firstSequence: UInt32 = 1) {
         self.transport = transport
@@ -42,10 +47,12 @@ public final class NftablesClient {
                                operation: "linearize", detail: "this client writes table \(family) \(self.table) only")
         }
         let lin = Linearizer(table: table)
-        // Make sure the table exists so that deleting it cannot fail, then replace it.
+        // Make sure the table exists so that deleting it cannot fail, then replace it. A table a
+        // former daemon left behind (persist, owner gone) is replaced like any other: adopted.
         var body = [lin.tableMessage(raw(NFT_MSG_NEWTABLE), flags: NLM_F_CREATE),
                     lin.tableMessage(raw(NFT_MSG_DELTABLE), flags: 0),
-                    lin.tableMessage(raw(NFT_MSG_NEWTABLE), flags: NLM_F_CREATE, comment: table.comment)]
+                    lin.tableMessage(raw(NFT_MSG_NEWTABLE), flags: NLM_F_CREATE, comment: table.comment,
+                                     tableFlags: ownership.tableFlags)]
         // Chains before sets, as nft orders them: verdict-map elements may jump to a chain.
         for c in table.chains { body.append(lin.chainMessage(c)) }
         for s in table.sets {
@@ -87,6 +94,18 @@ public final class NftablesClient {
     /// batch and `apply` reads again, up to `generationRetry.attempts` times.
     @discardableResult
     public func apply(_ ruleset: Ruleset, carryingLearnedElements carry: Bool = true) throws(NetlinkError) -> Int {
+        do {
+            return try replace(ruleset, carry: carry)
+        } catch where ownership != .unowned && error.errno == EOPNOTSUPP && error.isAboutTable {
+            // A kernel before 6.9 knows no `persist`: an owned table would go with the daemon,
+            // leaving the station open. Never owner without persist: the table stays unowned.
+            ownership = .unowned
+            ownershipRefused = error
+            return try replace(ruleset, carry: carry)
+        }
+    }
+
+    private func replace(_ ruleset: Ruleset, carry: Bool) throws(NetlinkError) -> Int {
         guard carry, !ruleset.learnedSets.isEmpty else {
             try send(try applyBatch(ruleset), operation: "apply")
             return 0
@@ -227,5 +246,36 @@ public final class NftablesClient {
             return index < message.parts.count ? message.parts[index] : nil
         }
         return nil
+    }
+}
+
+/// Who may change the table. An owned table (`NFT_TABLE_F_OWNER`) accepts changes, deletes and
+/// flushes only from the netlink socket that created it: `nft flush ruleset` passes it by, and
+/// no other program can edit it. With `NFT_TABLE_F_PERSIST` it outlives that socket (the daemon
+/// stopped, crashed, was upgraded), unowned until the next daemon replaces it with its own.
+/// Both flags came with Linux 6.9 (persist; owner with 5.12): uapi linux/netfilter/nf_tables.h,
+/// enum nft_table_flags.
+public enum TableOwnership: Sendable, Hashable {
+    /// Anyone with CAP_NET_ADMIN may change or delete the table (kernels before 6.9, the CLI).
+    case unowned
+    /// This client's socket owns the table, and the table persists when the socket goes.
+    case ownedAndPersistent
+
+    static let ownerFlag: UInt32 = 0x2    // NFT_TABLE_F_OWNER
+    static let persistFlag: UInt32 = 0x4  // NFT_TABLE_F_PERSIST
+
+    var tableFlags: UInt32 {
+        switch self {
+        case .unowned: return 0
+        case .ownedAndPersistent: return TableOwnership.ownerFlag | TableOwnership.persistFlag
+        }
+    }
+}
+
+extension NetlinkError {
+    /// The kernel refused the table message itself (not a chain, set or rule in it).
+    var isAboutTable: Bool {
+        if case .table? = object { return true }
+        return false
     }
 }

@@ -134,3 +134,32 @@ public final class KernelTransport: NetlinkTransport {
         }
     }
 }
+
+/// One transport for several threads: each exchange (a batch and its acks, a request and its
+/// replies) holds the socket alone. The daemon's main loop and its resolver's learner write the
+/// table through one socket, the one that owns the table (see `TableOwnership`).
+public final class SharedTransport: NetlinkTransport, @unchecked Sendable {
+    private let inner: NetlinkTransport
+    private var mutex = pthread_mutex_t()
+
+    public init(_ inner: NetlinkTransport) {
+        self.inner = inner
+        pthread_mutex_init(&mutex, nil)
+    }
+
+    deinit { pthread_mutex_destroy(&mutex) }
+
+    private func exclusively<T>(_ body: () throws(NetlinkError) -> T) throws(NetlinkError) -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body()
+    }
+
+    public func sendBatch(_ messages: [NetlinkMessage]) throws(NetlinkError) -> [NetlinkAck] {
+        try exclusively { () throws(NetlinkError) in try inner.sendBatch(messages) }
+    }
+
+    public func request(_ message: NetlinkMessage) throws(NetlinkError) -> [NetlinkMessage] {
+        try exclusively { () throws(NetlinkError) in try inner.request(message) }
+    }
+}

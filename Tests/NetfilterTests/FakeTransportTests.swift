@@ -196,3 +196,32 @@ func kernelStyle(_ m: NetlinkMessage) -> NetlinkMessage {
     }
     return out
 }
+
+extension FakeTransportTests {
+    /// NFTA_TABLE_FLAGS (2) of a table message, nil when it carries none.
+    func tableFlags(_ m: NetlinkMessage) -> UInt32? {
+        NetlinkAttributes(m.bytes, from: 20, to: m.bytes.count).first { $0.type == 2 }.map { m.bytes.big32($0.value.lowerBound) }
+    }
+
+    @Test func anOwnedTableIsCreatedWithOwnerAndPersistAndFallsBackUnownedWhereTheKernelLacksThem() throws {
+        let fake = RecordingTransport()
+        let client = NftablesClient(transport: fake, table: "dronewall")
+        client.ownership = .ownedAndPersistent
+        let small = Ruleset(table: Table(name: "dronewall", chains: [Chain(name: "x", rules: [])]))
+        // A kernel before 6.9 refuses the unknown persist flag on the table (EOPNOTSUPP).
+        fake.failures = [3: (errno: EOPNOTSUPP, extendedAck: nil, offset: nil)]
+        try client.apply(small, carryingLearnedElements: false)
+        #expect(fake.batches.count == 2, "refused once, then applied")
+        #expect(tableFlags(fake.batches[0][1]) == nil, "the first NEWTABLE leaves an existing table's flags alone")
+        #expect(tableFlags(fake.batches[0][3]) == 0x6, "NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST")
+        #expect(tableFlags(fake.batches[1][3]) == 0, "never owner without persist: unowned")
+        #expect(client.ownership == .unowned && client.ownershipRefused?.errno == EOPNOTSUPP)
+
+        // Other refusals are not taken for a missing feature.
+        let strict = NftablesClient(transport: fake, table: "dronewall")
+        strict.ownership = .ownedAndPersistent
+        fake.failures = [3: (errno: EPERM, extendedAck: nil, offset: nil)]
+        #expect(throws: NetlinkError.self) { try strict.apply(small, carryingLearnedElements: false) }
+        #expect(strict.ownership == .ownedAndPersistent)
+    }
+}

@@ -25,9 +25,11 @@ struct Linearizer {
 
     // MARK: tables
 
-    func tableMessage(_ type: UInt32, flags: Int32, comment: String? = nil) -> NetlinkMessage {
+    /// `tableFlags`: NFTA_TABLE_FLAGS for a NEWTABLE; nil sends none, which leaves an existing
+    /// table's flags alone (a table kept with `persist` refuses any other change to that flag).
+    func tableMessage(_ type: UInt32, flags: Int32, comment: String? = nil, tableFlags: UInt32? = nil) -> NetlinkMessage {
         let t = TableObject(family: family, name: tableName)
-        if type == raw(NFT_MSG_NEWTABLE) { nftnl_table_set_u32(t.ptr, attr(NFTNL_TABLE_FLAGS), 0) }
+        if type == raw(NFT_MSG_NEWTABLE), let tableFlags { nftnl_table_set_u32(t.ptr, attr(NFTNL_TABLE_FLAGS), tableFlags) }
         if let comment { t.setData(attr(NFTNL_TABLE_USERDATA), udataCommentTLV(comment)) }
         return NetlinkMessage(bytes: t.message(type, family: family, flags: flags),
                               subject: MessageSubject(.table(family: "\(TableFamily(nfproto: family))", name: tableName)))
