@@ -54,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "dronewall",
             dependencies: [
-                "DronewallConfig", "DronewallPolicy", "KernelLayout", "NftModel", "Netfilter", "FlowLog",
+                "DronewallConfig", "DronewallPolicy", "KernelLayout", "NftModel", "Netfilter", "FlowLog", "Control",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -62,14 +62,16 @@ let package = Package(
         // counters, the resolver service, following a re-apply. Testable with fakes, no root.
         .target(name: "Station", dependencies: [
             "DronewallConfig", "DronewallPolicy", "KernelLayout", "NftModel", "Netfilter", "FlowLog", "StationResolver",
-            "NetAddress",
+            "NetAddress", "Control",
         ]),
+        // The daemon's control socket: requests of `dronewall` and the daemon's answers.
+        .target(name: "Control", dependencies: ["DronewallConfig", "Netfilter"]),
         // Fakes of the kernel boundary for tests: recording transport, scripted NFLOG socket, namespaces.
         .target(name: "NetfilterTesting", dependencies: ["Netfilter", "NftModel"]),
         .executableTarget(
             name: "dronewalld",
             dependencies: [
-                "Station", "DronewallConfig", "FlowLog",
+                "Station", "DronewallConfig", "FlowLog", "Control",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -90,7 +92,9 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control"]),
         .testTarget(name: "StationTests", dependencies: [
+            "Control",
             "Station", "StationResolver", "NetfilterTesting", "Netfilter", "DronewallPolicy", "DronewallConfig", "KernelLayout", "FlowLog",
             "NftModel",
             "NetAddress",

@@ -243,15 +243,36 @@ learned learned_v4 | grep -q 198.51.100.110 && ok "re-apply carried the learned 
     || fail "learned_v4 after apply: $(learned learned_v4)"
 expect "no leak across the re-apply" closed "$(port_open alpha 198.51.100.110 443)"
 
-# --- the daemon follows a changed config applied while it runs ---
+# --- while the daemon runs it alone writes the table; apply asks it ---
+gen() { lab_ns "$LAB_STATION" nft list table inet dronewall | grep -o 'generation 0x[0-9a-f]*'; }
+before=$(gen)
+lab_ns "$LAB_STATION" nft delete table inet dronewall >/dev/null 2>&1 && fail "nft deleted the daemon's table" \
+    || ok "nft cannot delete the daemon's table (owned by its socket)"
+lab_ns "$LAB_STATION" nft add rule inet dronewall forward accept >/dev/null 2>&1 && fail "nft added a rule to the daemon's table" \
+    || ok "nft cannot add a rule to it"
+lab_ns "$LAB_STATION" nft flush ruleset
+expect "nft flush ruleset passes it by" "$before" "$(gen)"
+expect "... and alpha is still kept from a sinkholed name's address" closed "$(port_open alpha 198.51.100.110 443)"
+sed 's/^policy = local-data$/policy = local-dat/' "$TMP/dns.conf" > "$TMP/broken.conf"
+out=$(lab_ns "$LAB_STATION" "$DW" apply --config "$TMP/broken.conf" "${CAT[@]}" 2>&1); rc=$?
+expect "a broken config applied while the daemon runs: exit 65" 65 "$rc"
+echo "$out" | grep -q "broken.conf:[0-9]*:[0-9]*: error" && ok "... with the daemon's answer naming the place" \
+    || fail "apply of a broken config said: $out"
+expect "... and the running table unchanged" "$before" "$(gen)"
 sed -i 's/^allow-host = tiles.example.org$/&\nblock-host = www.example.org/' "$TMP/dns.conf"
-lab_ns "$LAB_STATION" "$DW" apply --config "$TMP/dns.conf" "${CAT[@]}" >/dev/null 2>&1
-for _ in $(seq 100); do grep -q "followed the re-applied policy" "$TMP/daemon.log" && break; sleep 0.1; done
-grep -q "followed the re-applied policy" "$TMP/daemon.log" && ok "dronewalld followed the re-applied config" \
-    || fail "no reload: $(tail -3 "$TMP/daemon.log")"
+out=$(lab_ns "$LAB_STATION" "$DW" apply --config "$TMP/dns.conf" "${CAT[@]}" 2>&1)
+echo "$out" | grep -q "^applied table inet dronewall: 4 drone(s)" && ok "apply of a changed config, answered by the daemon" \
+    || fail "apply said: $out"
+[ "$(gen)" != "$before" ] && ok "... which replaced its table" || fail "generation still $before"
 expect "a name added to alpha's block-host is sinkholed without a restart" NXDOMAIN "$(q alpha www.example.org)"
 expect "... and its address is closed to alpha" closed "$(port_open alpha 198.51.100.114 443)"
 expect "... but not to delta" open "$(port_open delta 198.51.100.114 443)"
+sed -i '/^block-host = www.example.org$/d' "$TMP/dns.conf"
+kill -HUP "$DAEMON"
+for _ in $(seq 50); do grep -q "SIGHUP: applied table" "$TMP/daemon.log" && break; sleep 0.1; done
+grep -q "SIGHUP: applied table" "$TMP/daemon.log" && ok "SIGHUP: the daemon read its config again and applied it" \
+    || fail "no reload on SIGHUP: $(tail -3 "$TMP/daemon.log")"
+expect "... so alpha resolves the name again" "NOERROR 198.51.100.114" "$(q alpha www.example.org)"
 
 # --- hold and expiry: TTL 2 s + grace 30 s; catalogued names are held for dns-hold (1 day) ---
 q alpha mydjiflight.dji.com >/dev/null; q alpha tiles.example.org >/dev/null; t0=$(date +%s)

@@ -77,3 +77,13 @@ public struct PolicySnapshot: Sendable {
     /// that the rules do not fill themselves): an apply carries their elements over.
     public var learnedSets: [NamedSet] { ruleset.learnedSets }
 }
+
+extension PolicySnapshot {
+    /// The line `dronewall apply` prints, also when the daemon applied it.
+    public func appliedSummary(carried: Int) -> String {
+        let t = ruleset.table
+        return "applied table inet \(t.name): \(config.drones.count) drone(s), \(t.chains.count) chains, "
+            + "\(t.sets.count) sets, \(t.sets.reduce(0) { $0 + $1.elements.count }) set elements"
+            + (carried > 0 ? "; \(carried) learned address(es) kept" : "")
+    }
+}

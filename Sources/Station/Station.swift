@@ -9,7 +9,8 @@ import StationResolver
 
 /// The running station: it applies the policy, then turns every blocked (and would-block)
 /// packet the kernel logs into flow records, keeps the kernel's exact counter totals, runs the
-/// station resolver and follows a policy re-applied by `dronewall apply`.
+/// station resolver, applies a changed policy when asked (`apply`), and puts its table back when
+/// another program removed or replaced it.
 ///
 /// One owner of the runtime state; `dronewalld` only builds it and turns the loop. Every part
 /// comes in through `init`, so tests drive it with a scripted kernel and NFLOG socket.
@@ -28,8 +29,6 @@ public final class Station {
         public var lastCounterReading: FlowStore.CounterReading?
         /// Starts the station resolver for a snapshot; nil when it has no one to serve.
         public var startResolver: (PolicySnapshot) throws -> StationResolving?
-        /// Reads config and catalogue again (to follow a re-apply); nil when they do not compile.
-        public var reload: () -> PolicySnapshot?
         /// Which table instance a reading is from (see `tableInstanceIdentity`).
         public var counterIdentity: (UInt64?) -> String
         public var clock: () -> Int64
@@ -38,7 +37,6 @@ public final class Station {
         public init(kernel: StationKernel, nflog: NflogReader, writer: FlowWriter, databasePath: String,
                     lastCounterReading: FlowStore.CounterReading?,
                     startResolver: @escaping (PolicySnapshot) throws -> StationResolving?,
-                    reload: @escaping () -> PolicySnapshot?,
                     counterIdentity: @escaping (UInt64?) -> String = { tableInstanceIdentity(tableHandle: $0) },
                     clock: @escaping () -> Int64 = systemMicros, log: @escaping @Sendable (String) -> Void) {
             self.kernel = kernel
@@ -48,7 +46,6 @@ public final class Station {
             self.heldAddressesPath = nil
             self.lastCounterReading = lastCounterReading
             self.startResolver = startResolver
-            self.reload = reload
             self.counterIdentity = counterIdentity
             self.clock = clock
             self.log = log
@@ -59,7 +56,7 @@ public final class Station {
     public struct Intervals: Sendable {
         /// Hand folded flows to the writer (after kill -9, at most this much is missing).
         public var flush: Int64 = 1_000_000
-        /// Read the kernel's counters (and notice a re-applied table).
+        /// Read the kernel's counters (and notice a table removed or replaced behind our back).
         public var counters: Int64 = 5_000_000
         /// Prune old records; often enough that one round's batches stay small, also under a flood.
         public var prune: Int64 = 300_000_000
@@ -77,10 +74,10 @@ public final class Station {
     private var resolver: StationResolving?
     /// Loss counts of the reader as last handed to the writer.
     private var reported = NflogStats()
-    /// The table's comment as last seen: it names the policy and catalogue that are applied.
+    /// The comment of the table this station applied last: it names the policy and catalogue.
     private var appliedComment: String?
     /// Set once this station's own policy is applied and its resolver runs.
-    private var following = false
+    private var guarding = false
     /// The table's comment at the last counter reading (before start: the table in force).
     private var lastSeenComment: String?
     private var lastFlush: Int64 = 0, lastCounters: Int64 = 0, lastPrune: Int64 = 0
@@ -99,11 +96,19 @@ public final class Station {
     /// Stores what the table left by the last run counted while no daemon ran (before it is
     /// replaced), applies the policy, and starts the resolver the new table redirects DNS to.
     public func start() throws(StationError) {
-        readCounters(parts.clock())
+        _ = readCounters(parts.clock())
         snapshot = snapshot.avoidingGeneration(of: lastSeenComment)
         do {
             _ = try parts.kernel.apply(snapshot.ruleset)
             parts.log("applied table inet \(snapshot.ruleset.table.name) for \(snapshot.config.drones.count) drone(s)")
+            if parts.kernel.ownsTable {
+                parts.log("the table is this daemon's own: no other program can change or delete it, and it stays in "
+                          + "force when dronewalld stops")
+            } else if let refused = parts.kernel.ownershipRefused {
+                parts.log("warning: this kernel cannot keep a table owned by dronewalld (persist needs Linux 6.9): "
+                          + "\(refused.reason.dropFirst(2)); other programs can change or delete it, and dronewalld "
+                          + "applies it again within \(intervals.counters / 1_000_000) s when they do")
+            }
         } catch {
             throw .kernel("applying table inet \(snapshot.ruleset.table.name) failed", error)
         }
@@ -122,7 +127,7 @@ public final class Station {
             attribution = Attribution(index: CatalogueIndex(snapshot.catalogue), hostName: { [r] in r.hostName(for: $0) })
         }
         appliedComment = snapshot.ruleset.table.comment
-        following = true
+        guarding = true
         lastFlush = parts.clock() // counters and pruning are due at the first turn
     }
 
@@ -140,7 +145,8 @@ public final class Station {
             lastFlush = now
         }
         if now - lastCounters >= intervals.counters {
-            readCounters(now)
+            let status = readCounters(now)
+            if guarding { guardTable(status) }
             lastCounters = now
         }
         if now - lastPrune >= intervals.prune {
@@ -152,19 +158,56 @@ public final class Station {
         }
     }
 
-    /// After `dronewall apply` replaced the table with `fresh` (which compiles to exactly what the
-    /// kernel holds): the resolver and the flow log's attribution decide with it from now on.
-    public func follow(_ fresh: PolicySnapshot) {
+    /// Replaces the table with `fresh` (what the kernel counted so far is stored first); the
+    /// resolver and the flow log's attribution decide with it from then on. On error the running
+    /// table, and everything deciding with it, stay as they were. Returns how many learned
+    /// addresses were carried into the new table.
+    @discardableResult
+    public func apply(_ fresh: PolicySnapshot) throws(StationError) -> Int {
+        _ = readCounters(parts.clock())
+        let next = fresh.avoidingGeneration(of: lastSeenComment)
+        let carried: Int
+        do {
+            carried = try parts.kernel.apply(next.ruleset)
+        } catch {
+            throw .kernel("applying table inet \(next.ruleset.table.name) failed", error)
+        }
+        appliedComment = next.ruleset.table.comment
+        lastSeenComment = appliedComment
+        follow(next)
+        return carried
+    }
+
+    /// Deletes the table (only it); the resolver stops, since drones' DNS no longer comes to it.
+    /// Returns whether there was a table.
+    public func flush() throws(StationError) -> Bool {
+        let existed: Bool
+        do {
+            existed = try parts.kernel.flush()
+        } catch {
+            throw .kernel("deleting table inet \(KernelLayout.tableName) failed", error)
+        }
+        guarding = false
+        parts.log(existed ? "deleted table inet \(KernelLayout.tableName) as asked (dronewall flush); nothing is enforced"
+                          : "dronewall flush: there was no table")
+        return existed
+    }
+
+    /// Whether the table in force belongs to this daemon's socket.
+    public var ownsTable: Bool { parts.kernel.ownsTable }
+
+    /// The resolver and the attribution decide with `fresh`, which the kernel now holds.
+    func follow(_ fresh: PolicySnapshot) {
         do {
             try resolver?.reload(fresh)
         } catch {
-            parts.log("cannot follow the re-applied policy: \(error); the resolver keeps the policy it has")
-            return
+            parts.log("the resolver cannot follow the applied policy: \(error); it keeps the policy it has "
+                      + "(restart dronewalld)")
         }
         snapshot = fresh
         let hostName = attribution.hostName
         attribution = Attribution(index: CatalogueIndex(fresh.catalogue), hostName: hostName)
-        parts.log("followed the re-applied policy (\(fresh.ruleset.table.comment ?? "")): \(fresh.config.drones.count) drone(s)"
+        parts.log("applied (\(fresh.ruleset.table.comment ?? "")): \(fresh.config.drones.count) drone(s)"
                   + (resolver.map { ", resolving on ports \($0.ports.map(String.init).joined(separator: " "))" } ?? ""))
     }
 
@@ -193,7 +236,7 @@ public final class Station {
         }
         let now = parts.clock()
         flush(now)
-        readCounters(now)
+        _ = readCounters(now)
         saveHeldAddresses()
         return parts.writer.drain()
     }
@@ -221,16 +264,18 @@ public final class Station {
     }
 
     /// Reads the logging rules' counters (exact totals; logging itself is sampled) and queues
-    /// the deltas; notices a table re-applied by someone else.
-    func readCounters(_ now: Int64) {
+    /// the deltas. Returns the table as read (nil: there is none, or it could not be read).
+    @discardableResult
+    func readCounters(_ now: Int64) -> TableStatus?? {
         do {
-            guard let status = try parts.kernel.tableStatus() else { return }
+            guard let status = try parts.kernel.tableStatus() else { return .some(nil) }
             lastSeenComment = status.comment
             let (deltas, reading) = counters.deltas(from: status, identity: parts.counterIdentity(status.handle))
             parts.writer.recordKernelCounts(deltas, reading: reading, atMicros: now)
-            if following { noticeReapply(status.comment) }
+            return status
         } catch {
             parts.log("reading kernel counters failed: \(error)")
+            return nil
         }
     }
 
@@ -278,18 +323,20 @@ public final class Station {
         }
     }
 
-    /// The table's comment changed: when the config now compiles to exactly the policy the
-    /// kernel holds (the fingerprint in the comment), follow it; a table applied from another
-    /// config is left alone, with a warning.
-    func noticeReapply(_ comment: String?) {
-        guard comment != appliedComment else { return }
-        appliedComment = comment
-        guard let fresh = parts.reload(), fresh.isApplied(inComment: comment) else {
-            parts.log("table inet dronewall was replaced with a policy that is not the config as it reads now; the "
-                      + "resolver keeps deciding with the policy it has (restart dronewalld to change that)")
-            return
+    /// The table is this daemon's alone. Where the kernel cannot keep it owned (before 6.9), or
+    /// when no daemon ran, another program may delete or replace it: put ours back at once, and
+    /// say so. (`read`: nil when the read failed, which proves nothing.)
+    func guardTable(_ read: TableStatus??) {
+        guard let status = read, status?.comment != appliedComment else { return }
+        parts.log(status == nil
+                  ? "table inet \(KernelLayout.tableName) is gone (deleted by another program); applying it again"
+                  : "table inet \(KernelLayout.tableName) was replaced by another program (\(status?.comment ?? "no comment")); "
+                    + "applying this daemon's policy again")
+        do {
+            try apply(snapshot)
+        } catch {
+            parts.log("cannot apply the table again: \(error)")
         }
-        follow(fresh)
     }
 }
 

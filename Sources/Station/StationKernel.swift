@@ -15,6 +15,12 @@ public protocol StationKernel: AnyObject {
     func elements(set: String) throws(NetlinkError) -> [KernelElement]?
     /// Adds elements to the table's sets in one batch.
     func change(_ changes: [ElementChange], operation: String) throws(NetlinkError)
+    /// Deletes the table; false when there was none.
+    func flush() throws(NetlinkError) -> Bool
+    /// Whether the last apply made the table this socket's own (no other program may change it).
+    var ownsTable: Bool { get }
+    /// Why the kernel would not let the table be owned (a kernel before 6.9), if it would not.
+    var ownershipRefused: NetlinkError? { get }
 }
 
 extension NftablesClient: StationKernel {
@@ -25,4 +31,6 @@ extension NftablesClient: StationKernel {
     public func tableStatus() throws(NetlinkError) -> TableStatus? {
         try status()
     }
+
+    public var ownsTable: Bool { ownership == .ownedAndPersistent }
 }

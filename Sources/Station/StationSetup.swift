@@ -65,17 +65,21 @@ extension Station {
         } catch {
             throw .store("cannot open the flow log \(db): \(error)")
         }
-        let kernel: NftablesClient
+        // One socket writes the table: it owns it (the kernel takes changes to an owned table
+        // from that socket only), so the resolver's learner writes through it too.
+        let writer: SharedTransport
         do {
-            kernel = NftablesClient(transport: try KernelTransport(), table: KernelLayout.tableName)
+            writer = SharedTransport(try KernelTransport())
         } catch {
             throw .kernel("cannot open a netlink socket", error)
         }
+        let kernel = NftablesClient(transport: writer, table: KernelLayout.tableName)
+        kernel.ownership = .ownedAndPersistent
         var parts = Parts(
             kernel: kernel, nflog: reader, writer: FlowWriter(store: store, log: log), databasePath: db,
             lastCounterReading: last,
-            startResolver: { snapshot in try ResolverService.start(snapshot, clock: systemMicros) },
-            reload: { options.load().snapshot }, log: log)
+            startResolver: { snapshot in try ResolverService.start(snapshot, tableWriter: writer, clock: systemMicros) },
+            log: log)
         parts.heldAddressesPath = LogFiles.sibling(of: db, named: "held-addresses")
         return Station(snapshot: snapshot, parts: parts)
     }

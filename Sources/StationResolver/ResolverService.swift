@@ -44,14 +44,17 @@ public final class ResolverService: StationResolving, @unchecked Sendable {
 
     /// The learner first reads the elements the snapshot's learned sets carried over.
     /// Nil when no subject has a resolver port (the resolver is off, or there is no one to serve).
-    public static func start(_ snapshot: PolicySnapshot, clock: @escaping @Sendable () -> Int64) throws -> ResolverService? {
-        let service = try ResolverService(snapshot, clock: clock)
+    /// `tableWriter`: the socket that owns the table (only it may add learned elements); nil
+    /// opens one of its own, for a table nobody owns.
+    public static func start(_ snapshot: PolicySnapshot, tableWriter: NetlinkTransport? = nil,
+                             clock: @escaping @Sendable () -> Int64) throws -> ResolverService? {
+        let service = try ResolverService(snapshot, tableWriter: tableWriter, clock: clock)
         guard !service.initialPorts.isEmpty else { return nil }
         try service.server.start(ports: service.initialPorts)
         return service
     }
 
-    init(_ snapshot: PolicySnapshot, clock: @escaping @Sendable () -> Int64) throws {
+    init(_ snapshot: PolicySnapshot, tableWriter: NetlinkTransport?, clock: @escaping @Sendable () -> Int64) throws {
         let policy = NamePolicy(snapshot)
         initialPorts = policy.askers.keys.sorted()
         let station = snapshot.config.station
@@ -65,7 +68,9 @@ public final class ResolverService: StationResolving, @unchecked Sendable {
         let reexaminer = FlowReexaminer(conntrack: ConntrackClient(transport: try KernelTransport()),
                                         generation: snapshot.generation)
         self.reexaminer = reexaminer
-        learner = Learner(client: NftablesClient(transport: try KernelTransport(), table: KernelLayout.tableName),
+        // Its own sequence numbers, far from the main loop's on the shared socket.
+        learner = Learner(client: NftablesClient(transport: try tableWriter ?? KernelTransport(), table: KernelLayout.tableName,
+                                                 firstSequence: 1 << 31),
                           gained: { reexaminer.review($0) })
         learner.preload(snapshot.learnedSets)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 2)

@@ -14,7 +14,7 @@ struct Dronewall: ParsableCommand {
         Exit codes: 0 success; 1 not found (explain), nothing enforced (status) or refused by the kernel; 65 configuration or catalogue \
         errors; 77 not permitted (apply, flush and status need root or CAP_NET_ADMIN).
         """,
-        subcommands: [Check.self, Show.self, Apply.self, Status.self, Explain.self, CatalogueCommand.self, Flush.self,
+        subcommands: [Check.self, Show.self, Apply.self, Reload.self, Status.self, Explain.self, CatalogueCommand.self, Flush.self,
                       ReportCommand.self, Log.self]
     )
 }

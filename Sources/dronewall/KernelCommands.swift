@@ -5,6 +5,7 @@ import FlowLog
 #if canImport(Glibc)
 import Glibc
 #endif
+import Control
 import Netfilter
 import NftModel
 import KernelLayout
@@ -18,21 +19,35 @@ func withKernel<T>(_ operation: String, sources: Diagnostics? = nil,
         let client = NftablesClient(transport: try KernelTransport(), table: KernelLayout.tableName)
         return try body(client)
     } catch {
-        if error.isPermissionDenied {
-            printStderr("dronewall \(operation): not permitted: run as root or with CAP_NET_ADMIN (\(error.errnoText))\n")
-            throw ExitCode(ExitCodes.noPermission)
-        }
-        if let origin = error.origin, let sources {
-            let what = error.object.map { "the kernel refused \($0)" } ?? "\(error.operation) failed"
-            printStderr(Diagnostic(.error, what + error.reason, at: origin, sourceLine: sources.line(at: origin)).description)
-        } else {
-            printStderr("dronewall \(operation): \(error)\n")
-        }
-        if error.kind == .rejected {
-            printStderr("dronewall \(operation): the kernel refused the batch; nothing was changed\n")
-        }
-        throw ExitCode(ExitCodes.kernelRefused)
+        let (text, code) = KernelRefusal.describe(error, operation: operation, sources: sources)
+        printStderr(text)
+        throw ExitCode(code)
     }
+}
+
+/// Asks the running dronewalld (it alone may change the table it owns); nil when none answers in
+/// this network namespace, and the command works on the kernel itself.
+func askDaemon(_ request: ControlRequest, _ operation: String) throws -> ControlReply? {
+    do {
+        return try ControlClient.ask(request)
+    } catch {
+        printStderr("dronewall \(operation): \(error)\n")
+        throw ExitCode(ExitCodes.failure)
+    }
+}
+
+/// Prints the daemon's answer as this command's own, and exits with its status.
+func relay(_ reply: ControlReply) throws {
+    if !reply.output.isEmpty { print(reply.output, terminator: "") }
+    printStderr(reply.errors)
+    if reply.exitCode != 0 { throw ExitCode(reply.exitCode) }
+}
+
+/// `path` from the caller's directory (the daemon reads it from its own).
+func absolute(_ path: String) -> String {
+    guard !path.hasPrefix("/"), let cwd = getcwd(nil, 0) else { return path }
+    defer { free(cwd) }
+    return String(cString: cwd) + "/" + path
 }
 
 struct Apply: ParsableCommand {
@@ -42,41 +57,60 @@ struct Apply: ParsableCommand {
         The batch deletes and recreates the table in one transaction, so there is never a moment \
         without rules, and the kernel commits all of it or nothing: a refused batch, or a config with \
         errors, leaves the running table as it was. Addresses the station resolver learned are carried \
-        into the new table with their remaining time. Needs root or CAP_NET_ADMIN (exit 77 without).
+        into the new table with their remaining time.
+
+        While dronewalld runs, it applies (it alone may change the table it owns): this command sends it \
+        the config and catalogue paths, prints its answer and exits with its status, and the daemon \
+        enforces that config from then on. Without a daemon the command writes the kernel itself. \
+        Needs root (exit 77 without).
         """)
 
     @OptionGroup var source: SourceOptions
 
-    @Option(help: ArgumentHelp("The flow log dronewalld writes: a lock beside it tells whether the daemon runs.",
-                               valueName: "path"))
-    var db: String = FlowStore.defaultPath
-
     func run() throws {
+        let request = ControlRequest(.apply, config: absolute(source.config),
+                                     catalogue: source.catalogue.isEmpty ? nil : source.catalogue.map(absolute))
+        if let reply = try askDaemon(request, "apply") { return try relay(reply) }
         let (loaded, diagnostics) = try Loading.load(source)
-        let config = loaded.config
-        var ruleset = loaded.ruleset
+        var applied = loaded
         let carried = try withKernel("apply", sources: diagnostics) { client throws(NetlinkError) in
             // Never the running table's generation for another policy (see avoidingGeneration).
-            ruleset = loaded.avoidingGeneration(of: try client.status()?.comment).ruleset
-            return try client.apply(ruleset, carryingLearnedElements: true)
+            applied = loaded.avoidingGeneration(of: try client.status()?.comment)
+            return try client.apply(applied.ruleset, carryingLearnedElements: true)
         }
-        let t = ruleset.table
-        print("applied table inet \(t.name): \(config.drones.count) drone(s), \(t.chains.count) chains, "
-              + "\(t.sets.count) sets, \(t.sets.reduce(0) { $0 + $1.elements.count }) set elements"
-              + (carried > 0 ? "; \(carried) learned address(es) kept" : ""))
-        if config.station.dnsResolver && DaemonLock.isHeld(databasePath: db) {
-            printStderr("dronewall apply: dronewalld is running; within 5 s its resolver follows this policy if it is "
-                        + "what dronewalld's own --config compiles to, else restart it (systemctl restart dronewalld).\n")
+        print(applied.appliedSummary(carried: carried))
+    }
+}
+
+struct Reload: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Ask dronewalld to read its config and catalogue again and apply them.",
+        discussion: """
+        The same as `systemctl reload dronewalld` (SIGHUP), but with the answer: applied, or refused \
+        with the config errors (exit 65) or the kernel's reason, the running table unchanged. Needs a \
+        running dronewalld and root.
+        """)
+
+    func run() throws {
+        guard let reply = try askDaemon(ControlRequest(.reload), "reload") else {
+            printStderr("dronewall reload: dronewalld is not running here; use dronewall apply\n")
+            throw ExitCode(ExitCodes.failure)
         }
+        try relay(reply)
     }
 }
 
 struct Flush: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Delete table inet dronewall (and nothing else).",
-        discussion: "After a flush nothing is enforced until the next apply. Needs root or CAP_NET_ADMIN.")
+        discussion: """
+        After a flush nothing is enforced until the next apply. While dronewalld runs it deletes the \
+        table and stops (start it again to enforce). With `apt purge`, the only way the table goes. \
+        Needs root or CAP_NET_ADMIN.
+        """)
 
     func run() throws {
+        if let reply = try askDaemon(ControlRequest(.flush), "flush") { return try relay(reply) }
         let existed = try withKernel("flush") { client throws(NetlinkError) in
             try client.flush()
         }
@@ -104,6 +138,11 @@ struct Status: ParsableCommand {
             throw ExitCode(ExitCodes.notFound)
         }
         print(StatusReport.render(status))
+        if getuid() == 0, let daemon = try? ControlClient.ask(ControlRequest(.status), timeoutSeconds: 10) {
+            print("\n" + daemon.output, terminator: "")
+        } else {
+            print("\ndronewalld: not answering here (not running, or not root)")
+        }
         if access(db, R_OK) == 0, let store = try? FlowStore(readOnlyPath: db),
            let loss = try? store.lossSince(nowMicros() - 86_400_000_000) {
             print("\nflow log \(db): \(loss.lost) lost event(s) in the last 24h"

@@ -48,7 +48,7 @@ import KernelLayout
         let parts = Station.Parts(
             kernel: rig.kernel, nflog: try NflogReader.fake(socket: rig.socket), writer: rig.writer,
             databasePath: dir + "/flows.db", lastCounterReading: try lastReading(rig.store),
-            startResolver: { _ in rig.resolver }, reload: { rig.reloaded },
+            startResolver: { _ in rig.resolver },
             counterIdentity: { "test table \($0.map(String.init) ?? "?")" },
             clock: { rig.clock.now }, log: { line in rig.logLines.append(line) })
         var withHeld = parts
@@ -136,36 +136,66 @@ import KernelLayout
         }
     }
 
-    // MARK: following a re-apply
+    // MARK: applying while running, and guarding the table
 
-    @Test func aReapplyOfTheConfigIsFollowed() throws {
+    @Test func anApplyReplacesTheTableAndTheResolverDecidesWithIt() throws {
         let fresh = try Self.snapshot(Self.config + "block-host = 198.51.100.0/24\n")
         let resolver = FakeResolver()
-        try withStation(prepare: { $0.resolver = resolver; $0.reloaded = fresh }) { station, rig in
-            rig.kernel.table = FakeKernel.table(handle: 1, comment: rig.snapshot.ruleset.table.comment, packets: 0)
+        try withStation(prepare: { $0.resolver = resolver }) { station, rig in
             try station.start()
             #expect(fresh.generation != rig.snapshot.generation)
-            rig.kernel.table = FakeKernel.table(handle: 2, comment: fresh.ruleset.table.comment, packets: 0)
-            rig.clock.now += 6_000_000
-            try station.tick()
+            try station.apply(fresh)
+            #expect(rig.kernel.applied.last?.table.comment == fresh.ruleset.table.comment)
             #expect(station.snapshot.generation == fresh.generation)
             #expect(resolver.reloads == [fresh.generation])
-            #expect(rig.logLines.contains { $0.hasPrefix("followed the re-applied policy") })
+            #expect(rig.kernel.calls.suffix(2) == ["status", "apply"], "counters are stored before the table is replaced")
             _ = station.stop(drainNFLOG: false)
         }
     }
 
-    @Test func aReapplyWhoseGenerationWasMovedOnIsFollowed() throws {
+    @Test func aRefusedApplyLeavesEverythingAsItWas() throws {
         let fresh = try Self.snapshot(Self.config + "block-host = 198.51.100.0/24\n")
         let resolver = FakeResolver()
-        try withStation(prepare: { $0.resolver = resolver; $0.reloaded = fresh }) { station, rig in
+        try withStation(prepare: { $0.resolver = resolver }) { station, rig in
             try station.start()
-            // `dronewall apply` moved the generation on (it collided with the running one).
-            let moved = TableComment(generation: 0x0001_0000, policy: fresh.fingerprint, catalogue: nil).text
-            rig.kernel.table = FakeKernel.table(handle: 2, comment: moved, packets: 0)
+            rig.kernel.refuse = NetlinkError(kind: .rejected, errno: EINVAL, operation: "apply")
+            #expect(throws: StationError.self) { try station.apply(fresh) }
+            #expect(station.snapshot.generation == rig.snapshot.generation)
+            #expect(resolver.reloads.isEmpty)
+            _ = station.stop(drainNFLOG: false)
+        }
+    }
+
+    @Test func aTableDeletedOrReplacedBehindTheDaemonIsPutBack() throws {
+        try withStation { station, rig in
+            try station.start()
+            let ours = rig.snapshot.ruleset.table.comment
+            rig.kernel.table = nil  // another program deleted it (a kernel that cannot keep it owned)
             rig.clock.now += 6_000_000
             try station.tick()
-            #expect(resolver.reloads == [fresh.generation], "the same policy, whatever its generation")
+            #expect(rig.kernel.applied.count == 2 && rig.kernel.applied.last?.table.comment == ours)
+            #expect(rig.logLines.contains { $0.contains("is gone (deleted by another program); applying it again") })
+
+            rig.kernel.table = FakeKernel.table(handle: 9, comment: "dronewall generation 0x1; catalogue other", packets: 0)
+            rig.clock.now += 6_000_000
+            try station.tick()
+            #expect(rig.kernel.applied.count == 3)
+            #expect(rig.logLines.contains { $0.contains("was replaced by another program") })
+
+            rig.clock.now += 6_000_000
+            try station.tick()
+            #expect(rig.kernel.applied.count == 3, "its own table is left alone")
+            _ = station.stop(drainNFLOG: false)
+        }
+    }
+
+    @Test func afterAFlushTheTableIsNoLongerPutBack() throws {
+        try withStation { station, rig in
+            try station.start()
+            #expect(try station.flush())
+            rig.clock.now += 6_000_000
+            try station.tick()
+            #expect(rig.kernel.applied.count == 1)
             _ = station.stop(drainNFLOG: false)
         }
     }
@@ -180,20 +210,6 @@ import KernelLayout
             let applied = try #require(rig.kernel.applied.last?.table.comment.flatMap(TableComment.init(parsing:)))
             #expect(applied.generation != rig.snapshot.generation)
             #expect(applied.policy == rig.snapshot.fingerprint)
-            _ = station.stop(drainNFLOG: false)
-        }
-    }
-
-    @Test func aTableFromAnotherConfigIsNotFollowed() throws {
-        let resolver = FakeResolver()
-        try withStation(prepare: { $0.resolver = resolver; $0.reloaded = $0.snapshot }) { station, rig in
-            try station.start()
-            rig.kernel.table = FakeKernel.table(handle: 2, comment: "dronewall generation 0x1; catalogue other", packets: 0)
-            rig.clock.now += 6_000_000
-            try station.tick()
-            #expect(station.snapshot.generation == rig.snapshot.generation)
-            #expect(resolver.reloads.isEmpty)
-            #expect(rig.logLines.contains { $0.contains("not the config as it reads now") })
             _ = station.stop(drainNFLOG: false)
         }
     }
@@ -261,7 +277,6 @@ final class Rig: @unchecked Sendable {
     let socket = FakeNflogSocket()
     let clock = TestClock()
     var resolver: StationResolving?
-    var reloaded: PolicySnapshot?
     var logLines: [String] = []
 
     init(store: FlowStore, snapshot: PolicySnapshot) {
@@ -288,11 +303,28 @@ final class FakeKernel: StationKernel {
     private(set) var applied: [Ruleset] = []
     private(set) var calls: [String] = []
 
+    /// The next apply fails with this (once).
+    var refuse: NetlinkError?
+
     func apply(_ ruleset: Ruleset) throws(NetlinkError) -> Int {
         calls.append("apply")
+        if let e = refuse {
+            refuse = nil
+            throw e
+        }
         applied.append(ruleset)
+        table = FakeKernel.table(handle: UInt64(applied.count), comment: ruleset.table.comment, packets: 0)
         return 0
     }
+
+    func flush() throws(NetlinkError) -> Bool {
+        calls.append("flush")
+        defer { table = nil }
+        return table != nil
+    }
+
+    var ownsTable: Bool { true }
+    var ownershipRefused: NetlinkError? { nil }
 
     func tableStatus() throws(NetlinkError) -> TableStatus? {
         calls.append("status")

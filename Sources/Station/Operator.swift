@@ -1,0 +1,104 @@
+import Control
+import DronewallConfig
+import DronewallPolicy
+import KernelLayout
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where an operator's request meets the running station: `dronewall apply`, `reload`, `flush`
+/// and `status` through the control socket, and SIGHUP. Each answer is what the command prints
+/// and the status it exits with; whatever fails leaves the running table as it was.
+public struct Operator {
+    let station: Station
+    /// The config and catalogue the daemon applies on reload: its own, or the last applied.
+    public private(set) var options: StationOptions
+    /// How the table in force came to be, for `status`.
+    public private(set) var lastApplied: (how: String, atMicros: Int64)
+
+    public init(station: Station, options: StationOptions, appliedAtMicros: Int64 = systemMicros()) {
+        self.station = station
+        self.options = options
+        lastApplied = ("at start from \(options.configPath)", appliedAtMicros)
+    }
+
+    /// The reply, and whether the daemon should stop now (after a flush).
+    public mutating func answer(_ request: ControlRequest) -> (reply: ControlReply, stop: Bool) {
+        switch request.command {
+        case .apply:
+            var asked = options
+            if let c = request.config { asked.configPath = c }
+            if let c = request.catalogue { asked.catalogueDirectories = c }
+            return (apply(asked, how: "by dronewall apply", operation: "apply"), false)
+        case .reload:
+            return (reload(how: "by dronewall reload"), false)
+        case .flush:
+            return flush()
+        case .status:
+            return (status(), false)
+        }
+    }
+
+    /// Reads the daemon's config and catalogue again and applies them (SIGHUP, `dronewall reload`).
+    public mutating func reload(how: String = "on SIGHUP") -> ControlReply {
+        apply(options, how: how, operation: "reload")
+    }
+
+    mutating func apply(_ asked: StationOptions, how: String, operation: String) -> ControlReply {
+        let loaded = asked.load()
+        let diagnostics = loaded.diagnostics.rendered
+        guard let snapshot = loaded.snapshot else {
+            return ControlReply(exitCode: 65, errors: diagnostics
+                                + "dronewall \(operation): \(loaded.diagnostics.errors.count) error(s); nothing was applied, "
+                                + "the running table is unchanged\n")
+        }
+        do {
+            let carried = try station.apply(snapshot)
+            var notes = diagnostics
+            if asked.configPath != options.configPath {
+                notes += "dronewall \(operation): dronewalld now enforces \(asked.configPath) (its own --config is "
+                    + "\(options.configPath), which a restart of dronewalld applies again)\n"
+            }
+            options = asked
+            lastApplied = ("\(how) from \(asked.configPath)", systemMicros())
+            return ControlReply(exitCode: 0, output: station.snapshot.appliedSummary(carried: carried) + "\n", errors: notes)
+        } catch {
+            guard case let .kernel(_, netlink) = error else {
+                return ControlReply(exitCode: error.exitCode, errors: diagnostics + "dronewall \(operation): \(error)\n")
+            }
+            let (text, code) = KernelRefusal.describe(netlink, operation: operation, sources: loaded.diagnostics)
+            return ControlReply(exitCode: code, errors: diagnostics + text)
+        }
+    }
+
+    /// Deletes the table and stops the daemon: nothing is enforced until it starts again.
+    func flush() -> (reply: ControlReply, stop: Bool) {
+        do {
+            let existed = try station.flush()
+            let what = existed ? "deleted table inet \(KernelLayout.tableName)" : "table inet \(KernelLayout.tableName) was not present"
+            return (ControlReply(exitCode: 0, output: what + "; dronewalld stopped (start it to enforce again)\n"), true)
+        } catch {
+            guard case let .kernel(_, netlink) = error else { return (ControlReply(exitCode: 1, errors: "\(error)\n"), false) }
+            return (ControlReply(exitCode: KernelRefusal.describe(netlink, operation: "flush", sources: nil).exitCode,
+                                 errors: KernelRefusal.describe(netlink, operation: "flush", sources: nil).text), false)
+        }
+    }
+
+    func status() -> ControlReply {
+        var out = "dronewalld: running, pid \(getpid())\n"
+        out += "table owner: \(station.ownsTable ? "dronewalld (no other program can change or delete it)" : "none (this kernel cannot keep it owned)")\n"
+        out += "applied: \(lastApplied.how), \(isoTime(micros: lastApplied.atMicros))\n"
+        out += "config: \(options.configPath)\n"
+        return ControlReply(exitCode: 0, output: out)
+    }
+}
+
+/// UTC time as ISO 8601, seconds.
+func isoTime(micros: Int64) -> String {
+    var t = time_t(micros / 1_000_000)
+    var parts = tm()
+    gmtime_r(&t, &parts)
+    var buffer = [CChar](repeating: 0, count: 32)
+    let n = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
+    return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

@@ -1,0 +1,67 @@
+import Control
+import DronewallPolicy
+import Foundation
+import Station
+import Testing
+
+/// The daemon's answers to `dronewall apply`, `reload`, `flush` and `status` (and SIGHUP), over
+/// the scripted kernel, with config files in a temporary directory.
+extension StationTests {
+    /// A config and catalogue on disk; `body` gets the daemon's operator and the config path.
+    func withOperator(_ body: (inout Operator, Rig, _ dir: String) throws -> Void) throws {
+        try withStation { station, rig in
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("operator-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: dir + "/vendors", withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try Self.catalogue.write(toFile: dir + "/vendors/acme.rules", atomically: true, encoding: .utf8)
+            try Self.config.write(toFile: dir + "/dronewall.conf", atomically: true, encoding: .utf8)
+            try station.start()
+            var desk = Operator(station: station, options: StationOptions(configPath: dir + "/dronewall.conf",
+                                                                          catalogueDirectories: [dir + "/vendors"]))
+            try body(&desk, rig, dir)
+            _ = station.stop(drainNFLOG: false)
+        }
+    }
+
+    @Test func aBrokenConfigIsRefusedWithItsPlaceAndTheTableStays() throws {
+        try withOperator { desk, rig, dir in
+            try (Self.config + "policy = sometimes\n").write(toFile: dir + "/broken.conf", atomically: true, encoding: .utf8)
+            let (reply, stop) = desk.answer(ControlRequest(.apply, config: dir + "/broken.conf"))
+            #expect(reply.exitCode == 65 && !stop)
+            #expect(reply.errors.contains("broken.conf:6:1: error: 'policy' is set twice"), "\(reply.errors)")
+            #expect(reply.errors.contains("the running table is unchanged"))
+            #expect(rig.kernel.applied.count == 1, "only the start applied")
+            #expect(desk.options.configPath == dir + "/dronewall.conf", "the daemon keeps its own config")
+        }
+    }
+
+    @Test func anAppliedConfigBecomesTheDaemonsAndReloadReadsItAgain() throws {
+        try withOperator { desk, rig, dir in
+            let other = dir + "/other.conf"
+            try (Self.config + "block-host = 198.51.100.0/24\n").write(toFile: other, atomically: true, encoding: .utf8)
+            let (reply, _) = desk.answer(ControlRequest(.apply, config: other))
+            #expect(reply.exitCode == 0)
+            #expect(reply.output.hasPrefix("applied table inet dronewall: 1 drone(s)"), "\(reply.output)")
+            #expect(reply.errors.contains("dronewalld now enforces \(other)"))
+            #expect(rig.kernel.applied.count == 2)
+
+            try (Self.config + "block-host = 198.51.100.0/25\n").write(toFile: other, atomically: true, encoding: .utf8)
+            let reloaded = desk.reload()
+            #expect(reloaded.exitCode == 0 && rig.kernel.applied.count == 3)
+            let last = try #require(rig.kernel.applied.last)
+            #expect(last.table.sets.contains { $0.elements.contains { "\($0.key)".contains("198.51.100.0/25") } },
+                    "SIGHUP reads the file as it is now")
+        }
+    }
+
+    @Test func aFlushDeletesTheTableAndStopsTheDaemon() throws {
+        try withOperator { desk, rig, _ in
+            let (status, _) = desk.answer(ControlRequest(.status))
+            #expect(status.output.contains("table owner: dronewalld"))
+            let (reply, stop) = desk.answer(ControlRequest(.flush))
+            #expect(stop && reply.exitCode == 0)
+            #expect(reply.output.hasPrefix("deleted table inet dronewall"))
+            #expect(rig.kernel.calls.last == "flush")
+        }
+    }
+}
