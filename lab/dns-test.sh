@@ -300,6 +300,24 @@ learned learned_v4 | grep -q '198.51.100.117 .*comment "mydjiflight.dji.com"' \
     || fail "not restored: $(learned learned_v4); $(grep -i held "$TMP/daemon.log")"
 expect "... so alpha still cannot reach it" closed "$(port_open alpha 198.51.100.117 443)"
 
+# --- a reboot with a broken config: the last policy the kernel accepted, loudly ---
+stop_daemon
+good=$(gen)
+expect "the table stays in force while no daemon runs" "$good" "$(gen)"
+lab_ns "$LAB_STATION" nft delete table inet dronewall  # a reboot: the kernel forgets the table
+cp "$TMP/dns.conf" "$TMP/dns.conf.good"
+echo "policy = sometimes" >> "$TMP/dns.conf"
+start_daemon "$TMP/dns.conf"
+expect "a broken config at boot: the last-known-good policy is enforced" "$good" "$(gen)"
+grep -q "enforcing the last-known-good policy" "$TMP/daemon.log" && ok "... and the daemon says so" \
+    || fail "daemon log: $(tail -3 "$TMP/daemon.log")"
+expect "... so alpha still cannot reach a sinkholed name's address" closed "$(port_open alpha 198.51.100.117 443)"
+lab_ns "$LAB_STATION" "$DW" status --db "$TMP/flows.db" 2>/dev/null | grep -q "^applied: at start from the last-known-good" \
+    && ok "status says how the table came to be" || fail "status: $(lab_ns "$LAB_STATION" "$DW" status 2>&1 | tail -4)"
+cp "$TMP/dns.conf.good" "$TMP/dns.conf"
+out=$(lab_ns "$LAB_STATION" "$DW" reload 2>&1)
+echo "$out" | grep -q "^applied table inet dronewall" && ok "dronewall reload applies the fixed config" || fail "reload: $out"
+
 # --- the race, and malformed upstream answers: answers not sinkholed, through a bad upstream ---
 stop_daemon
 ip netns exec "$LAB_CLOUD" python3 "$LAB_DIR/dns_probe.py" evil 198.51.100.3 198.51.100.2 >/dev/null 2>&1 &

@@ -66,27 +66,9 @@ public struct HeldAddresses: Sendable, Equatable {
 
     /// Writes `text` to `path` through a temporary file and a rename, so a crash leaves the old
     /// file or the new one, never half of one. nil when written, else why not.
-    public static func write(_ text: String, to path: String) -> String? {
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return "cannot write \(tmp): \(String(cString: strerror(errno)))" }
-        let bytes = Array(text.utf8)
-        let ok = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } == bytes.count && fsync(fd) == 0
-        close(fd)
-        guard ok, rename(tmp, path) == 0 else { return "cannot write \(path): \(String(cString: strerror(errno)))" }
-        return nil
-    }
+    public static func write(_ text: String, to path: String) -> String? { AtomicFile.write(Array(text.utf8), to: path) }
 
     public static func read(from path: String) -> HeldAddresses? {
-        guard let f = fopen(path, "r") else { return nil }
-        defer { fclose(f) }
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, f)
-            if n <= 0 { break }
-            out += buffer[0..<n]
-        }
-        return HeldAddresses(parsing: String(decoding: out, as: UTF8.self))
+        AtomicFile.read(path).map { HeldAddresses(parsing: String(decoding: $0, as: UTF8.self)) } ?? nil
     }
 }

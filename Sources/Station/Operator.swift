@@ -10,16 +10,17 @@ import Glibc
 /// and `status` through the control socket, and SIGHUP. Each answer is what the command prints
 /// and the status it exits with; whatever fails leaves the running table as it was.
 public struct Operator {
-    let station: Station
+    public let station: Station
     /// The config and catalogue the daemon applies on reload: its own, or the last applied.
     public private(set) var options: StationOptions
     /// How the table in force came to be, for `status`.
     public private(set) var lastApplied: (how: String, atMicros: Int64)
 
-    public init(station: Station, options: StationOptions, appliedAtMicros: Int64 = systemMicros()) {
+    /// `how`: how the policy the station started with came to be (for `status`).
+    public init(station: Station, options: StationOptions, how: String, appliedAtMicros: Int64 = systemMicros()) {
         self.station = station
         self.options = options
-        lastApplied = ("at start from \(options.configPath)", appliedAtMicros)
+        lastApplied = (how, appliedAtMicros)
     }
 
     /// The reply, and whether the daemon should stop now (after a flush).
@@ -45,7 +46,7 @@ public struct Operator {
     }
 
     mutating func apply(_ asked: StationOptions, how: String, operation: String) -> ControlReply {
-        let loaded = asked.load()
+        let (loaded, sources) = asked.loadKeepingSources()
         let diagnostics = loaded.diagnostics.rendered
         guard let snapshot = loaded.snapshot else {
             return ControlReply(exitCode: 65, errors: diagnostics
@@ -61,6 +62,7 @@ public struct Operator {
             }
             options = asked
             lastApplied = ("\(how) from \(asked.configPath)", systemMicros())
+            if let problem = sources.write(to: asked.lastKnownGoodPath) { notes += "dronewalld: \(problem)\n" }
             return ControlReply(exitCode: 0, output: station.snapshot.appliedSummary(carried: carried) + "\n", errors: notes)
         } catch {
             guard case let .kernel(_, netlink) = error else {
@@ -94,7 +96,7 @@ public struct Operator {
 }
 
 /// UTC time as ISO 8601, seconds.
-func isoTime(micros: Int64) -> String {
+public func isoTime(micros: Int64) -> String {
     var t = time_t(micros / 1_000_000)
     var parts = tm()
     gmtime_r(&t, &parts)

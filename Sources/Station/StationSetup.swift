@@ -21,6 +21,9 @@ public struct StationOptions: Sendable {
         self.group = group
     }
 
+    /// Where the sources of the last policy the kernel accepted are kept (see `LastKnownGood`).
+    public var lastKnownGoodPath: String { LogFiles.sibling(of: databasePath, named: "last-good") }
+
     /// Reads and compiles config and catalogue.
     public func load() -> PolicyLoader.Outcome {
         PolicyLoader(configPath: configPath, catalogueDirectories: catalogueDirectories).load()

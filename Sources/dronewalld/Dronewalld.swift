@@ -64,10 +64,13 @@ struct Dronewalld: ParsableCommand {
     }
 
     func serve(_ options: StationOptions, _ signals: Signals) throws(StationError) {
-        let loaded = options.load()
+        let (loaded, sources) = options.loadKeepingSources()
         StandardError.write(loaded.diagnostics.rendered)
-        guard let snapshot = loaded.snapshot else { throw .config(loaded.diagnostics) }
-        if once { return try Station.applyOnce(snapshot, log: log) }
+        if once {
+            guard let snapshot = loaded.snapshot else { throw .config(loaded.diagnostics) }
+            return try Station.applyOnce(snapshot, log: log)
+        }
+        let (snapshot, how) = try options.startingPolicy(loaded, log: log)
 
         let station = try Station.open(snapshot, options: options, log: log)
         let control: ControlServer
@@ -77,10 +80,11 @@ struct Dronewalld: ParsableCommand {
             throw .busy("cannot answer on the control socket: \(error) (is another dronewalld running in this network namespace?)")
         }
         try station.start()
+        if loaded.snapshot != nil, let problem = sources.write(to: options.lastKnownGoodPath) { log(problem) }
         // systemd (Type=notify): ready once the table is in the kernel, not before.
         let systemd = ServiceNotifier()
         systemd.notify("READY=1\nSTATUS=enforcing table inet dronewall for \(station.snapshot.config.drones.count) drone(s)")
-        var desk = Operator(station: station, options: options)
+        var desk = Operator(station: station, options: options, how: how)
         var failure: StationError?
         loop: while true {
             systemd.keepAlive(nowMicros: systemMicros())

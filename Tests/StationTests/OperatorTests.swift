@@ -17,7 +17,9 @@ extension StationTests {
             try Self.config.write(toFile: dir + "/dronewall.conf", atomically: true, encoding: .utf8)
             try station.start()
             var desk = Operator(station: station, options: StationOptions(configPath: dir + "/dronewall.conf",
-                                                                          catalogueDirectories: [dir + "/vendors"]))
+                                                                          catalogueDirectories: [dir + "/vendors"],
+                                                                          databasePath: dir + "/flows.db"),
+                                how: "at start")
             try body(&desk, rig, dir)
             _ = station.stop(drainNFLOG: false)
         }
@@ -62,6 +64,36 @@ extension StationTests {
             #expect(stop && reply.exitCode == 0)
             #expect(reply.output.hasPrefix("deleted table inet dronewall"))
             #expect(rig.kernel.calls.last == "flush")
+        }
+    }
+}
+
+/// The last policy the kernel accepted, kept for a boot with a broken config.
+extension StationTests {
+    @Test func anAcceptedPolicyIsKeptAndABrokenConfigAtStartEnforcesIt() throws {
+        try withOperator { desk, _, dir in
+            let options = desk.options
+            let other = dir + "/other.conf"
+            try (Self.config + "block-host = 198.51.100.0/24\n").write(toFile: other, atomically: true, encoding: .utf8)
+            #expect(desk.answer(ControlRequest(.apply, config: other)).reply.exitCode == 0)
+            let kept = try #require(LastKnownGood.read(from: options.lastKnownGoodPath), "saved beside the flow log")
+            #expect(kept.configPath == other && kept.files[other] != nil && kept.files[dir + "/vendors/acme.rules"] != nil)
+            #expect(LastKnownGood(parsing: kept.bytes)?.files == kept.files, "the file reads back as written")
+
+            // Boot: the config is broken now. The daemon enforces what was applied last.
+            try "[drone a]\npolicy = sometimes\n".write(toFile: other, atomically: true, encoding: .utf8)
+            var asked = options
+            asked.configPath = other
+            var logged: [String] = []
+            let (snapshot, how) = try asked.startingPolicy(asked.load(), log: { logged.append($0) })
+            #expect(snapshot.fingerprint == desk.station.snapshot.fingerprint, "the same policy, rebuilt from its sources")
+            #expect(how.contains("last-known-good"))
+            #expect(logged.first?.contains("error(s) (above); enforcing the last-known-good policy") == true)
+            #expect(logged.first?.contains("dronewall reload") == true)
+
+            // A first install: no valid config and nothing kept. Nothing is applied.
+            try? FileManager.default.removeItem(atPath: options.lastKnownGoodPath)
+            #expect(throws: StationError.self) { _ = try asked.startingPolicy(asked.load(), log: { _ in }) }
         }
     }
 }
