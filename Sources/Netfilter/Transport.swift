@@ -34,6 +34,9 @@ public final class KernelTransport: NetlinkTransport {
         timeoutMilliseconds = timeoutSeconds * 1000
     }
 
+    /// The socket's port id: the kernel names it as the sender of this transport's changes.
+    public var portID: UInt32 { socket.portID }
+
     private func send(_ bytes: [UInt8]) throws(NetlinkError) {
         if bytes.count > sendBufferSize {
             socket.setSendBuffer(bytes.count + 4096)

@@ -77,6 +77,17 @@ final class NetlinkSocket {
         return (bytes ?? nil).map { String(decoding: $0, as: UTF8.self) }
     }
 
+    /// The port id the kernel gave the socket: the sender it names in change notifications.
+    var portID: UInt32 { mnl_socket_get_portid(socket) }
+
+    /// Joins a multicast group (e.g. NFNLGRP_NFTABLES, the nf_tables change notifications).
+    func join(group: UInt32) throws(NetlinkError) {
+        var g = group
+        guard mnl_socket_setsockopt(socket, NETLINK_ADD_MEMBERSHIP, &g, socklen_t(MemoryLayout<UInt32>.size)) == 0 else {
+            throw .system("join netlink group \(group)")
+        }
+    }
+
     /// Turns on extended acks (the kernel's reason) and capped acks (only the request's header echoed).
     func enableExtendedAcks() {
         var on: Int32 = 1
