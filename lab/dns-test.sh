@@ -233,6 +233,8 @@ has "drone=*" protocol=dns host="u-$leak" category=all verdict=blocked \
     && ok "report: the unknown device's refused query" || fail "report lacks the unknown device's query: $json"
 has drone=bravo protocol=dns host="b-$leak" category=unlisted verdict=blocked \
     && ok "report: bravo's unlisted query" || fail "report lacks bravo's unlisted query: $json"
+grep -q "blocked: drone alpha, dji geofence, tcp 198.51.100.110:443 (flysafe-api.dji.com)" "$TMP/daemon.log" \
+    && ok "the log (journal) has a line for alpha's new blocked flow" || fail "no flow line: $(grep -c "blocked: drone" "$TMP/daemon.log")"
 ex=$(lab_ns "$LAB_STATION" "$DW" explain flysafe-api.dji.com "${CAT[@]}")
 echo "$ex" | grep -Eq "learned: +198.51.100.110 .*expires in" && ok "explain shows the learned address and its time left" \
     || fail "explain: $ex"
@@ -253,6 +255,24 @@ lab_ns "$LAB_STATION" nft add rule inet dronewall forward accept >/dev/null 2>&1
 lab_ns "$LAB_STATION" nft flush ruleset
 expect "nft flush ruleset passes it by" "$before" "$(gen)"
 expect "... and alpha is still kept from a sinkholed name's address" closed "$(port_open alpha 198.51.100.110 443)"
+lab_ns "$LAB_STATION" nft add table ip dw_other
+lab_ns "$LAB_STATION" nft add chain ip dw_other pre '{ type nat hook prerouting priority -150; }'
+lab_ns "$LAB_STATION" nft delete table ip dw_other
+other="foreign change by nft (pid [0-9]*): new base chain ip dw_other pre at hook prerouting"
+for _ in $(seq 30); do grep -q "$other" "$TMP/daemon.log" && break; sleep 0.1; done
+grep -q "$other" "$TMP/daemon.log" && ok "the daemon logs another program's base chain, with its process" \
+    || fail "no foreign change logged: $(grep "foreign change" "$TMP/daemon.log")"
+lab_ns "$LAB_STATION" "$DW" status 2>/dev/null | grep -q "^foreign changes seen: [1-9].*new base chain ip dw_other pre" \
+    && ok "... and status counts it" || fail "status: $(lab_ns "$LAB_STATION" "$DW" status 2>&1 | tail -3)"
+st=$(lab_ns "$LAB_STATION" "$DW" status --format json --db "$TMP/flows.db" 2>/dev/null)
+echo "$st" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+t, dm = d["table"], d["daemon"]
+ok = t["generation"] and "alpha" in t["drones"] and dm["tableOwner"] == "dronewalld" and dm["pid"] > 0 \
+    and dm["foreignChanges"] >= 1 and d["flowLog"]["lostEventsLast24h"] >= 0
+sys.exit(0 if ok else 1)' && ok "status --format json: the table, the daemon (owner dronewalld) and the flow log" \
+    || fail "status json: $st"
 sed 's/^policy = local-data$/policy = local-dat/' "$TMP/dns.conf" > "$TMP/broken.conf"
 out=$(lab_ns "$LAB_STATION" "$DW" apply --config "$TMP/broken.conf" "${CAT[@]}" 2>&1); rc=$?
 expect "a broken config applied while the daemon runs: exit 65" 65 "$rc"

@@ -37,11 +37,44 @@ public struct ControlReply: Codable, Sendable, Equatable {
     public var output: String
     /// For standard error: diagnostics, warnings, the reason of a refusal.
     public var errors: String
+    /// The daemon's state, answering `status`.
+    public var status: DaemonStatus?
 
-    public init(exitCode: Int32, output: String = "", errors: String = "") {
+    public init(exitCode: Int32, output: String = "", errors: String = "", status: DaemonStatus? = nil) {
         self.exitCode = exitCode
         self.output = output
         self.errors = errors
+        self.status = status
+    }
+}
+
+/// What `dronewall status` shows of the running daemon (text, and `--format json` as is).
+public struct DaemonStatus: Codable, Sendable, Equatable {
+    public var pid: Int32
+    /// `dronewalld` when the table belongs to the daemon's socket, `none` where the kernel cannot keep it owned.
+    public var tableOwner: String
+    /// How the table in force came to be: at start from the config, from the last-known-good policy, by apply, on reload.
+    public var applied: String
+    /// When (UTC, ISO 8601).
+    public var appliedAt: String
+    public var config: String
+    /// Other programs' commits that touched the table or added a base chain, since the daemon started.
+    public var foreignChanges: Int
+    public var lastForeignChange: String?
+
+    public init(pid: Int32, tableOwner: String, applied: String, appliedAt: String, config: String,
+                foreignChanges: Int, lastForeignChange: String?) {
+        (self.pid, self.tableOwner, self.applied, self.appliedAt, self.config) = (pid, tableOwner, applied, appliedAt, config)
+        (self.foreignChanges, self.lastForeignChange) = (foreignChanges, lastForeignChange)
+    }
+
+    /// The lines `status` prints.
+    public var text: String {
+        "dronewalld: running, pid \(pid)\n"
+            + "table owner: \(tableOwner == "dronewalld" ? "dronewalld (no other program can change or delete it)" : "none (this kernel cannot keep it owned)")\n"
+            + "applied: \(applied), \(appliedAt)\n"
+            + "config: \(config)\n"
+            + "foreign changes seen: \(foreignChanges)" + (lastForeignChange.map { " (last: \($0))" } ?? "") + "\n"
     }
 }
 

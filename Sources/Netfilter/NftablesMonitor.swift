@@ -14,6 +14,10 @@ public struct ForeignChange: Sendable, Hashable, CustomStringConvertible {
     /// True when dronewall's own table was changed (or deleted).
     public var touchesOwnTable: Bool
 
+    public init(pid: UInt32?, process: String?, changes: [String], touchesOwnTable: Bool) {
+        (self.pid, self.process, self.changes, self.touchesOwnTable) = (pid, process, changes, touchesOwnTable)
+    }
+
     public var description: String {
         let who = process.map { "\($0)\(pid.map { " (pid \($0))" } ?? "")" } ?? pid.map { "pid \($0)" } ?? "an unnamed process"
         return "\(who): " + changes.joined(separator: "; ")

@@ -87,11 +87,10 @@ public struct Operator {
     }
 
     func status() -> ControlReply {
-        var out = "dronewalld: running, pid \(getpid())\n"
-        out += "table owner: \(station.ownsTable ? "dronewalld (no other program can change or delete it)" : "none (this kernel cannot keep it owned)")\n"
-        out += "applied: \(lastApplied.how), \(isoTime(micros: lastApplied.atMicros))\n"
-        out += "config: \(options.configPath)\n"
-        return ControlReply(exitCode: 0, output: out)
+        let s = DaemonStatus(pid: getpid(), tableOwner: station.ownsTable ? "dronewalld" : "none", applied: lastApplied.how,
+                             appliedAt: isoTime(micros: lastApplied.atMicros), config: options.configPath,
+                             foreignChanges: station.foreignChangeCount, lastForeignChange: station.lastForeignChange)
+        return ControlReply(exitCode: 0, output: s.text, status: s)
     }
 }
 

@@ -29,16 +29,19 @@ public final class Station {
         public var lastCounterReading: FlowStore.CounterReading?
         /// Starts the station resolver for a snapshot; nil when it has no one to serve.
         public var startResolver: (PolicySnapshot) throws -> StationResolving?
+        /// Other programs' nf_tables commits that touch the table or add a base chain, since the
+        /// last call, and whether notifications were lost (nil: not watched).
+        public var foreignChanges: (() -> (changes: [ForeignChange], lost: Bool))?
         /// Which table instance a reading is from (see `tableInstanceIdentity`).
         public var counterIdentity: (UInt64?) -> String
         public var clock: () -> Int64
-        public var log: @Sendable (String) -> Void
+        public var log: @Sendable (LogLevel, String) -> Void
 
         public init(kernel: StationKernel, nflog: NflogReader, writer: FlowWriter, databasePath: String,
                     lastCounterReading: FlowStore.CounterReading?,
                     startResolver: @escaping (PolicySnapshot) throws -> StationResolving?,
                     counterIdentity: @escaping (UInt64?) -> String = { tableInstanceIdentity(tableHandle: $0) },
-                    clock: @escaping () -> Int64 = systemMicros, log: @escaping @Sendable (String) -> Void) {
+                    clock: @escaping () -> Int64 = systemMicros, log: @escaping @Sendable (LogLevel, String) -> Void) {
             self.kernel = kernel
             self.nflog = nflog
             self.writer = writer
@@ -46,6 +49,7 @@ public final class Station {
             self.heldAddressesPath = nil
             self.lastCounterReading = lastCounterReading
             self.startResolver = startResolver
+            self.foreignChanges = nil
             self.counterIdentity = counterIdentity
             self.clock = clock
             self.log = log
@@ -71,6 +75,7 @@ public final class Station {
     private var counters: CounterSnapshots
     private var attribution: Attribution
     private var aggregator = FlowAggregator(windowSeconds: 60)
+    private var announcer = FlowAnnouncer()
     private var resolver: StationResolving?
     /// Loss counts of the reader as last handed to the writer.
     private var reported = NflogStats()
@@ -81,6 +86,9 @@ public final class Station {
     /// The table's comment at the last counter reading (before start: the table in force).
     private var lastSeenComment: String?
     private var lastFlush: Int64 = 0, lastCounters: Int64 = 0, lastPrune: Int64 = 0
+    /// Other programs' changes seen while running, and the last one (for `status`).
+    public private(set) var foreignChangeCount = 0
+    public private(set) var lastForeignChange: String?
 
     public init(snapshot: PolicySnapshot, parts: Parts, intervals: Intervals = Intervals()) {
         self.snapshot = snapshot
@@ -100,12 +108,12 @@ public final class Station {
         snapshot = snapshot.avoidingGeneration(of: lastSeenComment)
         do {
             _ = try parts.kernel.apply(snapshot.ruleset)
-            parts.log("applied table inet \(snapshot.ruleset.table.name) for \(snapshot.config.drones.count) drone(s)")
+            parts.log(.notice, "applied table inet \(snapshot.ruleset.table.name) for \(snapshot.config.drones.count) drone(s)")
             if parts.kernel.ownsTable {
-                parts.log("the table is this daemon's own: no other program can change or delete it, and it stays in "
+                parts.log(.info, "the table is this daemon's own: no other program can change or delete it, and it stays in "
                           + "force when dronewalld stops")
             } else if let refused = parts.kernel.ownershipRefused {
-                parts.log("warning: this kernel cannot keep a table owned by dronewalld (persist needs Linux 6.9): "
+                parts.log(.warning, "this kernel cannot keep a table owned by dronewalld (persist needs Linux 6.9): "
                           + "\(refused.reason.dropFirst(2)); other programs can change or delete it, and dronewalld "
                           + "applies it again within \(intervals.counters / 1_000_000) s when they do")
             }
@@ -113,7 +121,7 @@ public final class Station {
             throw .kernel("applying table inet \(snapshot.ruleset.table.name) failed", error)
         }
         restoreHeldAddresses()  // before the resolver starts: its learner reads what the sets hold
-        parts.log("logging blocked flows from NFLOG group \(parts.nflog.group) to \(parts.databasePath)")
+        parts.log(.info, "logging blocked flows from NFLOG group \(parts.nflog.group) to \(parts.databasePath)")
         do {
             resolver = try parts.startResolver(snapshot)
         } catch {
@@ -122,7 +130,7 @@ public final class Station {
             throw .resolver("cannot start the station resolver: \(error); drones cannot resolve names until it runs")
         }
         if let r = resolver {
-            parts.log("resolving names for drones on ports \(r.ports.map(String.init).joined(separator: " ")), "
+            parts.log(.info, "resolving names for drones on ports \(r.ports.map(String.init).joined(separator: " ")), "
                       + "upstream \(r.upstreams.joined(separator: " "))")
             attribution = Attribution(index: CatalogueIndex(snapshot.catalogue), hostName: { [r] in r.hostName(for: $0) })
         }
@@ -140,6 +148,7 @@ public final class Station {
             throw .kernel("reading NFLOG failed", error)
         }
         let now = parts.clock()
+        watchForeignChanges(now)
         if now - lastFlush >= intervals.flush {
             flush(now)
             lastFlush = now
@@ -188,7 +197,7 @@ public final class Station {
             throw .kernel("deleting table inet \(KernelLayout.tableName) failed", error)
         }
         guarding = false
-        parts.log(existed ? "deleted table inet \(KernelLayout.tableName) as asked (dronewall flush); nothing is enforced"
+        parts.log(.notice, existed ? "deleted table inet \(KernelLayout.tableName) as asked (dronewall flush); nothing is enforced"
                           : "dronewall flush: there was no table")
         return existed
     }
@@ -201,13 +210,13 @@ public final class Station {
         do {
             try resolver?.reload(fresh)
         } catch {
-            parts.log("the resolver cannot follow the applied policy: \(error); it keeps the policy it has "
+            parts.log(.error, "the resolver cannot follow the applied policy: \(error); it keeps the policy it has "
                       + "(restart dronewalld)")
         }
         snapshot = fresh
         let hostName = attribution.hostName
         attribution = Attribution(index: CatalogueIndex(fresh.catalogue), hostName: hostName)
-        parts.log("applied (\(fresh.ruleset.table.comment ?? "")): \(fresh.config.drones.count) drone(s)"
+        parts.log(.notice, "applied (\(fresh.ruleset.table.comment ?? "")): \(fresh.config.drones.count) drone(s)"
                   + (resolver.map { ", resolving on ports \($0.ports.map(String.init).joined(separator: " "))" } ?? ""))
     }
 
@@ -230,7 +239,7 @@ public final class Station {
             }
         }
         if let r = resolver {
-            parts.log(r.stop())
+            parts.log(.info, r.stop())
             fold([], parts.clock())
             resolver = nil
         }
@@ -258,7 +267,9 @@ public final class Station {
         let lost = Int64((s.sequenceGaps - reported.sequenceGaps) + (s.malformed - reported.malformed))
         // Events that went with an overrun were lost at the overrun, though only seen missing now.
         let lostAt = s.sequenceGaps > reported.sequenceGaps ? s.gapOverrunMicros : nil
-        parts.writer.submit(aggregator.take(nowMicros: now), lost: lost, overruns: Int64(s.enobufs - reported.enobufs),
+        let records = aggregator.take(nowMicros: now)
+        for (level, line) in announcer.lines(for: records, now: now) { parts.log(level, line) }
+        parts.writer.submit(records, lost: lost, overruns: Int64(s.enobufs - reported.enobufs),
                             atMicros: now, lossAtMicros: lostAt)
         reported = s
     }
@@ -274,7 +285,7 @@ public final class Station {
             parts.writer.recordKernelCounts(deltas, reading: reading, atMicros: now)
             return status
         } catch {
-            parts.log("reading kernel counters failed: \(error)")
+            parts.log(.warning, "reading kernel counters failed: \(error)")
             return nil
         }
     }
@@ -292,9 +303,9 @@ public final class Station {
             var sets: [(set: String, elements: [KernelElement])] = []
             for set in heldSets { sets.append((set.name, try parts.kernel.elements(set: set.name) ?? [])) }
             let held = HeldAddresses(sets: sets, nowMilliseconds: parts.clock() / 1000)
-            if let problem = HeldAddresses.write(held.text, to: path) { parts.log(problem) }
+            if let problem = HeldAddresses.write(held.text, to: path) { parts.log(.warning, problem) }
         } catch {
-            parts.log("cannot read the learned addresses to keep them: \(error)")
+            parts.log(.warning, "cannot read the learned addresses to keep them: \(error)")
         }
     }
 
@@ -317,9 +328,27 @@ public final class Station {
                 restored += elements.count
             }
             try parts.kernel.change(changes, operation: "restore held addresses")
-            if restored > 0 { parts.log("restored \(restored) held address(es) from \(path)") }
+            if restored > 0 { parts.log(.info, "restored \(restored) held address(es) from \(path)") }
         } catch {
-            parts.log("cannot restore the held addresses from \(path): \(error)")
+            parts.log(.warning, "cannot restore the held addresses from \(path): \(error)")
+        }
+    }
+
+    /// Logs every commit of another program that touched the table or added a base chain (the
+    /// kernel names the process); when the table was touched, or notifications were lost, looks
+    /// at it at once rather than at the next counter reading.
+    func watchForeignChanges(_ now: Int64) {
+        guard let watch = parts.foreignChanges else { return }
+        let (changes, lost) = watch()
+        for c in changes {
+            foreignChangeCount += 1
+            lastForeignChange = "\(isoTime(micros: now)) \(c)"
+            parts.log(.warning, "foreign change by \(c)")
+        }
+        if lost { parts.log(.warning, "some nftables change notifications were lost; checking the table") }
+        if guarding, lost || changes.contains(where: \.touchesOwnTable) {
+            guardTable(readCounters(now))
+            lastCounters = now
         }
     }
 
@@ -328,14 +357,14 @@ public final class Station {
     /// say so. (`read`: nil when the read failed, which proves nothing.)
     func guardTable(_ read: TableStatus??) {
         guard let status = read, status?.comment != appliedComment else { return }
-        parts.log(status == nil
+        parts.log(.error, status == nil
                   ? "table inet \(KernelLayout.tableName) is gone (deleted by another program); applying it again"
                   : "table inet \(KernelLayout.tableName) was replaced by another program (\(status?.comment ?? "no comment")); "
                     + "applying this daemon's policy again")
         do {
             try apply(snapshot)
         } catch {
-            parts.log("cannot apply the table again: \(error)")
+            parts.log(.error, "cannot apply the table again: \(error)")
         }
     }
 }

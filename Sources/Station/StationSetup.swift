@@ -32,23 +32,23 @@ public struct StationOptions: Sendable {
 
 extension Station {
     /// Applies `snapshot` and returns (`dronewalld --once`: no flow log, no resolver).
-    public static func applyOnce(_ snapshot: PolicySnapshot, log: (String) -> Void) throws(StationError) {
+    public static func applyOnce(_ snapshot: PolicySnapshot, log: (LogLevel, String) -> Void) throws(StationError) {
         do {
             let client = NftablesClient(transport: try KernelTransport(), table: KernelLayout.tableName)
             _ = try client.apply(snapshot.avoidingGeneration(of: try client.status()?.comment).ruleset)
         } catch {
             throw .kernel("applying table inet \(snapshot.ruleset.table.name) failed", error)
         }
-        log("applied table inet \(snapshot.ruleset.table.name) for \(snapshot.config.drones.count) drone(s)")
+        log(.notice, "applied table inet \(snapshot.ruleset.table.name) for \(snapshot.config.drones.count) drone(s)")
     }
 
     /// The station on this machine: the flow log's files, its lock, the NFLOG group, the kernel.
     /// Everything that can tell "another daemon is running" comes first, before the caller
     /// starts the station and replaces the table (which resets the counters the other one reads).
     public static func open(_ snapshot: PolicySnapshot, options: StationOptions,
-                            log: @escaping @Sendable (String) -> Void) throws(StationError) -> Station {
+                            log: @escaping @Sendable (LogLevel, String) -> Void) throws(StationError) -> Station {
         let db = options.databasePath
-        if let problem = LogFiles.prepare(databasePath: db, group: options.group, log: log)
+        if let problem = LogFiles.prepare(databasePath: db, group: options.group, log: { log(.warning, $0) })
             ?? DaemonLock.take(databasePath: db) {
             throw .busy(problem)
         }
@@ -71,19 +71,23 @@ extension Station {
         // One socket writes the table: it owns it (the kernel takes changes to an owned table
         // from that socket only), so the resolver's learner writes through it too.
         let writer: SharedTransport
+        let monitor: NftablesMonitor
         do {
-            writer = SharedTransport(try KernelTransport())
+            let socket = try KernelTransport()
+            writer = SharedTransport(socket)
+            monitor = try NftablesMonitor(table: KernelLayout.tableName, ownPortID: socket.portID)
         } catch {
             throw .kernel("cannot open a netlink socket", error)
         }
         let kernel = NftablesClient(transport: writer, table: KernelLayout.tableName)
         kernel.ownership = .ownedAndPersistent
         var parts = Parts(
-            kernel: kernel, nflog: reader, writer: FlowWriter(store: store, log: log), databasePath: db,
+            kernel: kernel, nflog: reader, writer: FlowWriter(store: store, log: { log(.warning, $0) }), databasePath: db,
             lastCounterReading: last,
             startResolver: { snapshot in try ResolverService.start(snapshot, tableWriter: writer, clock: systemMicros) },
             log: log)
         parts.heldAddressesPath = LogFiles.sibling(of: db, named: "held-addresses")
+        parts.foreignChanges = { monitor.take() }
         return Station(snapshot: snapshot, parts: parts)
     }
 }

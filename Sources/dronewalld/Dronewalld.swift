@@ -58,7 +58,7 @@ struct Dronewalld: ParsableCommand {
         do throws(StationError) {
             try serve(options, signals)
         } catch {
-            log("\(error)")
+            log(.error, "\(error)")
             throw ExitCode(error.exitCode)
         }
     }
@@ -80,7 +80,7 @@ struct Dronewalld: ParsableCommand {
             throw .busy("cannot answer on the control socket: \(error) (is another dronewalld running in this network namespace?)")
         }
         try station.start()
-        if loaded.snapshot != nil, let problem = sources.write(to: options.lastKnownGoodPath) { log(problem) }
+        if loaded.snapshot != nil, let problem = sources.write(to: options.lastKnownGoodPath) { log(.warning, problem) }
         // systemd (Type=notify): ready once the table is in the kernel, not before.
         let systemd = ServiceNotifier()
         systemd.notify("READY=1\nSTATUS=enforcing table inet dronewall for \(station.snapshot.config.drones.count) drone(s)")
@@ -93,7 +93,7 @@ struct Dronewalld: ParsableCommand {
             case .reload:
                 systemd.reloading()
                 let r = desk.reload()
-                for line in (r.output + r.errors).split(separator: "\n") { log("SIGHUP: \(line)") }
+                for line in (r.output + r.errors).split(separator: "\n") { log(r.exitCode == 0 ? .notice : .error, "SIGHUP: \(line)") }
                 systemd.notify("READY=1")
             case nil: break
             }
@@ -116,11 +116,11 @@ struct Dronewalld: ParsableCommand {
             throw .unwritten("stopped; lost, could not be written: \(unwritten.flows) flow record(s), "
                              + "\(unwritten.kernelCounts) kernel counter delta(s), \(unwritten.lostEvents) lost-event count(s)")
         }
-        log("stopped; flow log written")
+        log(.notice, "stopped; flow log written")
     }
 }
 
-@Sendable func log(_ s: String) { StandardError.write("dronewalld: \(s)\n") }
+@Sendable func log(_ level: LogLevel, _ s: String) { StandardError.write(Journal.lines(level, s, tag: "dronewalld: ")) }
 
 /// SIGTERM, SIGINT and SIGHUP are blocked and stay pending until the main loop polls them
 /// between reads (no asynchronous handler touching shared state).

@@ -22,3 +22,4 @@ import Units
         }
     }
 }
+

@@ -85,7 +85,7 @@ extension StationTests {
             var asked = options
             asked.configPath = other
             var logged: [String] = []
-            let (snapshot, how) = try asked.startingPolicy(asked.load(), log: { logged.append($0) })
+            let (snapshot, how) = try asked.startingPolicy(asked.load(), log: { logged.append($1) })
             #expect(snapshot.fingerprint == desk.station.snapshot.fingerprint, "the same policy, rebuilt from its sources")
             #expect(how.contains("last-known-good"))
             #expect(logged.first?.contains("error(s) (above); enforcing the last-known-good policy") == true)
@@ -93,7 +93,7 @@ extension StationTests {
 
             // A first install: no valid config and nothing kept. Nothing is applied.
             try? FileManager.default.removeItem(atPath: options.lastKnownGoodPath)
-            #expect(throws: StationError.self) { _ = try asked.startingPolicy(asked.load(), log: { _ in }) }
+            #expect(throws: StationError.self) { _ = try asked.startingPolicy(asked.load(), log: { _, _ in }) }
         }
     }
 }

@@ -50,9 +50,13 @@ import KernelLayout
             databasePath: dir + "/flows.db", lastCounterReading: try lastReading(rig.store),
             startResolver: { _ in rig.resolver },
             counterIdentity: { "test table \($0.map(String.init) ?? "?")" },
-            clock: { rig.clock.now }, log: { line in rig.logLines.append(line) })
+            clock: { rig.clock.now }, log: { _, line in rig.logLines.append(line) })
         var withHeld = parts
         withHeld.heldAddressesPath = held
+        withHeld.foreignChanges = {
+            defer { rig.foreign = [] }
+            return (rig.foreign, false)
+        }
         try body(Station(snapshot: rig.snapshot, parts: withHeld), rig)
     }
 
@@ -189,6 +193,24 @@ import KernelLayout
         }
     }
 
+    @Test func anotherProgramsChangeIsLoggedWithItsProcessAndTheTablePutBackAtOnce() throws {
+        try withStation { station, rig in
+            try station.start()
+            rig.kernel.table = nil
+            rig.foreign = [ForeignChange(pid: 42, process: "nft", changes: ["delete table inet dronewall"], touchesOwnTable: true)]
+            try station.tick()  // no time has passed: not the counter reading
+            #expect(rig.logLines.contains("foreign change by nft (pid 42): delete table inet dronewall"))
+            #expect(rig.kernel.applied.count == 2, "applied again at once")
+            #expect(station.foreignChangeCount == 1)
+            rig.foreign = [ForeignChange(pid: 7, process: "docker", changes: ["new base chain ip nat pre at hook prerouting"],
+                                         touchesOwnTable: false)]
+            try station.tick()
+            #expect(rig.kernel.applied.count == 2, "another table's base chain is logged, ours stays")
+            #expect(station.lastForeignChange?.hasSuffix("docker (pid 7): new base chain ip nat pre at hook prerouting") == true)
+            _ = station.stop(drainNFLOG: false)
+        }
+    }
+
     @Test func afterAFlushTheTableIsNoLongerPutBack() throws {
         try withStation { station, rig in
             try station.start()
@@ -261,7 +283,9 @@ import KernelLayout
             let rows = try rig.store.report(ReportQuery(), nowMicros: rig.clock.now + 1).rows
             #expect(Set(rows.map(\.category)) == ["maps", "telemetry"], "the drained packet and the resolver's last record")
             let summary = try #require(rig.logLines.firstIndex(of: "resolver: stopped"))
-            #expect(summary == rig.logLines.count - 1, "the resolver stops after the drain, before the final write")
+            // The resolver stops after the drain, before the final write, which logs the two new flows.
+            #expect(Set(rig.logLines[(summary + 1)...].map { $0.prefix(25) }) == ["blocked: drone a, acme ma", "blocked: drone a, acme te"])
+            #expect(rig.logLines.count == summary + 3)
         }
     }
 }
@@ -278,6 +302,8 @@ final class Rig: @unchecked Sendable {
     let clock = TestClock()
     var resolver: StationResolving?
     var logLines: [String] = []
+    /// What the change notifications bring at the next turn.
+    var foreign: [ForeignChange] = []
 
     init(store: FlowStore, snapshot: PolicySnapshot) {
         self.store = store
