@@ -364,12 +364,45 @@ expect "a second dronewalld on another log but the same NFLOG group exits 1" 1 "
 grep -q "NFLOG" "$FLOWS.second" && ok "... naming the NFLOG group" || fail "second daemon's message: $(cat "$FLOWS.second")"
 expect "neither second daemon replaced the table (the first one's counters live on)" "$handle" "$(table_handle)"
 
-# SIGHUP stops the daemon like SIGTERM: everything received is written first.
+# SIGHUP reloads: the daemon reads its config again, applies it and goes on.
+kill -HUP "$DAEMON"
+for _ in $(seq 50); do grep -q "SIGHUP: applied table" "$FLOWS.log" && break; sleep 0.1; done
+grep -q "SIGHUP: applied table" "$FLOWS.log" && ok "SIGHUP: dronewalld read its config again and applied it" \
+    || fail "no reload on SIGHUP: $(tail -3 "$FLOWS.log")"
+kill -0 "$DAEMON" 2>/dev/null && ok "... and keeps running" || fail "dronewalld ended on SIGHUP"
+# SIGTERM writes everything received first.
 lab_ns "dw-alpha-$LAB_ID" python3 "$LAB_DIR/tcp_probe.py" flood $LAB_GEOFENCE4 9999 0.2 >/dev/null
-kill -HUP "$DAEMON"; wait "$DAEMON"; rc=$?
-expect "dronewalld exits 0 on SIGHUP" 0 "$rc"
-expect "what arrived just before SIGHUP is written" 1 \
+stop_daemon
+expect "dronewalld exits 0 on SIGTERM" 0 "$DAEMON_RC"
+expect "what arrived just before SIGTERM is written" 1 \
     "$("$DW" report --db "$FLOWS/flows.db" --since 1h --format csv | grep -c ',9999,')"
+
+# kill -9 and a restart (what a package upgrade does) under traffic: the rules never leave the
+# kernel, so no blocked connection gets through; the next daemon adopts the table.
+start_daemon
+generation() { lab_ns "$LAB_STATION" nft list table inet dronewall | grep -o 'generation 0x[0-9a-f]*'; }
+before=$(generation)
+lab_ns "dw-alpha-$LAB_ID" python3 "$LAB_DIR/tcp_probe.py" attempts $LAB_GEOFENCE4 443 6 > "$FLOWS.probe" &
+probe=$!
+lab_ns "dw-delta-$LAB_ID" python3 "$LAB_DIR/tcp_probe.py" attempts $LAB_GEOFENCE4 443 6 > "$FLOWS.control" &
+control=$!
+sleep 1.5
+kill -9 "$DAEMON"; wait "$DAEMON" 2>/dev/null
+expect "killed (-9), the daemon leaves its table in force" "$before" "$(generation)"
+sleep 1.5
+start_daemon
+wait "$probe" "$control"
+read -r _ tried _ connected < "$FLOWS.probe"
+[ "$tried" -ge 60 ] && [ "$connected" = 0 ] && ok "no blocked connection got through kill -9 and restart ($tried tried, $connected connected)" \
+    || fail "during kill -9 and restart: tried $tried, connected $connected"
+read -r _ ctried _ cconnected < "$FLOWS.control"
+[ "$cconnected" -ge $((ctried * 9 / 10)) ] && ok "... while the monitor drone's connections went on ($cconnected of $ctried)" \
+    || fail "monitor drone: $cconnected of $ctried connected"
+expect "the restarted daemon adopted the table: one table, the same policy" "1 $before" \
+    "$(lab_ns "$LAB_STATION" nft list tables | grep -c 'inet dronewall') $(generation)"
+grep -q "the table is this daemon's own\|cannot keep a table owned" "$FLOWS.log" && ok "... and says whether it owns it" \
+    || fail "start log: $(head -3 "$FLOWS.log")"
+stop_daemon
 
 # --db in a directory the operator made: dronewalld leaves its owner and modes, and says when the
 # group cannot get in.

@@ -13,6 +13,8 @@ udp ADDR PORT SRC           send 3 UDP datagrams carrying the marker from source
                             one-way channel needs no answer, so a borrowed address is enough)
 flood ADDR PORT SECONDS     send UDP datagrams from one socket as fast as possible; print how many
 sink PORT FILE              accept connections on PORT and append every line they send to FILE
+attempts ADDR PORT SECONDS  start a TCP connection every 50 ms for SECONDS (each given 0.5 s); print
+                            "tried N connected M"
 stream ADDR PORT SECONDS    connect, then send a numbered line every 0.1 s for SECONDS (a telemetry
                             feed); stops quietly when the connection fails
 """
@@ -130,8 +132,36 @@ def stream(addr, port, seconds):
         s.close()
 
 
+def attempts(addr, port, seconds):
+    results = []
+
+    def one():
+        s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(0.5)
+        try:
+            s.connect((addr, port))
+            results.append(True)
+        except OSError:
+            results.append(False)
+        finally:
+            s.close()
+
+    threads = []
+    end = time.time() + seconds
+    while time.time() < end:
+        t = threading.Thread(target=one)
+        t.start()
+        threads.append(t)
+        time.sleep(0.05)
+    for t in threads:
+        t.join()
+    print("tried %d connected %d" % (len(results), sum(results)), flush=True)
+
+
 def main():
-    if sys.argv[1] == "sink":
+    if sys.argv[1] == "attempts":
+        attempts(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    elif sys.argv[1] == "sink":
         sink(int(sys.argv[2]), sys.argv[3])
     elif sys.argv[1] == "stream":
         stream(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
