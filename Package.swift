@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // C boundary: libnftnl + libmnl, plus a few shims for macros Swift cannot import.
@@ -62,7 +63,7 @@ let package = Package(
         // counters, the resolver service, following a re-apply. Testable with fakes, no root.
         .target(name: "Station", dependencies: [
             "DronewallConfig", "DronewallPolicy", "KernelLayout", "NftModel", "Netfilter", "FlowLog", "StationResolver",
-            "NetAddress", "Control",
+            "NetAddress", "Control", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The daemon's control socket: requests of `dronewall` and the daemon's answers.
         .target(name: "Control", dependencies: ["DronewallConfig", "Netfilter"]),

@@ -61,11 +61,20 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     /// Other programs' commits that touched the table or added a base chain, since the daemon started.
     public var foreignChanges: Int
     public var lastForeignChange: String?
+    /// Every file the policy in force was read from, with its SHA-256 (`sha256sum` prints the same).
+    public var sources: [SourceFile]
+
+    public struct SourceFile: Codable, Sendable, Equatable {
+        public var path: String
+        public var bytes: Int
+        public var sha256: String
+        public init(path: String, bytes: Int, sha256: String) { (self.path, self.bytes, self.sha256) = (path, bytes, sha256) }
+    }
 
     public init(pid: Int32, tableOwner: String, applied: String, appliedAt: String, config: String,
-                foreignChanges: Int, lastForeignChange: String?) {
+                foreignChanges: Int, lastForeignChange: String?, sources: [SourceFile]) {
         (self.pid, self.tableOwner, self.applied, self.appliedAt, self.config) = (pid, tableOwner, applied, appliedAt, config)
-        (self.foreignChanges, self.lastForeignChange) = (foreignChanges, lastForeignChange)
+        (self.foreignChanges, self.lastForeignChange, self.sources) = (foreignChanges, lastForeignChange, sources)
     }
 
     /// The lines `status` prints.
@@ -75,6 +84,7 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
             + "applied: \(applied), \(appliedAt)\n"
             + "config: \(config)\n"
             + "foreign changes seen: \(foreignChanges)" + (lastForeignChange.map { " (last: \($0))" } ?? "") + "\n"
+            + "policy sources (sha256):\n" + sources.map { "  \($0.sha256)  \($0.path)\n" }.joined()
     }
 }
 

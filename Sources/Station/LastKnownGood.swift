@@ -104,16 +104,16 @@ extension StationOptions {
     /// missing), the last policy the kernel accepted, loudly, since a station must never boot
     /// into no rules because of a typo. Only without either (a first install with no valid
     /// config) nothing is applied. Returns the policy and how it came to be, for `status`.
-    public func startingPolicy(_ loaded: PolicyLoader.Outcome, log: (LogLevel, String) -> Void) throws(StationError)
-        -> (PolicySnapshot, how: String) {
-        if let snapshot = loaded.snapshot { return (snapshot, "at start from \(configPath)") }
+    public func startingPolicy(_ loaded: PolicyLoader.Outcome, sources: LastKnownGood, log: (LogLevel, String) -> Void)
+        throws(StationError) -> (PolicySnapshot, how: String, sources: LastKnownGood) {
+        if let snapshot = loaded.snapshot { return (snapshot, "at start from \(configPath)", sources) }
         guard let kept = LastKnownGood.read(from: lastKnownGoodPath), let snapshot = kept.load().snapshot else {
             throw .config(loaded.diagnostics)
         }
         let when = isoTime(micros: kept.savedAtMicros)
         log(.error, "\(configPath) has \(loaded.diagnostics.errors.count) error(s) (above); enforcing the last-known-good "
             + "policy instead, applied from \(kept.configPath) and kept since \(when). Fix the config, then run dronewall reload.")
-        return (snapshot, "at start from the last-known-good policy of \(when) (\(configPath) has errors)")
+        return (snapshot, "at start from the last-known-good policy of \(when) (\(configPath) has errors)", kept)
     }
 }
 

@@ -1,4 +1,5 @@
 import Control
+import Crypto
 import DronewallConfig
 import DronewallPolicy
 import KernelLayout
@@ -15,11 +16,15 @@ public struct Operator {
     public private(set) var options: StationOptions
     /// How the table in force came to be, for `status`.
     public private(set) var lastApplied: (how: String, atMicros: Int64)
+    /// The files the policy in force was read from.
+    public private(set) var sources: LastKnownGood
 
-    /// `how`: how the policy the station started with came to be (for `status`).
-    public init(station: Station, options: StationOptions, how: String, appliedAtMicros: Int64 = systemMicros()) {
+    /// `how`: how the policy the station started with came to be, `sources` what it was read from.
+    public init(station: Station, options: StationOptions, how: String, sources: LastKnownGood,
+                appliedAtMicros: Int64 = systemMicros()) {
         self.station = station
         self.options = options
+        self.sources = sources
         lastApplied = (how, appliedAtMicros)
     }
 
@@ -61,6 +66,7 @@ public struct Operator {
                     + "\(options.configPath), which a restart of dronewalld applies again)\n"
             }
             options = asked
+            self.sources = sources
             lastApplied = ("\(how) from \(asked.configPath)", systemMicros())
             if let problem = sources.write(to: asked.lastKnownGoodPath) { notes += "dronewalld: \(problem)\n" }
             return ControlReply(exitCode: 0, output: station.snapshot.appliedSummary(carried: carried) + "\n", errors: notes)
@@ -89,7 +95,10 @@ public struct Operator {
     func status() -> ControlReply {
         let s = DaemonStatus(pid: getpid(), tableOwner: station.ownsTable ? "dronewalld" : "none", applied: lastApplied.how,
                              appliedAt: isoTime(micros: lastApplied.atMicros), config: options.configPath,
-                             foreignChanges: station.foreignChangeCount, lastForeignChange: station.lastForeignChange)
+                             foreignChanges: station.foreignChangeCount, lastForeignChange: station.lastForeignChange,
+                             sources: sources.files.sorted { $0.key < $1.key }.map { path, bytes in
+                                 .init(path: path, bytes: bytes.count, sha256: SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined())
+                             })
         return ControlReply(exitCode: 0, output: s.text, status: s)
     }
 }

@@ -70,7 +70,7 @@ struct Dronewalld: ParsableCommand {
             guard let snapshot = loaded.snapshot else { throw .config(loaded.diagnostics) }
             return try Station.applyOnce(snapshot, log: log)
         }
-        let (snapshot, how) = try options.startingPolicy(loaded, log: log)
+        let (snapshot, how, applied) = try options.startingPolicy(loaded, sources: sources, log: log)
 
         let station = try Station.open(snapshot, options: options, log: log)
         let control: ControlServer
@@ -84,7 +84,7 @@ struct Dronewalld: ParsableCommand {
         // systemd (Type=notify): ready once the table is in the kernel, not before.
         let systemd = ServiceNotifier()
         systemd.notify("READY=1\nSTATUS=enforcing table inet dronewall for \(station.snapshot.config.drones.count) drone(s)")
-        var desk = Operator(station: station, options: options, how: how)
+        var desk = Operator(station: station, options: options, how: how, sources: applied)
         var failure: StationError?
         loop: while true {
             systemd.keepAlive(nowMicros: systemMicros())

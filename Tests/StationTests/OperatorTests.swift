@@ -19,7 +19,9 @@ extension StationTests {
             var desk = Operator(station: station, options: StationOptions(configPath: dir + "/dronewall.conf",
                                                                           catalogueDirectories: [dir + "/vendors"],
                                                                           databasePath: dir + "/flows.db"),
-                                how: "at start")
+                                how: "at start", sources: LastKnownGood(configPath: dir + "/dronewall.conf",
+                                                                        catalogueDirectories: [], savedAtMicros: 0,
+                                                                        files: [dir + "/dronewall.conf": Array(Self.config.utf8)]))
             try body(&desk, rig, dir)
             _ = station.stop(drainNFLOG: false)
         }
@@ -57,9 +59,20 @@ extension StationTests {
     }
 
     @Test func aFlushDeletesTheTableAndStopsTheDaemon() throws {
-        try withOperator { desk, rig, _ in
+        try withOperator { desk, rig, dir in
             let (status, _) = desk.answer(ControlRequest(.status))
             #expect(status.output.contains("table owner: dronewalld"))
+            // The hash an auditor gets with sha256sum.
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+            p.arguments = [dir + "/dronewall.conf"]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            p.waitUntilExit()
+            let expected = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64)
+            #expect(status.status?.sources.first { $0.path == dir + "/dronewall.conf" }?.sha256 == String(expected))
+            #expect(status.output.contains("\(expected)  \(dir)/dronewall.conf"))
             let (reply, stop) = desk.answer(ControlRequest(.flush))
             #expect(stop && reply.exitCode == 0)
             #expect(reply.output.hasPrefix("deleted table inet dronewall"))
@@ -85,7 +98,8 @@ extension StationTests {
             var asked = options
             asked.configPath = other
             var logged: [String] = []
-            let (snapshot, how) = try asked.startingPolicy(asked.load(), log: { logged.append($1) })
+            let (snapshot, how, kept2) = try asked.startingPolicy(asked.load(), sources: kept, log: { logged.append($1) })
+            #expect(kept2.savedAtMicros == kept.savedAtMicros)
             #expect(snapshot.fingerprint == desk.station.snapshot.fingerprint, "the same policy, rebuilt from its sources")
             #expect(how.contains("last-known-good"))
             #expect(logged.first?.contains("error(s) (above); enforcing the last-known-good policy") == true)
@@ -93,7 +107,7 @@ extension StationTests {
 
             // A first install: no valid config and nothing kept. Nothing is applied.
             try? FileManager.default.removeItem(atPath: options.lastKnownGoodPath)
-            #expect(throws: StationError.self) { _ = try asked.startingPolicy(asked.load(), log: { _, _ in }) }
+            #expect(throws: StationError.self) { _ = try asked.startingPolicy(asked.load(), sources: kept, log: { _, _ in }) }
         }
     }
 }
