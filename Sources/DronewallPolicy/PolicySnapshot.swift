@@ -85,5 +85,6 @@ extension PolicySnapshot {
         return "applied table inet \(t.name): \(config.drones.count) drone(s), \(t.chains.count) chains, "
             + "\(t.sets.count) sets, \(t.sets.reduce(0) { $0 + $1.elements.count }) set elements"
             + (carried > 0 ? "; \(carried) learned address(es) kept" : "")
+            + "; generation 0x" + String(generation >> 16, radix: 16)
     }
 }

@@ -46,6 +46,7 @@ extension StationTests {
             let (reply, _) = desk.answer(ControlRequest(.apply, config: other))
             #expect(reply.exitCode == 0)
             #expect(reply.output.hasPrefix("applied table inet dronewall: 1 drone(s)"), "\(reply.output)")
+            #expect(reply.output.hasSuffix("; generation 0x\(String(desk.station.snapshot.generation >> 16, radix: 16))\n"))
             #expect(reply.errors.contains("dronewalld now enforces \(other)"))
             #expect(rig.kernel.applied.count == 2)
 
