@@ -1,31 +1,29 @@
 #!/usr/bin/env bash
-# Builds dronewall_<version>_amd64.deb into ./dist: a release build with the Swift runtime
-# linked statically, so the package runs on Debian 12 without the Swift toolchain.
+# Builds dist/dronewall_<version>_amd64.deb with debhelper (packaging/debian, dh compat 13): a
+# release build with the Swift runtime linked statically, so the package runs on Debian 12
+# without the Swift toolchain. VERSION=x.y.z builds another version (a changelog entry is added
+# to the scratch copy), as the package test does for its upgrade.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VERSION="${VERSION:-0.1.0}"
-ARCH=amd64
-swift build -c release --static-swift-stdlib --product dronewall
-swift build -c release --static-swift-stdlib --product dronewalld
-BIN=.build/release/dronewall
-ROOT=$(mktemp -d)
-trap 'rm -rf "$ROOT"' EXIT
-install -d "$ROOT/DEBIAN" "$ROOT/usr/sbin" "$ROOT/usr/share/dronewall/vendors" \
-    "$ROOT/usr/share/dronewall/examples" "$ROOT/etc/dronewall/drones.d" "$ROOT/etc/dronewall/vendors.d" \
-    "$ROOT/lib/systemd/system" "$ROOT/usr/share/man/man8" "$ROOT/usr/share/doc/dronewall"
-install -m 0755 "$BIN" "$ROOT/usr/sbin/dronewall"
-install -m 0755 .build/release/dronewalld "$ROOT/usr/sbin/dronewalld"
-strip "$ROOT/usr/sbin/dronewall" "$ROOT/usr/sbin/dronewalld"
-install -m 0644 rules/vendors/*.rules rules/vendors/VERSION "$ROOT/usr/share/dronewall/vendors/"
-install -m 0644 rules/resolvers.rules "$ROOT/usr/share/dronewall/"
-install -m 0644 rules/examples/dronewall.conf "$ROOT/usr/share/dronewall/examples/"
-install -m 0644 rules/examples/dronewall.conf "$ROOT/etc/dronewall/dronewall.conf"
-install -m 0644 packaging/dronewall.service packaging/dronewalld.service "$ROOT/lib/systemd/system/"
-gzip -9n -c packaging/dronewall.8 > "$ROOT/usr/share/man/man8/dronewall.8.gz"
-install -m 0644 README.md "$ROOT/usr/share/doc/dronewall/"
-sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" \
-    -e "s/@SIZE@/$(du -sk "$ROOT" | cut -f1)/" packaging/debian/control > "$ROOT/DEBIAN/control"
-install -m 0644 packaging/debian/conffiles "$ROOT/DEBIAN/conffiles"
-install -m 0755 packaging/debian/postinst "$ROOT/DEBIAN/postinst"
+SRC=$PWD
+[ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
+CHANGELOG_VERSION=$(dpkg-parsechangelog -l packaging/debian/changelog -S Version)
+VERSION="${VERSION:-$CHANGELOG_VERSION}"
+# dpkg-buildpackage wants debian/ at the top of the source tree and writes beside it: a scratch
+# tree of symlinks to this one, with a copy of packaging/debian as debian/.
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+TREE="$WORK/dronewall-$VERSION"
+mkdir "$TREE"
+for f in Package.swift rules packaging; do ln -s "$SRC/$f" "$TREE/$f"; done
+cp README.md "$TREE/"
+cp -r packaging/debian "$TREE/debian"
+if [ "$VERSION" != "$CHANGELOG_VERSION" ]; then
+    { printf 'dronewall (%s) unstable; urgency=medium\n\n  * Build of %s.\n\n -- %s  %s\n\n' \
+        "$VERSION" "$VERSION" "dronewall developers <dronewall@example.org>" "$(date -R)"
+      cat packaging/debian/changelog; } > "$TREE/debian/changelog"
+fi
+(cd "$TREE" && dpkg-buildpackage --build=binary --no-sign)
 mkdir -p dist
-dpkg-deb --root-owner-group --build "$ROOT" "dist/dronewall_${VERSION}_${ARCH}.deb"
+mv "$WORK"/dronewall_"$VERSION"_*.deb dist/
+ls dist/dronewall_"$VERSION"_*.deb
