@@ -279,6 +279,8 @@ expect "a broken config applied while the daemon runs: exit 65" 65 "$rc"
 echo "$out" | grep -q "broken.conf:[0-9]*:[0-9]*: error" && ok "... with the daemon's answer naming the place" \
     || fail "apply of a broken config said: $out"
 expect "... and the running table unchanged" "$before" "$(gen)"
+lab_ns "$LAB_STATION" "$DW" status 2>/dev/null | grep -q "^last refused: .*broken.conf:[0-9]*:[0-9]*: error" \
+    && ok "... and status says what was refused" || fail "status: $(lab_ns "$LAB_STATION" "$DW" status 2>&1 | grep -i refused)"
 sed -i 's/^allow-host = tiles.example.org$/&\nblock-host = www.example.org/' "$TMP/dns.conf"
 out=$(lab_ns "$LAB_STATION" "$DW" apply --config "$TMP/dns.conf" "${CAT[@]}" 2>&1)
 echo "$out" | grep -q "^applied table inet dronewall: 4 drone(s)" && ok "apply of a changed config, answered by the daemon" \

@@ -63,6 +63,8 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     public var lastForeignChange: String?
     /// Every file the policy in force was read from, with its SHA-256 (`sha256sum` prints the same).
     public var sources: [SourceFile]
+    /// The last apply or reload that was refused (when, and why), while the rules stayed as they were.
+    public var lastRefusal: String?
 
     public struct SourceFile: Codable, Sendable, Equatable {
         public var path: String
@@ -72,9 +74,10 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     }
 
     public init(pid: Int32, tableOwner: String, applied: String, appliedAt: String, config: String,
-                foreignChanges: Int, lastForeignChange: String?, sources: [SourceFile]) {
+                foreignChanges: Int, lastForeignChange: String?, sources: [SourceFile], lastRefusal: String? = nil) {
         (self.pid, self.tableOwner, self.applied, self.appliedAt, self.config) = (pid, tableOwner, applied, appliedAt, config)
         (self.foreignChanges, self.lastForeignChange, self.sources) = (foreignChanges, lastForeignChange, sources)
+        self.lastRefusal = lastRefusal
     }
 
     /// The lines `status` prints.
@@ -82,6 +85,7 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
         "dronewalld: running, pid \(pid)\n"
             + "table owner: \(tableOwner == "dronewalld" ? "dronewalld (no other program can change or delete it)" : "none (this kernel cannot keep it owned)")\n"
             + "applied: \(applied), \(appliedAt)\n"
+            + (lastRefusal.map { "last refused: \($0)\n" } ?? "")
             + "config: \(config)\n"
             + "foreign changes seen: \(foreignChanges)" + (lastForeignChange.map { " (last: \($0))" } ?? "") + "\n"
             + "policy sources (sha256):\n" + sources.map { "  \($0.sha256)  \($0.path)\n" }.joined()

@@ -18,6 +18,8 @@ public struct Operator {
     public private(set) var lastApplied: (how: String, atMicros: Int64)
     /// The files the policy in force was read from.
     public private(set) var sources: LastKnownGood
+    /// The last refused apply or reload: when, and its first error (for `status`).
+    public private(set) var lastRefusal: String?
 
     /// `how`: how the policy the station started with came to be, `sources` what it was read from.
     public init(station: Station, options: StationOptions, how: String, sources: LastKnownGood,
@@ -51,6 +53,16 @@ public struct Operator {
     }
 
     mutating func apply(_ asked: StationOptions, how: String, operation: String) -> ControlReply {
+        let reply = attempt(asked, how: how, operation: operation)
+        if reply.exitCode != 0 {
+            let first = reply.errors.split(separator: "\n").first { $0.contains("error") || $0.contains("refused") }
+                ?? reply.errors.split(separator: "\n").first ?? "?"
+            lastRefusal = "\(isoTime(micros: systemMicros())) \(how) from \(asked.configPath): \(first); the rules stayed as they were"
+        }
+        return reply
+    }
+
+    mutating func attempt(_ asked: StationOptions, how: String, operation: String) -> ControlReply {
         let (loaded, sources) = asked.loadKeepingSources()
         let diagnostics = loaded.diagnostics.rendered
         guard let snapshot = loaded.snapshot else {
@@ -98,7 +110,7 @@ public struct Operator {
                              foreignChanges: station.foreignChangeCount, lastForeignChange: station.lastForeignChange,
                              sources: sources.files.sorted { $0.key < $1.key }.map { path, bytes in
                                  .init(path: path, bytes: bytes.count, sha256: SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined())
-                             })
+                             }, lastRefusal: lastRefusal)
         return ControlReply(exitCode: 0, output: s.text, status: s)
     }
 }

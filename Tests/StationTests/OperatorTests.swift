@@ -36,6 +36,9 @@ extension StationTests {
             #expect(reply.errors.contains("the running table is unchanged"))
             #expect(rig.kernel.applied.count == 1, "only the start applied")
             #expect(desk.options.configPath == dir + "/dronewall.conf", "the daemon keeps its own config")
+            let status = desk.answer(ControlRequest(.status)).reply.output
+            #expect(status.contains("last refused: ") && status.contains("broken.conf:6:1: error: 'policy' is set twice")
+                    && status.contains("the rules stayed as they were"), "\(status)")
         }
     }
 
