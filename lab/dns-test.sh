@@ -255,6 +255,10 @@ lab_ns "$LAB_STATION" nft add rule inet dronewall forward accept >/dev/null 2>&1
 lab_ns "$LAB_STATION" nft flush ruleset
 expect "nft flush ruleset passes it by" "$before" "$(gen)"
 expect "... and alpha is still kept from a sinkholed name's address" closed "$(port_open alpha 198.51.100.110 443)"
+expect "... bravo (allowlist) still reaches its allow-host name's address" open "$(port_open bravo 198.51.100.113 443)"
+expect "... and not an unlisted one" closed "$(port_open bravo 198.51.100.114 443)"
+expect "... delta (monitor) still reaches a geofence address" open "$(port_open delta 198.51.100.110 443)"
+expect "... and the resolver still answers (the redirect is in place)" NXDOMAIN "$(q alpha flysafe-api.dji.com)"
 lab_ns "$LAB_STATION" nft add table ip dw_other
 lab_ns "$LAB_STATION" nft add chain ip dw_other pre '{ type nat hook prerouting priority -150; }'
 lab_ns "$LAB_STATION" nft delete table ip dw_other
