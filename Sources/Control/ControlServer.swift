@@ -42,25 +42,27 @@ public final class ControlServer {
     /// Malformed requests and those from other users are answered here and not returned.
     public func takeWaiting() -> [Pending] {
         var out: [Pending] = []
-        while true {
+        // A bounded number per turn: a flood of connections must not keep the loop from its work.
+        for _ in 0..<32 {
             let c = accept(fd, nil, nil)  // not inheriting O_NONBLOCK: the reads below wait (bounded)
-            if c < 0 {
-                if errno == EINTR { continue }
-                return out
-            }
+            if c < 0 { return out }  // EAGAIN: nothing waiting (an EINTR is retried at the next turn)
             _ = fcntl(c, F_SETFD, FD_CLOEXEC)
             setTimeout(c, SO_RCVTIMEO, seconds: 2)
             setTimeout(c, SO_SNDTIMEO, seconds: 2)
             let uid = peerUID(c)
-            let request = readLine(c).flatMap { ControlCodec.decode(ControlRequest.self, from: $0) }
-            if uid != 0 {
+            // Anyone may connect to an abstract name: refuse others before reading a byte, so no
+            // one but root can hold the daemon's loop up.
+            guard uid == 0 else {
                 Pending.send(c, ControlReply(exitCode: 77, errors: "dronewalld: not permitted: only root may talk to the daemon\n"))
-            } else if let request {
+                continue
+            }
+            if let request = readLine(c).flatMap({ ControlCodec.decode(ControlRequest.self, from: $0) }) {
                 out.append(Pending(request: request, uid: uid, fd: c))
             } else {
                 Pending.send(c, ControlReply(exitCode: 64, errors: "dronewalld: a request it cannot read\n"))
             }
         }
+        return out
     }
 }
 
