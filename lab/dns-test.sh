@@ -278,6 +278,9 @@ ok = t["generation"] and "alpha" in t["drones"] and dm["tableOwner"] == "dronewa
     and dm["foreignChanges"] >= 1 and d["flowLog"]["lostEventsLast24h"] >= 0
 sys.exit(0 if ok else 1)' && ok "status --format json: the table, the daemon (owner dronewalld) and the flow log" \
     || fail "status json: $st"
+out=$(lab_ns "$LAB_STATION" setpriv --reuid 65534 --regid 65534 --clear-groups "$DW" reload 2>&1); rc=$?
+expect "another user cannot ask the daemon anything (exit 77)" 77 "$rc"
+echo "$out" | grep -q "only root may talk to the daemon" && ok "... and is told why" || fail "non-root reload said: $out"
 sed 's/^policy = local-data$/policy = local-dat/' "$TMP/dns.conf" > "$TMP/broken.conf"
 out=$(lab_ns "$LAB_STATION" "$DW" apply --config "$TMP/broken.conf" "${CAT[@]}" 2>&1); rc=$?
 expect "a broken config applied while the daemon runs: exit 65" 65 "$rc"
