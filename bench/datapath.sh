@@ -27,7 +27,7 @@ APT_INSTALLED=()
 command -v gcc >/dev/null || { apt-get install -y -qq gcc >/dev/null; APT_INSTALLED+=(gcc); }
 command -v conntrack >/dev/null || { apt-get install -y -qq conntrack >/dev/null; APT_INSTALLED+=(conntrack); }
 echo "apt installs by this benchmark: ${APT_INSTALLED[*]:-none}"
-swift build -c release --product dronewall 2>&1 | tail -1
+swift build -c release --product dronewall 2>&1 | tail -1 >&2
 DW=$PWD/.build/release/dronewall
 ID=$$; D="dwdp-d-$ID"; S="dwdp-s-$ID"; C="dwdp-c-$ID"; TMP=$(mktemp -d)
 cleanup() {
@@ -37,7 +37,7 @@ cleanup() {
     done
     rm -rf "$TMP"
 }
-trap cleanup EXIT
+trap cleanup EXIT; trap "exit 130" INT TERM
 gcc -O2 -Wall -o "$TMP/dpload" bench/dpload.c
 LOAD="$TMP/dpload"
 
@@ -69,12 +69,17 @@ TARGET=203.0.113.10
 ip netns exec "$C" "$LOAD" echo "$TARGET" 9000 </dev/null >/dev/null 2>&1 & disown
 ip netns exec "$C" "$LOAD" listen 8080 2 </dev/null >/dev/null 2>&1 & disown
 
+# The posture `dronewall check` recommends: the uplink named, every other link drone territory.
 cat > "$TMP/dw1.conf" <<'CONF'
+[station]
+uplink-interfaces = u0
+
 [drone bench]
 address = 192.0.2.2
 policy = local-data
 CONF
-{ python3 bench/gen_config.py 1000; cat "$TMP/dw1.conf"; } > "$TMP/dw1000.conf"
+{ python3 bench/gen_config.py 1000 | sed 's/^drone-interfaces = .*/uplink-interfaces = u0/'
+  sed '1,3d' "$TMP/dw1.conf"; } > "$TMP/dw1000.conf"
 
 set_case() { # the station's ruleset for a case; conntrack emptied between cases
     ip netns exec "$S" nft flush ruleset
@@ -87,7 +92,9 @@ table inet dwbench {
     }
 }
 NFT
-        dw1|dw1000) ip netns exec "$S" "$DW" apply --config "$TMP/$1.conf" --catalogue rules/vendors >/dev/null ;;
+        # gen_config's drones draw one warning each (an allow with no effect); shown only on failure.
+        dw1|dw1000) ip netns exec "$S" "$DW" apply --config "$TMP/$1.conf" --catalogue rules/vendors \
+                        >/dev/null 2>"$TMP/apply.err" || { tail -20 "$TMP/apply.err"; exit 1; } ;;
         *) echo "unknown case $1"; exit 1 ;;
     esac
     ip netns exec "$S" conntrack -F >/dev/null 2>&1 || true

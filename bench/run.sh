@@ -88,6 +88,13 @@ bench_flowlog() { # no namespace, no second side: database size and report times
         --limit grouped "<=1000" "(issue 12 #4 sets it over 10M records; here ${FLOWLOG_RECORDS:-1000000})"
 }
 
+# Build both binaries once, up front: a benchmark's own `swift build` then only checks, and
+# `swift build --product A --product B` builds only B (the older scripts ask for both that way).
+for product in dronewall dronewalld; do
+    swift build -c release --product "$product" 2>&1 | tail -1 || { echo "build of $product failed"; exit 1; }
+done
+echo
+
 broken=()
 for name in "${NAMES[@]}"; do
     : > "$SAMPLES"
