@@ -11,7 +11,8 @@
 # where a raw-priority rule drops them); (b) new TCP connections per second (WORKERS loops of
 # connect + close with RST; each one a new flow through the station). Cases: no ruleset;
 # conntrack only (one table, one `ct state established accept` rule: conntrack forced, no
-# policy); dronewall with 1 drone and the shipped catalogue; dronewall with 1000 drones
+# policy); the same plus an empty nat prerouting chain (dronewall's DNS redirect needs one, and a
+# nat hook gives every new flow a NAT binding); dronewall with 1 drone and the shipped catalogue; dronewall with 1000 drones
 # (bench/gen_config.py) plus the measured drone. Every address is a documentation address in
 # namespaces this script creates and removes (also when it fails). Root only.
 set -euo pipefail
@@ -21,7 +22,7 @@ UDP_SECONDS="${UDP_SECONDS:-3}"
 TCP_SECONDS="${TCP_SECONDS:-3}"
 SENDERS="${SENDERS:-$(nproc)}"
 WORKERS="${WORKERS:-4}"
-CASES="${CASES:-none ct dw1 dw1000}"
+CASES="${CASES:-none ct ctnat dw1 dw1000}"
 [ "$(id -u)" = 0 ] || { echo "bench needs root (network namespaces)"; exit 77; }
 APT_INSTALLED=()
 command -v gcc >/dev/null || { apt-get install -y -qq gcc >/dev/null; APT_INSTALLED+=(gcc); }
@@ -92,6 +93,16 @@ table inet dwbench {
     }
 }
 NFT
+        # conntrack plus an empty nat prerouting chain: what dronewall's DNS redirect (a nat
+        # chain) costs by itself, the kernel's share of the difference to conntrack only.
+        ctnat) ip netns exec "$S" nft -f - <<'NFT' ;;
+table inet dwbench {
+    chain forward { type filter hook forward priority 0; policy accept;
+        ct state established accept
+    }
+    chain prerouting { type nat hook prerouting priority dstnat; policy accept; }
+}
+NFT
         # gen_config's drones draw one warning each (an allow with no effect); shown only on failure.
         dw1|dw1000) ip netns exec "$S" "$DW" apply --config "$TMP/$1.conf" --catalogue rules/vendors \
                         >/dev/null 2>"$TMP/apply.err" || { tail -20 "$TMP/apply.err"; exit 1; } ;;
@@ -125,16 +136,22 @@ echo
 python3 bench/summarize.py "$TMP/samples" \
     --series udp-none   "UDP, no ruleset"                    "datagrams/s" \
     --series udp-ct     "UDP, conntrack only"                "datagrams/s" \
+    --series udp-ctnat  "UDP, conntrack + empty nat chain"   "datagrams/s" \
     --series udp-dw1    "UDP, dronewall 1 drone"             "datagrams/s" \
     --series udp-dw1000 "UDP, dronewall 1000 drones"         "datagrams/s" \
     --series tcp-none   "new TCP, no ruleset"                "conn/s" \
     --series tcp-ct     "new TCP, conntrack only"            "conn/s" \
+    --series tcp-ctnat  "new TCP, conntrack + empty nat chain" "conn/s" \
     --series tcp-dw1    "new TCP, dronewall 1 drone"         "conn/s" \
     --series tcp-dw1000 "new TCP, dronewall 1000 drones"     "conn/s" \
     --compare udp-dw1 udp-ct ">=0.95" "(established flows)" \
     --compare tcp-dw1 tcp-ct ">=0.8" "(new connections)" \
     --compare udp-dw1000 udp-dw1 "~0.05" "(flat in drones)" \
     --compare tcp-dw1000 tcp-dw1 "~0.05" "(flat in drones)" \
+    --compare udp-dw1 udp-ctnat "-" "(ours beyond the nat hook)" \
+    --compare tcp-dw1 tcp-ctnat "-" "(ours beyond the nat hook)" \
+    --compare udp-ctnat udp-ct "-" "(the nat hook's own cost)" \
+    --compare tcp-ctnat tcp-ct "-" "(the nat hook's own cost)" \
     --compare udp-ct udp-none "-" "(conntrack's own cost)" \
     --compare tcp-ct tcp-none "-" "(conntrack's own cost)"
 echo "not yet measured: iptables + ipset with the same 1000-drone policy (target: never slower);"

@@ -46,14 +46,17 @@ def main(argv):
     if not compares:
         return
     print()
-    print(f"| {'comparison (A / B)':<62} | {'ratio':>6} | {'target':<9} | result")
-    print(f"|{'-' * 64}|{'-' * 8}|{'-' * 11}|-------")
+    # "paired": the median of the per-round ratios A[i] / B[i] (the sides ran next to each other
+    # in round i), less moved by load that drifts over the run; the target is held to "ratio".
+    print(f"| {'comparison (A / B)':<62} | {'ratio':>6} | {'paired':>6} | {'target':<9} | result")
+    print(f"|{'-' * 64}|{'-' * 8}|{'-' * 8}|{'-' * 11}|-------")
     for a, b, target, note in compares:
         va, vb = samples.get(a), samples.get(b)
         name = f"{labels.get(a, a)} / {labels.get(b, b)}"
         if not va or not vb or median(vb) == 0:
-            print(f"| {name:<62} | {'n/a':>6} | {target:<9} | not measured {note}"); continue
+            print(f"| {name:<62} | {'n/a':>6} | {'n/a':>6} | {target:<9} | not measured {note}"); continue
         r = median(va) / median(vb)
+        paired = f"{median(x / y for x, y in zip(va, vb) if y):6.3f}" if len(va) == len(vb) else "n/a"
         if target == "-":
             verdict = ""
         elif target.startswith("~"):
@@ -65,7 +68,7 @@ def main(argv):
         else:
             sys.exit(f"summarize.py: bad target {target}")
         shown = f"within {float(target[1:]) * 100:g}%" if target.startswith("~") else target
-        print(f"| {name:<62} | {r:6.3f} | {shown:<9} | {verdict} {note}".rstrip())
+        print(f"| {name:<62} | {r:6.3f} | {paired:>6} | {shown:<9} | {verdict} {note}".rstrip())
 
 
 if __name__ == "__main__":

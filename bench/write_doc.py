@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes docs/BENCHMARKS.md for `bench/run.sh --write`: the method, then each benchmark's
-printed output. Benchmarks not run this time keep the section the file already had.
+printed output. Benchmarks not run this time keep the section the file already had, and the
+hand-written findings between <!-- findings --> and <!-- /findings --> are kept.
 Usage: write_doc.py DOC OUTDIR NAME...  (OUTDIR/NAME.txt holds what run.sh printed for NAME)"""
 import os, re, sys
 
@@ -36,7 +37,9 @@ Benchmarks:
   (one flow per core, made established by one answered datagram, then flooded with `sendmmsg`;
   counted at the cloud's prerouting hook, where they are dropped); (b) new TCP connections per
   second (connect + close with RST in 4 loops; each a new flow through the station). Cases: no
-  ruleset; conntrack only (one `ct state established accept` rule); dronewall with 1 drone and
+  ruleset; conntrack only (one `ct state established accept` rule); the same plus an empty nat
+  prerouting chain (dronewall's DNS redirect needs a nat chain, and a nat hook gives every new
+  flow a NAT binding: this case shows that share); dronewall with 1 drone and
   the shipped catalogue; dronewall with 1000 drones (`bench/gen_config.py`) plus the measured
   drone. On veth the sender's CPU also does the forwarding, so the rate is the per-packet cost
   of the whole path on one core per flow, not a NIC's line rate.
@@ -67,6 +70,9 @@ def main(doc, outdir, names):
             m = re.search(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->\n", old, re.S)
             section = m.group(0) if m else f"<!-- bench:{name} -->\n### {name}\n\nNot run yet.\n<!-- /bench:{name} -->\n"
         parts.append(section)
+    # Hand-written notes on the figures (why a target is missed) survive a rewrite.
+    m = re.search(r"<!-- findings -->.*?<!-- /findings -->\n", old, re.S)
+    parts.append(m.group(0) if m else "<!-- findings -->\n## Findings\n\nNone written yet.\n<!-- /findings -->\n")
     os.makedirs(os.path.dirname(doc) or ".", exist_ok=True)
     open(doc, "w").write("\n".join(parts))
 
