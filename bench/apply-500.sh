@@ -10,7 +10,7 @@ DRONES="${DRONES:-500}"
 swift build -c release --product dronewall 2>&1 | tail -1
 DW=.build/release/dronewall
 TMP=$(mktemp -d); NS="dw-bench-$$"
-trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'ip netns del "$NS" 2>/dev/null || true; rm -rf "$TMP"' EXIT
 python3 bench/gen_config.py "$DRONES" > "$TMP/dronewall.conf"
 "$DW" show --config "$TMP/dronewall.conf" --catalogue rules/vendors > "$TMP/ruleset.nft" 2>/dev/null
 echo "config: $DRONES drones, ruleset $(wc -l < "$TMP/ruleset.nft") lines of nft text"

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# One entry point for the benchmarks (issue 12): bench/run.sh [--write] [NAME...]
+#
+# Runs the named benchmarks (default: all, in the order of ALL below), each in network namespaces it
+# creates and removes, and prints for each the machine, the medians of both sides, the ratio of
+# the medians, the target and whether it holds. A missed target is a finding to explain, not a
+# failure: the exit status is 0 unless a benchmark itself broke. --write also puts the printed
+# tables and the method into docs/BENCHMARKS.md. ROUNDS (default 5) sets the interleaved
+# rounds (A B A B ...) of the benchmarks that have two sides. Root only.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/opt/swift/usr/bin:$PATH"
+ALL="datapath apply-500 dns-learning daemon-pipeline flowlog"
+ROUNDS="${ROUNDS:-5}"; export ROUNDS
+WRITE=; NAMES=()
+for a in "$@"; do
+    case $a in
+        --write) WRITE=1 ;;
+        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; echo "names: $ALL"; exit 0 ;;
+        *) [[ " $ALL " == *" $a "* ]] || { echo "unknown benchmark $a (names: $ALL)"; exit 2; }; NAMES+=("$a") ;;
+    esac
+done
+[ ${#NAMES[@]} -gt 0 ] || read -ra NAMES <<< "$ALL"
+[ "$(id -u)" = 0 ] || { echo "bench needs root (network namespaces)"; exit 77; }
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+SAMPLES="$OUT/samples"
+
+machine() {
+    echo "machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)," \
+         "$(nft --version), load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
+}
+
+# Each bench_NAME prints its tables on stdout; progress goes to stderr.
+
+bench_datapath() { bench/datapath.sh; }
+
+bench_apply-500() { # apply-500.sh with RUNS=1 is one round: dronewall apply, then nft -f, then show
+    echo "500 drones, shipped catalogue; $ROUNDS rounds of (dronewall apply, nft -f, dronewall show), each in a fresh namespace"
+    for r in $(seq "$ROUNDS"); do
+        RUNS=1 bench/apply-500.sh > "$OUT/apply.txt" || return 1
+        awk '/^dronewall apply/ {print "apply", $(NF-3)} /^nft -f/ {print "nft", $(NF-3)}
+             /^dronewall show/ {print "show", $(NF-3)}' "$OUT/apply.txt" | tee -a "$SAMPLES" | tr '\n' ' ' >&2
+        echo " (round $r)" >&2
+    done
+    python3 bench/summarize.py "$SAMPLES" \
+        --series apply "dronewall apply (compile + netlink batch)" ms \
+        --series nft "nft -f of dronewall show output" ms \
+        --series show "dronewall show (compile + render only)" ms \
+        --compare apply nft "<=0.5" "(issue 12 #2 sets it for >= 10k elements; here the shipped catalogue)"
+}
+
+bench_dns-learning() { # each run of dns-learning.sh is one round: dnsmasq, then dronewalld
+    local lat=${LATENCY_COUNT:-300} load=${LOAD_COUNT:-2000}
+    echo "names per round: $lat one at a time, then $load with ${LOAD_CONCURRENCY:-64} in flight; $ROUNDS rounds of (dnsmasq --nftset, dronewalld)"
+    for r in $(seq "$ROUNDS"); do
+        LATENCY_COUNT=$lat LOAD_COUNT=$load bench/dns-learning.sh > "$OUT/dns.txt" || return 1
+        grep -E 'answer-to-map' "$OUT/dns.txt" >&2
+        awk '/in flight/ && !/, 1 in flight/ {
+                 side = ($1 == "dnsmasq") ? "dnsmasq" : "dronewalld"
+                 for (i = 1; i <= NF; i++) { if ($i == "p99") p99 = $(i + 1); if ($i == "learned") rate = $(i + 1) }
+                 print side "-p99", p99; print side "-rate", rate }' "$OUT/dns.txt" >> "$SAMPLES"
+    done
+    python3 bench/summarize.py "$SAMPLES" \
+        --series dnsmasq-p99 "dnsmasq --nftset answer-to-map p99" ms \
+        --series dronewalld-p99 "dronewalld answer-to-map p99" ms \
+        --series dnsmasq-rate "dnsmasq --nftset learned" elements/s \
+        --series dronewalld-rate "dronewalld learned" elements/s \
+        --limit dronewalld-p99 "<=2" "(ms, with many in flight)" \
+        --compare dronewalld-rate dnsmasq-rate ">=1.5" "(learned elements per second)" \
+        --compare dronewalld-p99 dnsmasq-p99 "-" "(p99 latency)"
+}
+
+bench_daemon-pipeline() { # one side only until ulogd2 is benchmarked next to it (issue 12 #5)
+    bench/daemon-pipeline.sh || return 1
+    echo "one run, no second side yet: ulogd2 (NFLOG -> SQLite) is issue 12 #5; target there: zero loss at >= 2x ulogd2's rate"
+}
+
+bench_flowlog() { # no namespace, no second side: database size and report times over N records
+    swift build -c release --product dronewall 2>&1 | tail -1 >&2
+    python3 bench/flowlog.py "${FLOWLOG_RECORDS:-1000000}" | tee "$OUT/flowlog.txt" || return 1
+    awk '/bytes per record/ {for (i = 1; i <= NF; i++) if ($i == "bytes") print "bytes", $(i - 1)}
+         /by drone,category/ {print "grouped", $(NF - 1)}' "$OUT/flowlog.txt" > "$SAMPLES"
+    python3 bench/summarize.py "$SAMPLES" \
+        --series bytes "database bytes per flow record" bytes \
+        --series grouped "report grouped by drone,category" ms \
+        --limit bytes "<=243" "(today's figure is the ceiling)" \
+        --limit grouped "<=1000" "(issue 12 #4 sets it over 10M records; here ${FLOWLOG_RECORDS:-1000000})"
+}
+
+# Build both binaries once, up front: a benchmark's own `swift build` then only checks, and
+# `swift build --product A --product B` builds only B (the older scripts ask for both that way).
+for product in dronewall dronewalld; do
+    swift build -c release --product "$product" 2>&1 | tail -1 || { echo "build of $product failed"; exit 1; }
+done
+echo
+
+broken=()
+for name in "${NAMES[@]}"; do
+    : > "$SAMPLES"
+    {
+        echo "## $name"
+        echo
+        machine
+        start=$(date +%s)
+        "bench_$name"; rc=$?
+        echo "took $(( $(date +%s) - start )) s"
+        [ "$rc" = 0 ] || echo "BROKEN: the benchmark itself failed (exit $rc); its figures above are incomplete"
+        echo "$rc" > "$OUT/rc"
+    } 2> >(sed 's/^/  . /' >&2) | tee "$OUT/$name.txt"
+    [ "$(cat "$OUT/rc")" = 0 ] || broken+=("$name")
+    echo
+done
+
+if [ -n "$WRITE" ]; then
+    python3 bench/write_doc.py docs/BENCHMARKS.md "$OUT" "${NAMES[@]}"
+    echo "wrote docs/BENCHMARKS.md"
+fi
+[ ${#broken[@]} = 0 ] || { echo "broken: ${broken[*]}"; exit 1; }

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Writes docs/BENCHMARKS.md for `bench/run.sh --write`: the method, then each benchmark's
+printed output. Benchmarks not run this time keep the section the file already had, and the
+hand-written findings between <!-- findings --> and <!-- /findings --> are kept.
+Usage: write_doc.py DOC OUTDIR NAME...  (OUTDIR/NAME.txt holds what run.sh printed for NAME)"""
+import os, re, sys
+
+ORDER = ["datapath", "apply-500", "dns-learning", "daemon-pipeline", "flowlog"]
+
+METHOD = """# Benchmarks
+
+Every figure here is printed by one command, as root, on a Debian machine with the build
+dependencies of `scripts/packages.txt`:
+
+```sh
+bench/run.sh [--write] [NAME...]     # names: datapath apply-500 dns-learning daemon-pipeline flowlog
+```
+
+Method (issue 12):
+- Each benchmark builds what it needs (`swift build -c release`; the data path's load generator
+  `bench/dpload.c` with gcc) and runs in network namespaces it creates and removes, also when it
+  fails. Only documentation addresses (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24,
+  2001:db8::/32) are used, inside those namespaces; no benchmark traffic leaves the machine.
+- The two sides of a comparison are interleaved, A B A B, for `ROUNDS` rounds (default 5), so
+  that load from other work on a shared machine falls on both sides; medians are compared, and
+  every sample is printed next to its median so the spread is visible.
+- Each table gives the medians, the ratio of the medians (A / B), the target from issue 12 and
+  whether it holds. A missed target is a finding to explain, not a failure: `run.sh` exits
+  non-zero only when a benchmark itself broke.
+- The machine line is printed with each result (cores, CPU, kernel, nft version, load average
+  at the start): figures from different machines are not comparable.
+- Nothing here is a pass/fail test; `scripts/test.sh` runs no timed test.
+
+Benchmarks:
+- **datapath**: drone namespace -> station namespace (forwarding, the ruleset under test) ->
+  cloud namespace, over veth. (a) 64-byte-frame UDP forwarding rate on established flows
+  (one flow per core, made established by one answered datagram, then flooded with `sendmmsg`;
+  counted at the cloud's prerouting hook, where they are dropped); (b) new TCP connections per
+  second (connect + close with RST in 4 loops; each a new flow through the station). Cases: no
+  ruleset; conntrack only (one `ct state established accept` rule); the same plus an empty nat
+  prerouting chain (dronewall's DNS redirect needs a nat chain, and a nat hook gives every new
+  flow a NAT binding: this case shows that share); dronewall with 1 drone and
+  the shipped catalogue; dronewall with 1000 drones (`bench/gen_config.py`) plus the measured
+  drone. On veth the sender's CPU also does the forwarding, so the rate is the per-packet cost
+  of the whole path on one core per flow, not a NIC's line rate.
+- **apply-500**: `dronewall apply` of 500 drones next to `nft -f` of the same ruleset (what
+  `dronewall show` prints), each in a fresh namespace.
+- **dns-learning**: answer-to-map latency and learned elements per second of dronewalld's
+  resolver next to dnsmasq's `--nftset`, same names, same upstream.
+- **daemon-pipeline**: the highest NFLOG event rate dronewalld records with zero loss (one side
+  until ulogd2 is measured next to it).
+- **flowlog**: database bytes per flow record and `dronewall report` times over 1M records.
+
+## Results
+"""
+
+
+def main(doc, outdir, names):
+    old = open(doc).read() if os.path.exists(doc) else ""
+    parts = [METHOD]
+    for name in ORDER:
+        path = os.path.join(outdir, f"{name}.txt")
+        if name in names and os.path.exists(path):
+            body = open(path).read().rstrip()
+            lines = body.splitlines()
+            title = lines[0] if lines and lines[0].startswith("## ") else f"## {name}"
+            text = "\n".join(l for l in lines if not l.startswith("## ")).strip()
+            section = f"<!-- bench:{name} -->\n#{title}\n\n```text\n{text}\n```\n<!-- /bench:{name} -->\n"
+        else:
+            m = re.search(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->\n", old, re.S)
+            section = m.group(0) if m else f"<!-- bench:{name} -->\n### {name}\n\nNot run yet.\n<!-- /bench:{name} -->\n"
+        parts.append(section)
+    # Hand-written notes on the figures (why a target is missed) survive a rewrite.
+    m = re.search(r"<!-- findings -->.*?<!-- /findings -->\n", old, re.S)
+    parts.append(m.group(0) if m else "<!-- findings -->\n## Findings\n\nNone written yet.\n<!-- /findings -->\n")
+    os.makedirs(os.path.dirname(doc) or ".", exist_ok=True)
+    open(doc, "w").write("\n".join(parts))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3:])
