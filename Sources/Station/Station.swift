@@ -346,7 +346,19 @@ public final class Station {
             parts.log(.warning, "foreign change by \(c)")
         }
         if lost { parts.log(.warning, "some nftables change notifications were lost; checking the table") }
-        if guarding, lost || changes.contains(where: \.touchesOwnTable) {
+        guard guarding else { return }
+        if changes.contains(where: \.touchesOwnTable) {
+            // Another program wrote our table (a kernel that cannot keep it owned): whatever it
+            // changed, ours goes back, also when the comment still reads as ours.
+            _ = readCounters(now)
+            parts.log(.error, "table inet \(KernelLayout.tableName) was changed by another program; applying this daemon's policy again")
+            do {
+                try apply(snapshot)
+            } catch {
+                parts.log(.error, "cannot apply the table again: \(error)")
+            }
+            lastCounters = now
+        } else if lost {
             guardTable(readCounters(now))
             lastCounters = now
         }

@@ -207,6 +207,12 @@ import KernelLayout
             try station.tick()
             #expect(rig.kernel.applied.count == 2, "another table's base chain is logged, ours stays")
             #expect(station.lastForeignChange?.hasSuffix("docker (pid 7): new base chain ip nat pre at hook prerouting") == true)
+            // A rule added to our table by hand keeps our comment: ours goes back all the same.
+            rig.foreign = [ForeignChange(pid: 9, process: "nft", changes: ["new rule inet dronewall in chain forward"],
+                                         touchesOwnTable: true)]
+            try station.tick()
+            #expect(rig.kernel.applied.count == 3, "a hand edit is undone at once")
+            #expect(rig.logLines.contains { $0.contains("was changed by another program; applying this daemon's policy again") })
             _ = station.stop(drainNFLOG: false)
         }
     }
