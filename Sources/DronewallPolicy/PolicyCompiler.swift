@@ -60,8 +60,11 @@ public struct PolicyCompiler {
         tableSets += endpointMaps()
         tableSets += sets
 
-        // Regular chains first: rules that jump to them are added after.
+        let policy = PolicyComment(generation: gen, policy: fingerprint, catalogue: catalogue.versionLabel).text
+        // Regular chains first: rules that jump to them are added after. The policy chain has no
+        // rules: its comment names what is applied (see `KernelLayout.policyChain`).
         var chains: [Chain] = [
+            Chain(name: KernelLayout.policyChain, comment: policy),
             Chain(name: KernelLayout.acceptFlowChain, rules: [
                 Rule([], [.setConntrackMark(.orBits(gen))], .verdict(.accept)),
             ]),
@@ -103,8 +106,7 @@ public struct PolicyCompiler {
             tableSets += dns.sets
             chains += dns.chains
         }
-        let comment = TableComment(generation: gen, policy: fingerprint, catalogue: catalogue.versionLabel).text
-        return Ruleset(table: Table(name: KernelLayout.tableName, sets: tableSets, chains: chains, comment: comment))
+        return Ruleset(table: Table(name: KernelLayout.tableName, sets: tableSets, chains: chains))
     }
 
     /// Where unknown devices come from: every link but the station's own when `uplink-interfaces`

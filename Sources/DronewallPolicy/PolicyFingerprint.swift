@@ -8,8 +8,9 @@ import KernelLayout
 enum PolicyFingerprint {
     /// Bump when the compiler emits different rules for the same policy, so that established
     /// flows are re-examined after an upgrade too.
-    static let rulesVersion = 4  // 2: NAT64 images, mapped-address drop; 3: reverse-path check;
-                                 // 4: the resolver guard requires our redirect's ct label
+    static let rulesVersion = 5  // 2: NAT64 images, mapped-address drop; 3: reverse-path check;
+                                 // 4: the resolver guard requires our redirect's ct label;
+                                 // 5: the policy is named in chain applied_policy, not the table
 
     /// A 64-bit hash of everything the rules are built from.
     static func fingerprint(station: StationConfig, drones: [DronePolicy], catalogue: Catalogue) -> UInt64 {

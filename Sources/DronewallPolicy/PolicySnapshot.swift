@@ -33,12 +33,11 @@ public struct PolicySnapshot: Sendable {
                               fingerprint: fingerprint, ruleset: ruleset)
     }
 
-    /// This snapshot, with its generation moved on if the table in force (its comment given)
-    /// has the same generation for another policy: 16 bits collide once in 65,536 applies, and
-    /// a collision would keep established flows on the fast path under the new policy.
-    public func avoidingGeneration(of running: String?) -> PolicySnapshot {
-        guard let running = running.flatMap(TableComment.init(parsing:)), running.generation == generation,
-              running.policy != fingerprint else { return self }
+    /// This snapshot, with its generation moved on if the table in force (what it names as
+    /// applied given) has the same generation for another policy: 16 bits collide once in 65,536
+    /// applies, and a collision would keep established flows on the fast path under the new policy.
+    public func avoidingGeneration(of running: PolicyComment?) -> PolicySnapshot {
+        guard let running, running.generation == generation, running.policy != fingerprint else { return self }
         var s = self
         s.generation = PolicyFingerprint.next(after: generation)
         s.ruleset = PolicyCompiler(station: config.station, catalogue: catalogue)
@@ -65,9 +64,14 @@ public struct PolicySnapshot: Sendable {
             + "its MAC or address is forwarded unfiltered (set uplink-interfaces to close this)"
     }
 
-    /// True when `comment` (a table's) names this policy, whatever generation it was given.
-    public func isApplied(inComment comment: String?) -> Bool {
-        comment.flatMap(TableComment.init(parsing:))?.policy == fingerprint
+    /// True when `running` (what a table names as applied) is this policy, whatever generation it was given.
+    public func isApplied(as running: PolicyComment?) -> Bool {
+        running?.policy == fingerprint
+    }
+
+    /// What this snapshot's table names as applied.
+    public var policyComment: PolicyComment {
+        PolicyComment(generation: generation, policy: fingerprint, catalogue: catalogue.versionLabel)
     }
 
     /// The policy of a named drone.
@@ -79,12 +83,19 @@ public struct PolicySnapshot: Sendable {
 }
 
 extension PolicySnapshot {
-    /// The line `dronewall apply` prints, also when the daemon applied it.
-    public func appliedSummary(carried: Int) -> String {
+    /// The line `dronewall apply` prints, also when the daemon applied it. `changedInPlace`: the
+    /// daemon sent only the difference, this many objects (nil: the table was replaced, and
+    /// `carried` learned addresses went into the new one).
+    public func appliedSummary(carried: Int = 0, changedInPlace: Int? = nil) -> String {
         let t = ruleset.table
-        return "applied table inet \(t.name): \(config.drones.count) drone(s), \(t.chains.count) chains, "
+        var line = "applied table inet \(t.name): \(config.drones.count) drone(s), \(t.chains.count) chains, "
             + "\(t.sets.count) sets, \(t.sets.reduce(0) { $0 + $1.elements.count }) set elements"
-            + (carried > 0 ? "; \(carried) learned address(es) kept" : "")
-            + "; generation 0x" + String(generation >> 16, radix: 16)
+        if let changedInPlace {
+            line += changedInPlace == 0 ? "; nothing changed, the table stayed as it was"
+                : "; changed in place (\(changedInPlace) object(s)), learned addresses untouched"
+        } else if carried > 0 {
+            line += "; \(carried) learned address(es) kept"
+        }
+        return line + "; generation 0x" + String(generation >> 16, radix: 16)
     }
 }

@@ -28,6 +28,11 @@ public enum KernelLayout {
     public static let learnedV4 = "learned_v4"
     public static let learnedV6 = "learned_v6"
 
+    /// An empty chain whose comment names the policy in force (`PolicyComment`). A chain, not
+    /// the table's comment: the kernel cannot change a table's comment without replacing the
+    /// table, while an unreferenced chain is deleted and added again in the batch of an
+    /// incremental apply.
+    public static let policyChain = "applied_policy"
     public static let classifyChain = "classify"
     public static let acceptFlowChain = "accept_flow"
     public static let unknownDevicesChain = "unknown_devices"
@@ -88,11 +93,6 @@ public enum KernelLayout {
             out[name] = Int(base) + 1 + slot
         }
         return out
-    }
-
-    /// The catalogue version in a table comment, if any.
-    public static func catalogueVersion(inComment comment: String?) -> String? {
-        comment.flatMap(TableComment.init(parsing:))?.catalogue
     }
 
     /// Per-drone host sets: `drone_NAME_allow_v4`, `..._block_dns_v6`, ...

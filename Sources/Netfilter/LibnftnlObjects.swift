@@ -89,7 +89,7 @@ final class TableObject {
     var comment: String? { data(attr(NFTNL_TABLE_USERDATA)).flatMap(udataComment) }
 }
 
-/// The comment TLV (type 0 for tables and set elements alike, NUL-terminated) in nft user data.
+/// The comment TLV (type 0 for tables, chains and set elements alike, NUL-terminated) in nft user data.
 func udataComment(_ u: [UInt8]) -> String? {
     var i = 0
     while i + 2 <= u.count {
@@ -115,6 +115,16 @@ final class ChainObject {
     func setString(_ a: UInt16, _ s: String) { _ = nftnl_chain_set_str(ptr, a, s) }
     func setU32(_ a: UInt16, _ v: UInt32) { nftnl_chain_set_u32(ptr, a, v) }
     func setS32(_ a: UInt16, _ v: Int32) { nftnl_chain_set_s32(ptr, a, v) }
+    func setData(_ a: UInt16, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { _ = nftnl_chain_set_data(ptr, a, $0.baseAddress, UInt32($0.count)) }
+    }
+    /// The comment nft keeps in the chain's user data.
+    var comment: String? {
+        guard nftnl_chain_is_set(ptr, attr(NFTNL_CHAIN_USERDATA)) else { return nil }
+        var len: UInt32 = 0
+        guard let p = nftnl_chain_get_data(ptr, attr(NFTNL_CHAIN_USERDATA), &len) else { return nil }
+        return udataComment(Array(UnsafeRawBufferPointer(start: p, count: Int(len))))
+    }
     func string(_ a: UInt16) -> String? {
         guard nftnl_chain_is_set(ptr, a) else { return nil }
         return nftnl_chain_get_str(ptr, a).map { String(cString: $0) }

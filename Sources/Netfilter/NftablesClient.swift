@@ -112,25 +112,34 @@ public final class NftablesClient {
         }
         // The learner (another process) may add an element after our dump and before our batch
         // commits; the old table and that element would go together. So the batch carries the
-        // generation read before the dump, and the kernel refuses it whole (ERESTART on batch
-        // begin, see GenerationCodec) if anything committed since: then read again and retry.
-        // Every commit to any nftables table of the namespace bumps the generation (firewalld,
-        // docker, the learner's every answer), so a retry or two is normal on a busy station.
+        // generation read before the dump, and the kernel refuses it whole if anything committed
+        // since: then read again and retry.
+        return try retryingConcurrentChanges(operation: "apply") { generation, attempt throws(NetlinkError) in
+            var r = ruleset
+            let carried = try carryLearnedElements(into: &r)
+            betweenDumpAndBatch?(attempt)
+            try send(try applyBatch(r, rulesetGeneration: generation), operation: "apply")
+            return carried
+        }
+    }
+
+    /// Runs `body` with the ruleset generation read first, again while the kernel refuses its
+    /// batch for a stale generation (ERESTART on batch begin, see GenerationCodec) or marks a
+    /// dump interrupted, up to `generationRetry.attempts` times. Every commit to any nftables
+    /// table of the namespace bumps the generation (firewalld, docker, the learner's every
+    /// answer), so a retry or two is normal on a busy station.
+    func retryingConcurrentChanges<T>(operation: String,
+                                      _ body: (_ generation: UInt32, _ attempt: Int) throws(NetlinkError) -> T) throws(NetlinkError) -> T {
         var attempt = 0
         while true {
             attempt += 1
             do throws(NetlinkError) {
-                let generation = try rulesetGeneration()
-                var r = ruleset
-                let carried = try carryLearnedElements(into: &r)
-                betweenDumpAndBatch?(attempt)
-                try send(try applyBatch(r, rulesetGeneration: generation), operation: "apply")
-                return carried
+                return try body(try rulesetGeneration(), attempt)
             } catch where NftablesClient.isConcurrentChange(error) {
                 guard attempt < generationRetry.attempts else {
                     var e = error
-                    e.operation = "apply"
-                    e.detail = "the nftables ruleset changed while the learned addresses were read or before the batch, "
+                    e.operation = operation
+                    e.detail = "the nftables ruleset changed while the table was read or before the batch, "
                         + "\(attempt) times in a row (some program writes nftables tables without pause); "
                         + "the running table is unchanged, try again"
                     throw e

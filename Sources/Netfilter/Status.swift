@@ -8,7 +8,7 @@ import Glibc
 public struct TableStatus: Sendable, Hashable {
     public var family: TableFamily
     public var name: String
-    /// The table's comment: what dronewall applied (generation, catalogue version).
+    /// The table's own comment (dronewall names what it applied in a chain's; see `chainComments`).
     public var comment: String?
     /// The kernel's handle of this table instance: a re-applied table gets a new one (and new counters).
     public var handle: UInt64? = nil
@@ -28,9 +28,17 @@ public struct ChainStatus: Sendable, Hashable {
     /// The hook of a base chain, nil for regular chains.
     public var hook: Hook?
     public var rules: [RuleStatus]
+    public var comment: String?
 
-    public init(name: String, hook: Hook? = nil, rules: [RuleStatus]) {
-        (self.name, self.hook, self.rules) = (name, hook, rules)
+    public init(name: String, hook: Hook? = nil, rules: [RuleStatus], comment: String? = nil) {
+        (self.name, self.hook, self.rules, self.comment) = (name, hook, rules, comment)
+    }
+}
+
+extension TableStatus {
+    /// The comments of the chains that have one, by chain name.
+    public var chainComments: [String: String] {
+        Dictionary(chains.compactMap { c in c.comment.map { (c.name, $0) } }, uniquingKeysWith: { a, _ in a })
     }
 }
 
@@ -55,13 +63,15 @@ public struct SetStatus: Sendable, Hashable {
 }
 
 extension NftablesClient {
-    /// Reads back the client's table; nil when it does not exist.
-    public func status() throws(NetlinkError) -> TableStatus? {
+    /// Reads back the client's table; nil when it does not exist. `countingElements: false`
+    /// leaves every `SetStatus.elementCount` at 0 and skips reading the elements, which on a
+    /// large catalogue is most of the work (the daemon's counter readings need none of them).
+    public func status(countingElements: Bool = true) throws(NetlinkError) -> TableStatus? {
         var lastError: NetlinkError?
         // A dump interrupted by a concurrent change is retried a few times.
         for _ in 0..<3 {
             do {
-                return try readStatus(table: table, family: family)
+                return try readStatus(table: table, family: family, countingElements: countingElements)
             } catch where error.errno == EINTR {
                 lastError = error
             }
@@ -83,7 +93,7 @@ extension NftablesClient {
         }
     }
 
-    private func readStatus(table: String, family: TableFamily) throws(NetlinkError) -> TableStatus? {
+    private func readStatus(table: String, family: TableFamily, countingElements: Bool) throws(NetlinkError) -> TableStatus? {
         let t = TableObject(family: family.nfproto, name: table)
         var comment: String?
         var handle: UInt64?
@@ -113,7 +123,7 @@ extension NftablesClient {
             let hook = c.u32(attr(NFTNL_CHAIN_HOOKNUM)).flatMap { n in
                 [Hook.prerouting, .input, .forward, .output, .postrouting].first { $0.number == n }
             }
-            chains.append(ChainStatus(name: name, hook: hook, rules: []))
+            chains.append(ChainStatus(name: name, hook: hook, rules: [], comment: c.comment))
         }
 
         let rq = RuleObject()
@@ -150,6 +160,10 @@ extension NftablesClient {
             guard s.string(attr(NFTNL_SET_TABLE)) == table, let name = s.string(attr(NFTNL_SET_NAME)) else { continue }
             // Anonymous sets (nft's `{ ... }` literals) are not ours to report.
             if let flags = s.u32(attr(NFTNL_SET_FLAGS)), flags & UInt32(NFT_SET_ANONYMOUS.rawValue) != 0 { continue }
+            guard countingElements else {
+                sets.append(SetStatus(name: name, elementCount: 0))
+                continue
+            }
             let eq = SetObject()
             eq.setString(attr(NFTNL_SET_TABLE), table)
             eq.setString(attr(NFTNL_SET_NAME), name)

@@ -52,6 +52,7 @@ public enum NftTextRenderer {
 
     static func render(chain: Chain) -> String {
         var out = "\tchain \(chain.name) {\n"
+        if let c = chain.comment { out += "\t\tcomment \(quote(c))\n" }
         if let base = chain.base {
             out += "\t\ttype \(base.type.rawValue) hook \(base.hook.rawValue) priority \(renderPriority(base)); policy \(base.policy.rawValue);\n"
         }

@@ -76,12 +76,18 @@ public struct Chain: Sendable, Hashable {
     public var rules: [Rule]
     /// Where this chain came from (e.g. `dronewall.conf:12:1`), for error reports.
     public var origin: SourceLocation?
+    /// Kept in the kernel with the chain (nft's `comment`). Unlike a table's, a chain's comment
+    /// can be replaced in a batch that leaves the rest of the table alone (delete and add the
+    /// chain), which is why the applied policy is named in one.
+    public var comment: String?
 
-    public init(name: String, base: BaseChainSpec? = nil, rules: [Rule] = [], origin: SourceLocation? = nil) {
+    public init(name: String, base: BaseChainSpec? = nil, rules: [Rule] = [], origin: SourceLocation? = nil,
+                comment: String? = nil) {
         self.name = name
         self.base = base
         self.rules = rules
         self.origin = origin
+        self.comment = comment
     }
 }
 

@@ -23,6 +23,20 @@ public struct CounterSnapshots {
         }
     }
 
+    /// The rules of `chains` were replaced (an incremental apply flushed them): their new rules
+    /// count from zero, so what the old ones had counted at `status`, the reading just before,
+    /// no longer stands in the totals the next reading is compared with.
+    public mutating func rulesReplaced(inChains chains: Set<String>, readBefore status: TableStatus) {
+        for chain in status.chains where chains.contains(chain.name) {
+            for rule in chain.rules {
+                guard let text = rule.logPrefix, let p = LogPrefix(parsing: text), let packets = rule.packets else { continue }
+                let key = Key(drone: p.drone, category: p.reason.word, verdict: p.verdict)
+                guard let v = last[key] else { continue }
+                last[key] = (v.packets &- min(v.packets, packets), v.bytes &- min(v.bytes, rule.bytes ?? 0))
+            }
+        }
+    }
+
     /// The deltas since the last reading, and the new reading to store with them.
     public mutating func deltas(from status: TableStatus, identity: String) -> ([FlowStore.KernelCount], FlowStore.CounterReading) {
         var now: [Key: (packets: UInt64, bytes: UInt64)] = [:]

@@ -71,7 +71,7 @@ public struct Operator {
                                 + "the running table is unchanged\n")
         }
         do {
-            let carried = try station.apply(snapshot)
+            let applied = try station.apply(snapshot)
             var notes = diagnostics
             if asked.configPath != options.configPath {
                 notes += "dronewall \(operation): dronewalld now enforces \(asked.configPath) (its own --config is "
@@ -81,13 +81,21 @@ public struct Operator {
             self.sources = sources
             lastApplied = ("\(how) from \(asked.configPath)", systemMicros())
             if let problem = sources.write(to: asked.lastKnownGoodPath) { notes += "dronewalld: \(problem)\n" }
-            return ControlReply(exitCode: 0, output: station.snapshot.appliedSummary(carried: carried) + "\n", errors: notes)
+            return ControlReply(exitCode: 0, output: summary(applied) + "\n", errors: notes)
         } catch {
             guard case let .kernel(_, netlink) = error else {
                 return ControlReply(exitCode: error.exitCode, errors: diagnostics + "dronewall \(operation): \(error)\n")
             }
             let (text, code) = KernelRefusal.describe(netlink, operation: operation, sources: loaded.diagnostics)
             return ControlReply(exitCode: code, errors: diagnostics + text)
+        }
+    }
+
+    /// The line `dronewall apply` prints.
+    func summary(_ applied: Station.Applied) -> String {
+        switch applied {
+        case let .replaced(carried): return station.snapshot.appliedSummary(carried: carried)
+        case let .changed(objects): return station.snapshot.appliedSummary(changedInPlace: objects)
         }
     }
 

@@ -79,12 +79,16 @@ public final class Station {
     private var resolver: StationResolving?
     /// Loss counts of the reader as last handed to the writer.
     private var reported = NflogStats()
-    /// The comment of the table this station applied last: it names the policy and catalogue.
-    private var appliedComment: String?
+    /// What the table this station applied last names as applied: policy and catalogue.
+    private var appliedPolicy: PolicyComment?
+    /// The ruleset this station applied last and the table instance that holds it exactly, as
+    /// far as this station knows: the base of an incremental apply. Nil after anything that
+    /// makes that doubtful (another program touched the table, a failed read, a flush).
+    private var inForce: (ruleset: Ruleset, instance: TableInstance)?
     /// Set once this station's own policy is applied and its resolver runs.
     private var guarding = false
-    /// The table's comment at the last counter reading (before start: the table in force).
-    private var lastSeenComment: String?
+    /// What the table named as applied at the last counter reading (before start: the table in force).
+    private var lastSeenPolicy: PolicyComment?
     private var lastFlush: Int64 = 0, lastCounters: Int64 = 0, lastPrune: Int64 = 0
     /// Other programs' changes seen while running, and the last one (for `status`).
     public private(set) var foreignChangeCount = 0
@@ -105,9 +109,10 @@ public final class Station {
     /// replaced), applies the policy, and starts the resolver the new table redirects DNS to.
     public func start() throws(StationError) {
         _ = readCounters(parts.clock())
-        snapshot = snapshot.avoidingGeneration(of: lastSeenComment)
+        snapshot = snapshot.avoidingGeneration(of: lastSeenPolicy)
         do {
             _ = try parts.kernel.apply(snapshot.ruleset)
+            remember(snapshot.ruleset)
             parts.log(.notice, "applied table inet \(snapshot.ruleset.table.name) for \(snapshot.config.drones.count) drone(s)")
             if parts.kernel.ownsTable {
                 parts.log(.info, "the table is this daemon's own: no other program can change or delete it, and it stays in "
@@ -134,7 +139,7 @@ public final class Station {
                       + "upstream \(r.upstreams.joined(separator: " "))")
             attribution = Attribution(index: CatalogueIndex(snapshot.catalogue), hostName: { [r] in r.hostName(for: $0) })
         }
-        appliedComment = snapshot.ruleset.table.comment
+        appliedPolicy = snapshot.policyComment
         guarding = true
         lastFlush = parts.clock() // counters and pruning are due at the first turn
     }
@@ -167,24 +172,71 @@ public final class Station {
         }
     }
 
-    /// Replaces the table with `fresh` (what the kernel counted so far is stored first); the
-    /// resolver and the flow log's attribution decide with it from then on. On error the running
-    /// table, and everything deciding with it, stay as they were. Returns how many learned
-    /// addresses were carried into the new table.
+    /// How an apply reached the kernel.
+    public enum Applied: Sendable, Equatable {
+        /// The table was replaced; this many learned addresses were carried into the new one.
+        case replaced(carried: Int)
+        /// Only what differs was sent (this many chains, sets, rules and elements); the rest of
+        /// the table, learned addresses included, stayed in place.
+        case changed(objects: Int)
+    }
+
+    /// Puts `fresh` in force (what the kernel counted so far is stored first); the resolver and
+    /// the flow log's attribution decide with it from then on. When the kernel still holds
+    /// exactly the table this station applied last, only the difference is sent, in one batch;
+    /// otherwise, or if the kernel refuses that batch, the table is replaced. On error the running
+    /// table, and everything deciding with it, stay as they were.
     @discardableResult
-    public func apply(_ fresh: PolicySnapshot) throws(StationError) -> Int {
-        _ = readCounters(parts.clock())
-        let next = fresh.avoidingGeneration(of: lastSeenComment)
-        let carried: Int
-        do {
-            carried = try parts.kernel.apply(next.ruleset)
-        } catch {
-            throw .kernel("applying table inet \(next.ruleset.table.name) failed", error)
+    public func apply(_ fresh: PolicySnapshot) throws(StationError) -> Applied {
+        let touched = noteForeignChanges(parts.clock())
+        let before = readCounters(parts.clock())
+        let next = fresh.avoidingGeneration(of: lastSeenPolicy)
+        let applied: Applied
+        if !touched, let changed = applyChanges(next.ruleset, countersBefore: before) {
+            applied = changed
+        } else {
+            do {
+                applied = .replaced(carried: try parts.kernel.apply(next.ruleset))
+            } catch {
+                inForce = nil
+                throw .kernel("applying table inet \(next.ruleset.table.name) failed", error)
+            }
+            remember(next.ruleset)
         }
-        appliedComment = next.ruleset.table.comment
-        lastSeenComment = appliedComment
+        appliedPolicy = next.policyComment
+        lastSeenPolicy = appliedPolicy
         follow(next)
-        return carried
+        return applied
+    }
+
+    /// Sends only what turns the table in force into `ruleset`, when this station knows that
+    /// table exactly; nil when it does not, or the kernel refused the change (then the caller
+    /// replaces the table, which also reports a refusal the policy itself causes).
+    private func applyChanges(_ ruleset: Ruleset, countersBefore: TableStatus??) -> Applied? {
+        guard let base = inForce, case let .some(.some(status)) = countersBefore, status.handle == base.instance.handle,
+              let diff = RulesetDiff(from: base.ruleset, to: ruleset) else { return nil }
+        do {
+            if !diff.isEmpty {
+                guard try parts.kernel.applyChanges(diff, to: ruleset, expecting: base.instance) else { return nil }
+            }
+        } catch {
+            parts.log(.warning, "the kernel refused the change to table inet \(ruleset.table.name) (\(error)); replacing the table")
+            inForce = nil
+            return nil
+        }
+        counters.rulesReplaced(inChains: Set(diff.flushedChains), readBefore: status)
+        remember(ruleset)
+        return .changed(objects: diff.size)
+    }
+
+    /// Notes that the kernel now holds `ruleset` exactly, in the table instance it reports.
+    private func remember(_ ruleset: Ruleset) {
+        do {
+            inForce = try parts.kernel.instance().map { (ruleset, $0) }
+        } catch {
+            inForce = nil
+            parts.log(.warning, "cannot read back the applied table (\(error)); the next apply replaces it whole")
+        }
     }
 
     /// Deletes the table (only it); the resolver stops, since drones' DNS no longer comes to it.
@@ -197,6 +249,7 @@ public final class Station {
             throw .kernel("deleting table inet \(KernelLayout.tableName) failed", error)
         }
         guarding = false
+        inForce = nil
         parts.log(.notice, existed ? "deleted table inet \(KernelLayout.tableName) as asked (dronewall flush); nothing is enforced"
                           : "dronewall flush: there was no table")
         return existed
@@ -216,7 +269,7 @@ public final class Station {
         snapshot = fresh
         let hostName = attribution.hostName
         attribution = Attribution(index: CatalogueIndex(fresh.catalogue), hostName: hostName)
-        parts.log(.notice, "applied (\(fresh.ruleset.table.comment ?? "")): \(fresh.config.drones.count) drone(s)"
+        parts.log(.notice, "applied (\(fresh.policyComment.text)): \(fresh.config.drones.count) drone(s)"
                   + (resolver.map { ", resolving on ports \($0.ports.map(String.init).joined(separator: " "))" } ?? ""))
     }
 
@@ -280,7 +333,7 @@ public final class Station {
     func readCounters(_ now: Int64) -> TableStatus?? {
         do {
             guard let status = try parts.kernel.tableStatus() else { return .some(nil) }
-            lastSeenComment = status.comment
+            lastSeenPolicy = PolicyComment(chainComment: status.chainComments[KernelLayout.policyChain], tableComment: status.comment)
             let (deltas, reading) = counters.deltas(from: status, identity: parts.counterIdentity(status.handle))
             parts.writer.recordKernelCounts(deltas, reading: reading, atMicros: now)
             return status
@@ -340,14 +393,9 @@ public final class Station {
     func watchForeignChanges(_ now: Int64) {
         guard let watch = parts.foreignChanges else { return }
         let (changes, lost) = watch()
-        for c in changes {
-            foreignChangeCount += 1
-            lastForeignChange = "\(isoTime(micros: now)) \(c)"
-            parts.log(.warning, "foreign change by \(c)")
-        }
-        if lost { parts.log(.warning, "some nftables change notifications were lost; checking the table") }
+        let touched = note(changes, lost: lost, now)
         guard guarding else { return }
-        if changes.contains(where: \.touchesOwnTable) {
+        if touched {
             // Another program wrote our table (a kernel that cannot keep it owned): whatever it
             // changed, ours goes back, also when the comment still reads as ours.
             _ = readCounters(now)
@@ -364,14 +412,40 @@ public final class Station {
         }
     }
 
+    /// Takes the foreign changes seen so far without acting on them (an apply is under way):
+    /// true when one touched the table, or some were lost, so that what the kernel holds is not
+    /// known to be what this station applied.
+    private func noteForeignChanges(_ now: Int64) -> Bool {
+        guard let watch = parts.foreignChanges else { return false }
+        let (changes, lost) = watch()
+        return note(changes, lost: lost, now) || lost
+    }
+
+    /// Logs and counts foreign changes; true when one touched the table (which also makes the
+    /// table in force unknown).
+    private func note(_ changes: [ForeignChange], lost: Bool, _ now: Int64) -> Bool {
+        for c in changes {
+            foreignChangeCount += 1
+            lastForeignChange = "\(isoTime(micros: now)) \(c)"
+            parts.log(.warning, "foreign change by \(c)")
+        }
+        if lost { parts.log(.warning, "some nftables change notifications were lost; checking the table") }
+        let touched = changes.contains(where: \.touchesOwnTable)
+        if touched || lost { inForce = nil }
+        return touched
+    }
+
     /// The table is this daemon's alone. Where the kernel cannot keep it owned (before 6.9), or
     /// when no daemon ran, another program may delete or replace it: put ours back at once, and
     /// say so. (`read`: nil when the read failed, which proves nothing.)
     func guardTable(_ read: TableStatus??) {
-        guard let status = read, status?.comment != appliedComment else { return }
+        guard let status = read else { return }
+        let named = status.flatMap { PolicyComment(chainComment: $0.chainComments[KernelLayout.policyChain], tableComment: $0.comment) }
+        guard status == nil || named != appliedPolicy else { return }
+        inForce = nil
         parts.log(.error, status == nil
                   ? "table inet \(KernelLayout.tableName) is gone (deleted by another program); applying it again"
-                  : "table inet \(KernelLayout.tableName) was replaced by another program (\(status?.comment ?? "no comment")); "
+                  : "table inet \(KernelLayout.tableName) was replaced by another program (\(named?.text ?? "not dronewall's policy")); "
                     + "applying this daemon's policy again")
         do {
             try apply(snapshot)

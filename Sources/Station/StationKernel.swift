@@ -9,7 +9,13 @@ public protocol StationKernel: AnyObject {
     /// Replaces `inet dronewall` in one batch (learned elements carried over); returns how many
     /// learned elements were carried.
     func apply(_ ruleset: Ruleset) throws(NetlinkError) -> Int
-    /// The table as the kernel holds it now; nil when there is none.
+    /// Sends only `diff`, which turns the table `expected` names into `ruleset`, in one batch;
+    /// false, with nothing sent, when the kernel's table is not `expected`.
+    func applyChanges(_ diff: RulesetDiff, to ruleset: Ruleset, expecting expected: TableInstance) throws(NetlinkError) -> Bool
+    /// Which table instance the kernel holds (handle and policy chain comment); nil when none.
+    func instance() throws(NetlinkError) -> TableInstance?
+    /// The table as the kernel holds it now, rules and counters (no element counts); nil when
+    /// there is none.
     func tableStatus() throws(NetlinkError) -> TableStatus?
     /// The live elements of one set of the table; nil when it does not exist.
     func elements(set: String) throws(NetlinkError) -> [KernelElement]?
@@ -28,8 +34,16 @@ extension NftablesClient: StationKernel {
         try apply(ruleset, carryingLearnedElements: true)
     }
 
+    public func applyChanges(_ diff: RulesetDiff, to ruleset: Ruleset, expecting expected: TableInstance) throws(NetlinkError) -> Bool {
+        try applyChanges(diff, to: ruleset, expecting: expected, policyChain: KernelLayout.policyChain)
+    }
+
+    public func instance() throws(NetlinkError) -> TableInstance? {
+        try instance(policyChain: KernelLayout.policyChain)
+    }
+
     public func tableStatus() throws(NetlinkError) -> TableStatus? {
-        try status()
+        try status(countingElements: false)
     }
 
     public var ownsTable: Bool { ownership == .ownedAndPersistent }

@@ -35,7 +35,10 @@ extension Station {
     public static func applyOnce(_ snapshot: PolicySnapshot, log: (LogLevel, String) -> Void) throws(StationError) {
         do {
             let client = NftablesClient(transport: try KernelTransport(), table: KernelLayout.tableName)
-            _ = try client.apply(snapshot.avoidingGeneration(of: try client.status()?.comment).ruleset)
+            let running = try client.instance(policyChain: KernelLayout.policyChain)
+            _ = try client.apply(snapshot.avoidingGeneration(of: running.flatMap {
+                PolicyComment(chainComment: $0.policyComment, tableComment: $0.tableComment)
+            }).ruleset)
         } catch {
             throw .kernel("applying table inet \(snapshot.ruleset.table.name) failed", error)
         }

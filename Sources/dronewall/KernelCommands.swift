@@ -75,7 +75,10 @@ struct Apply: ParsableCommand {
         var applied = loaded
         let carried = try withKernel("apply", sources: diagnostics) { client throws(NetlinkError) in
             // Never the running table's generation for another policy (see avoidingGeneration).
-            applied = loaded.avoidingGeneration(of: try client.status()?.comment)
+            let running = try client.instance(policyChain: KernelLayout.policyChain)
+            applied = loaded.avoidingGeneration(of: running.flatMap {
+                PolicyComment(chainComment: $0.policyComment, tableComment: $0.tableComment)
+            })
             return try client.apply(applied.ruleset, carryingLearnedElements: true)
         }
         print(applied.appliedSummary(carried: carried))

@@ -71,10 +71,10 @@ struct StatusFacts: Encodable {
 
         init(_ s: TableStatus) {
             name = s.name
-            let comment = s.comment.flatMap(TableComment.init(parsing:))
+            let comment = PolicyComment(chainComment: s.chainComments[KernelLayout.policyChain], tableComment: s.comment)
             generation = comment.map { String(format: "0x%04x", $0.generation >> 16) }
             policy = comment?.policy.map { String(format: "%016llx", $0) }
-            catalogue = KernelLayout.catalogueVersion(inComment: s.comment)
+            catalogue = comment?.catalogue
             hooks = s.chains.compactMap { c in c.hook.map { "\($0.rawValue) (chain \(c.name))" } }
             drones = s.chains.compactMap { KernelLayout.drone(ofChain: $0.name) }
             let count = { (n: String) in s.sets.first { $0.name == n }?.elementCount ?? 0 }

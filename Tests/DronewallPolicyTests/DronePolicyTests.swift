@@ -80,35 +80,42 @@ import KernelLayout
         #expect(try g(base) != g(base.replacingOccurrences(of: "192.0.2.10", with: "192.0.2.11")))
         #expect(try g(base) & 0xffff == 0 && g(base) != 0, "upper half of the conntrack mark, never 0")
         let s = try #require(snapshot(text: base).0)
-        #expect(s.ruleset.table.comment?.contains("generation 0x\(String(s.generation >> 16, radix: 16));") == true)
+        let named = s.ruleset.table.chain(named: KernelLayout.policyChain)?.comment
+        #expect(named?.contains("generation 0x\(String(s.generation >> 16, radix: 16));") == true)
+        #expect(s.ruleset.table.comment == nil, "a table's comment cannot change without replacing the table")
     }
 
     @Test func aCollidingGenerationMovesOnAndTheSamePolicyKeepsIt() throws {
         let s = try #require(snapshot(text: "[drone a]\naddress = 192.0.2.10\npolicy = local-data\n").0)
-        let collision = TableComment(generation: s.generation, policy: s.fingerprint &+ 1, catalogue: "x").text
+        let collision = PolicyComment(generation: s.generation, policy: s.fingerprint &+ 1, catalogue: "x")
         let moved = s.avoidingGeneration(of: collision)
         #expect(moved.generation != s.generation && moved.generation & 0xffff == 0 && moved.generation != 0)
         let accept = try #require(moved.ruleset.table.chain(named: "accept_flow")).rules.map(NftTextRenderer.render(rule:))
         #expect(accept == ["ct mark set ct mark | 0x\(String(moved.generation, radix: 16)) accept"])
-        #expect(TableComment(parsing: moved.ruleset.table.comment ?? "")?.generation == moved.generation)
-        #expect(moved.isApplied(inComment: moved.ruleset.table.comment), "the fingerprint stays: still this policy")
+        let named = moved.ruleset.table.chain(named: KernelLayout.policyChain)?.comment
+        #expect(PolicyComment(parsing: named ?? "")?.generation == moved.generation)
+        #expect(moved.isApplied(as: PolicyComment(parsing: named ?? "")), "the fingerprint stays: still this policy")
         // The same policy keeps its generation (established flows stay on the fast path) ...
-        #expect(s.avoidingGeneration(of: s.ruleset.table.comment).generation == s.generation)
+        #expect(s.avoidingGeneration(of: s.policyComment).generation == s.generation)
         // ... another generation is no collision, and neither is no table.
-        let other = TableComment(generation: PolicyFingerprintProbe.next(s.generation), policy: 1, catalogue: nil).text
+        let other = PolicyComment(generation: PolicyFingerprintProbe.next(s.generation), policy: 1, catalogue: nil)
         #expect(s.avoidingGeneration(of: other).generation == s.generation)
         #expect(s.avoidingGeneration(of: nil).generation == s.generation)
         // A comment from before fingerprints were recorded, with the same generation: moved on.
         let old = "dronewall generation 0x\(String(s.generation >> 16, radix: 16)); catalogue x"
-        #expect(s.avoidingGeneration(of: old).generation != s.generation)
+        #expect(s.avoidingGeneration(of: PolicyComment(parsing: old)).generation != s.generation)
     }
 
     @Test func tableCommentsRoundTrip() {
-        let c = TableComment(generation: 0xffff_0000, policy: 0x0123_4567_89ab_cdef, catalogue: "2026-11-25 + 1 local file")
+        let c = PolicyComment(generation: 0xffff_0000, policy: 0x0123_4567_89ab_cdef, catalogue: "2026-11-25 + 1 local file")
         #expect(c.text == "dronewall generation 0xffff; policy 123456789abcdef; catalogue 2026-11-25 + 1 local file")
-        #expect(TableComment(parsing: c.text) == c)
-        #expect(TableComment(parsing: "something else") == nil)
-        #expect(KernelLayout.catalogueVersion(inComment: c.text) == "2026-11-25 + 1 local file")
+        #expect(PolicyComment(parsing: c.text) == c)
+        #expect(PolicyComment(parsing: "something else") == nil)
+        // The policy chain's comment is what counts; a table applied by an older version names it
+        // in the table's own comment.
+        #expect(PolicyComment(chainComment: c.text, tableComment: "dronewall generation 0x1; catalogue old") == c)
+        #expect(PolicyComment(chainComment: nil, tableComment: c.text) == c)
+        #expect(PolicyComment(chainComment: "hand-made", tableComment: nil) == nil)
     }
 
     @Test func userDronesAreToldWhenLookupsGoThroughSystemdResolved() throws {

@@ -68,11 +68,11 @@ import KernelLayout
             try rig.store.recordKernelCounts([], reading: .init(identity: "test table 7", values: [
                 .init(drone: "a", category: "maps", verdict: .blocked, packets: 4, bytes: 400),
             ]))
-            rig.kernel.table = FakeKernel.table(handle: 7, comment: "old", packets: 10)
+            rig.kernel.table = FakeKernel.table(handle: 7, policy: "old", packets: 10)
         }) { station, rig in
             try station.start()
             #expect(rig.kernel.calls == ["status", "apply"], "counters are read before the table is replaced")
-            #expect(rig.kernel.applied.last?.table.comment == rig.snapshot.ruleset.table.comment)
+            #expect(rig.kernel.applied.last?.policyText == rig.snapshot.ruleset.policyText)
             _ = station.stop(drainNFLOG: false)
             #expect(try rig.kernelPackets() == 6, "only what was counted while no daemon ran")
         }
@@ -80,12 +80,12 @@ import KernelLayout
 
     @Test func countersAfterAResetAndOnANewTableInstance() throws {
         try withStation { station, rig in
-            rig.kernel.table = FakeKernel.table(handle: 7, comment: rig.snapshot.ruleset.table.comment, packets: 10)
+            rig.kernel.table = FakeKernel.table(handle: 7, policy: rig.snapshot.ruleset.policyText, packets: 10)
             try station.start()
-            rig.kernel.table = FakeKernel.table(handle: 7, comment: rig.snapshot.ruleset.table.comment, packets: 3)
+            rig.kernel.table = FakeKernel.table(handle: 7, policy: rig.snapshot.ruleset.policyText, packets: 3)
             rig.clock.now += 6_000_000
             try station.tick()                         // `nft reset counters`: lower than before
-            rig.kernel.table = FakeKernel.table(handle: 8, comment: rig.snapshot.ruleset.table.comment, packets: 5)
+            rig.kernel.table = FakeKernel.table(handle: 8, policy: rig.snapshot.ruleset.policyText, packets: 5)
             rig.clock.now += 6_000_000
             try station.tick()                         // a new table instance counts from zero
             _ = station.stop(drainNFLOG: false)
@@ -142,18 +142,74 @@ import KernelLayout
 
     // MARK: applying while running, and guarding the table
 
-    @Test func anApplyReplacesTheTableAndTheResolverDecidesWithIt() throws {
+    @Test func anApplySendsOnlyTheDifferenceAndTheResolverDecidesWithIt() throws {
         let fresh = try Self.snapshot(Self.config + "block-host = 198.51.100.0/24\n")
         let resolver = FakeResolver()
         try withStation(prepare: { $0.resolver = resolver }) { station, rig in
             try station.start()
             #expect(fresh.generation != rig.snapshot.generation)
-            try station.apply(fresh)
-            #expect(rig.kernel.applied.last?.table.comment == fresh.ruleset.table.comment)
+            #expect(try station.apply(fresh) == .changed(objects: try #require(rig.kernel.changes.last).size))
+            #expect(rig.kernel.calls.suffix(2) == ["status", "change"], "counters are stored before the change")
+            let diff = try #require(rig.kernel.changes.last)
+            // Drone a's chain, the chains holding the generation, the policy chain; a's block sets.
+            #expect(diff.flushedChains.contains(KernelLayout.droneChain("a")))
+            #expect(diff.deletedChains == [KernelLayout.policyChain])
+            #expect(diff.addedSets.map(\.name) == [KernelLayout.hostSet("a", .block, ipv6: false, learned: false)])
+            #expect(rig.kernel.applied.last?.policyText == fresh.ruleset.policyText)
+            #expect(rig.kernel.table?.handle == 1, "the table stays: the same instance, its learned addresses untouched")
             #expect(station.snapshot.generation == fresh.generation)
             #expect(resolver.reloads == [fresh.generation])
-            #expect(rig.kernel.calls.suffix(2) == ["status", "apply"], "counters are stored before the table is replaced")
+
+            // The same policy again: nothing to send.
+            #expect(try station.apply(fresh) == .changed(objects: 0))
+            #expect(rig.kernel.calls.last == "status")
             _ = station.stop(drainNFLOG: false)
+        }
+    }
+
+    @Test func aTableTouchedOrReplacedByAnotherProgramIsReplacedNotChanged() throws {
+        let one = try Self.snapshot(Self.config + "block-host = 198.51.100.0/24\n")
+        let two = try Self.snapshot(Self.config + "block-host = 198.51.100.0/25\n")
+        try withStation { station, rig in
+            try station.start()
+            // A hand edit the kernel could not refuse (no owner flag before Linux 6.9): what the
+            // table holds is no longer known, so the next apply replaces it whole.
+            rig.foreign = [ForeignChange(pid: 9, process: "nft", changes: ["new rule inet dronewall in chain forward"],
+                                         touchesOwnTable: true)]
+            #expect(try station.apply(one) == .replaced(carried: 0))
+            #expect(rig.kernel.calls.last == "apply")
+            // Replaced behind the daemon's back with a table that names the same policy: another handle.
+            rig.kernel.table = FakeKernel.table(handle: 42, policy: one.ruleset.policyText, packets: 0)
+            #expect(try station.apply(two) == .replaced(carried: 0))
+            #expect(rig.kernel.changes.isEmpty)
+            _ = station.stop(drainNFLOG: false)
+        }
+    }
+
+    @Test func aChangeTheKernelRefusesFallsBackToAReplace() throws {
+        let fresh = try Self.snapshot(Self.config + "block-host = 198.51.100.0/24\n")
+        try withStation { station, rig in
+            try station.start()
+            rig.kernel.refusals = [NetlinkError(kind: .rejected, errno: EBUSY, operation: "apply changes")]
+            #expect(try station.apply(fresh) == .replaced(carried: 0))
+            #expect(rig.kernel.calls.suffix(2) == ["change", "apply"])
+            #expect(rig.logLines.contains { $0.contains("refused the change") && $0.contains("replacing the table") })
+            #expect(station.snapshot.generation == fresh.generation)
+            _ = station.stop(drainNFLOG: false)
+        }
+    }
+
+    @Test func countersOfReplacedRulesAreNotLostInAChange() throws {
+        let fresh = try Self.snapshot(Self.config + "block-host = 198.51.100.0/24\n")
+        try withStation { station, rig in
+            try station.start()
+            rig.kernel.count(10)
+            try station.apply(fresh)          // stores the 10, then drone a's rules start again from 0
+            rig.kernel.count(15)              // more than before: not a reset, all of it new
+            rig.clock.now += 6_000_000
+            try station.tick()
+            _ = station.stop(drainNFLOG: false)
+            #expect(try rig.kernelPackets() == 10 + 15)
         }
     }
 
@@ -162,7 +218,9 @@ import KernelLayout
         let resolver = FakeResolver()
         try withStation(prepare: { $0.resolver = resolver }) { station, rig in
             try station.start()
-            rig.kernel.refuse = NetlinkError(kind: .rejected, errno: EINVAL, operation: "apply")
+            // Refused as a change, then as a replace (the policy itself is what the kernel refuses).
+            rig.kernel.refusals = [NetlinkError(kind: .rejected, errno: EINVAL, operation: "apply changes"),
+                                   NetlinkError(kind: .rejected, errno: EINVAL, operation: "apply")]
             #expect(throws: StationError.self) { try station.apply(fresh) }
             #expect(station.snapshot.generation == rig.snapshot.generation)
             #expect(resolver.reloads.isEmpty)
@@ -173,14 +231,14 @@ import KernelLayout
     @Test func aTableDeletedOrReplacedBehindTheDaemonIsPutBack() throws {
         try withStation { station, rig in
             try station.start()
-            let ours = rig.snapshot.ruleset.table.comment
+            let ours = rig.snapshot.ruleset.policyText
             rig.kernel.table = nil  // another program deleted it (a kernel that cannot keep it owned)
             rig.clock.now += 6_000_000
             try station.tick()
-            #expect(rig.kernel.applied.count == 2 && rig.kernel.applied.last?.table.comment == ours)
+            #expect(rig.kernel.applied.count == 2 && rig.kernel.applied.last?.policyText == ours)
             #expect(rig.logLines.contains { $0.contains("is gone (deleted by another program); applying it again") })
 
-            rig.kernel.table = FakeKernel.table(handle: 9, comment: "dronewall generation 0x1; catalogue other", packets: 0)
+            rig.kernel.table = FakeKernel.table(handle: 9, policy: "dronewall generation 0x1; catalogue other", packets: 0)
             rig.clock.now += 6_000_000
             try station.tick()
             #expect(rig.kernel.applied.count == 3)
@@ -230,12 +288,12 @@ import KernelLayout
 
     @Test func startNeverReusesTheRunningGenerationForAnotherPolicy() throws {
         try withStation(prepare: { rig in
-            let collision = TableComment(generation: rig.snapshot.generation, policy: rig.snapshot.fingerprint &+ 1,
+            let collision = PolicyComment(generation: rig.snapshot.generation, policy: rig.snapshot.fingerprint &+ 1,
                                          catalogue: nil).text
-            rig.kernel.table = FakeKernel.table(handle: 1, comment: collision, packets: 0)
+            rig.kernel.table = FakeKernel.table(handle: 1, policy: collision, packets: 0)
         }) { station, rig in
             try station.start()
-            let applied = try #require(rig.kernel.applied.last?.table.comment.flatMap(TableComment.init(parsing:)))
+            let applied = try #require(rig.kernel.applied.last?.policyText.flatMap(PolicyComment.init(parsing:)))
             #expect(applied.generation != rig.snapshot.generation)
             #expect(applied.policy == rig.snapshot.fingerprint)
             _ = station.stop(drainNFLOG: false)
@@ -335,17 +393,14 @@ final class FakeKernel: StationKernel {
     private(set) var applied: [Ruleset] = []
     private(set) var calls: [String] = []
 
-    /// The next apply fails with this (once).
-    var refuse: NetlinkError?
+    /// The next applies and changes fail with these, one each.
+    var refusals: [NetlinkError] = []
 
     func apply(_ ruleset: Ruleset) throws(NetlinkError) -> Int {
         calls.append("apply")
-        if let e = refuse {
-            refuse = nil
-            throw e
-        }
+        if !refusals.isEmpty { throw refusals.removeFirst() }
         applied.append(ruleset)
-        table = FakeKernel.table(handle: UInt64(applied.count), comment: ruleset.table.comment, packets: 0)
+        table = FakeKernel.table(handle: UInt64(applied.count), policy: ruleset.policyText, packets: 0)
         return 0
     }
 
@@ -379,15 +434,50 @@ final class FakeKernel: StationKernel {
         }
     }
 
-    /// A table with drone a's maps logging rule at `packets`.
-    static func table(handle: UInt64, comment: String?, packets: UInt64) -> TableStatus {
-        TableStatus(family: .inet, name: KernelLayout.tableName, comment: comment, handle: handle, chains: [
+    /// A table naming `policy` as applied, with drone a's maps logging rule at `packets`.
+    static func table(handle: UInt64, policy: String?, packets: UInt64) -> TableStatus {
+        TableStatus(family: .inet, name: KernelLayout.tableName, handle: handle, chains: [
+            ChainStatus(name: KernelLayout.policyChain, rules: [], comment: policy),
             ChainStatus(name: KernelLayout.droneChain("a"), hook: nil, rules: [
                 RuleStatus(handle: 1, packets: packets, bytes: packets * 100,
                            logPrefix: LogPrefix(drone: "a", reason: .category(.maps)).text),
             ]),
         ], sets: [])
     }
+
+    /// The changes sent without replacing the table.
+    private(set) var changes: [RulesetDiff] = []
+
+    func applyChanges(_ diff: RulesetDiff, to ruleset: Ruleset, expecting expected: TableInstance) throws(NetlinkError) -> Bool {
+        calls.append("change")
+        if !refusals.isEmpty { throw refusals.removeFirst() }
+        guard try instance() == expected, var t = table else { return false }
+        changes.append(diff)
+        applied.append(ruleset)
+        if let i = t.chains.firstIndex(where: { $0.name == KernelLayout.policyChain }) { t.chains[i].comment = ruleset.policyText }
+        // The rules of flushed chains are new: their counters start from zero.
+        for i in t.chains.indices where diff.flushedChains.contains(t.chains[i].name) {
+            for r in t.chains[i].rules.indices { (t.chains[i].rules[r].packets, t.chains[i].rules[r].bytes) = (0, 0) }
+        }
+        table = t
+        return true
+    }
+
+    func instance() throws(NetlinkError) -> TableInstance? {
+        table.map { TableInstance(handle: $0.handle ?? 0, tableComment: $0.comment, policyComment: $0.chainComments[KernelLayout.policyChain]) }
+    }
+
+    /// Sets drone a's maps counter (what the kernel counted since the rule was made).
+    func count(_ packets: UInt64) {
+        guard var t = table, let c = t.chains.firstIndex(where: { $0.name == KernelLayout.droneChain("a") }) else { return }
+        (t.chains[c].rules[0].packets, t.chains[c].rules[0].bytes) = (packets, packets * 100)
+        table = t
+    }
+}
+
+extension Ruleset {
+    /// What the ruleset names as applied (the comment of its policy chain).
+    var policyText: String? { table.chain(named: KernelLayout.policyChain)?.comment }
 }
 
 final class FakeResolver: StationResolving {

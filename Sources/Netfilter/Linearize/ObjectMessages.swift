@@ -9,13 +9,15 @@ import NftModel
 struct Linearizer {
     let family: UInt8
     let tableName: String
-    /// Sets of the table being created, by name, with the batch-local id nft would give them.
-    var sets: [String: (set: NamedSet, id: UInt32)] = [:]
+    /// Sets of the table, by name, with the batch-local id nft would give those the batch creates
+    /// (nil for a set the kernel already holds: a batch refers to it by name only).
+    var sets: [String: (set: NamedSet, id: UInt32?)] = [:]
 
-    init(table: Table) {
+    /// `live`: the sets of `table` the kernel already holds (a change to a table, not a new one).
+    init(table: Table, live: Set<String> = []) {
         family = table.family.nfproto
         tableName = table.name
-        for (i, s) in table.sets.enumerated() { sets[s.name] = (s, UInt32(i + 1)) }
+        for (i, s) in table.sets.enumerated() { sets[s.name] = (s, live.contains(s.name) ? nil : UInt32(i + 1)) }
     }
 
     init(family: TableFamily, tableName: String) {
@@ -41,6 +43,7 @@ struct Linearizer {
         let c = ChainObject()
         c.setString(attr(NFTNL_CHAIN_TABLE), tableName)
         c.setString(attr(NFTNL_CHAIN_NAME), chain.name)
+        if let comment = chain.comment { c.setData(attr(NFTNL_CHAIN_USERDATA), udataCommentTLV(comment)) }
         if let base = chain.base {
             c.setString(attr(NFTNL_CHAIN_TYPE), base.type.rawValue)
             c.setU32(attr(NFTNL_CHAIN_HOOKNUM), base.hook.number)
@@ -51,7 +54,33 @@ struct Linearizer {
                               subject: MessageSubject(.chain(chain.name), origin: chain.origin))
     }
 
+    /// Removes every rule of a chain the kernel holds (nft's `flush chain`).
+    func flushChainMessage(_ chain: String) -> NetlinkMessage {
+        let r = RuleObject()
+        r.setU32(attr(NFTNL_RULE_FAMILY), UInt32(family))
+        r.setString(attr(NFTNL_RULE_TABLE), tableName)
+        r.setString(attr(NFTNL_RULE_CHAIN), chain)
+        return NetlinkMessage(bytes: r.message(raw(NFT_MSG_DELRULE), family: family, flags: 0),
+                              subject: MessageSubject(.chain(chain)))
+    }
+
+    func deleteChainMessage(_ chain: String) -> NetlinkMessage {
+        let c = ChainObject()
+        c.setString(attr(NFTNL_CHAIN_TABLE), tableName)
+        c.setString(attr(NFTNL_CHAIN_NAME), chain)
+        return NetlinkMessage(bytes: c.message(raw(NFT_MSG_DELCHAIN), family: family, flags: 0),
+                              subject: MessageSubject(.chain(chain)))
+    }
+
     // MARK: sets
+
+    func deleteSetMessage(_ set: String) -> NetlinkMessage {
+        let s = SetObject()
+        s.setString(attr(NFTNL_SET_TABLE), tableName)
+        s.setString(attr(NFTNL_SET_NAME), set)
+        return NetlinkMessage(bytes: s.message(raw(NFT_MSG_DELSET), family: family, flags: 0),
+                              subject: MessageSubject(.set(set)))
+    }
 
     func setMessage(_ set: NamedSet) -> NetlinkMessage {
         let s = SetObject()

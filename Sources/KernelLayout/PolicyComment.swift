@@ -1,7 +1,8 @@
-/// The table's comment, kept by the kernel so `status` can say what is enforced and the next
-/// apply can tell a changed policy from the same one:
+/// What the table names as applied, kept by the kernel (as the comment of chain
+/// `KernelLayout.policyChain`) so `status` can say what is enforced and the next apply can tell a
+/// changed policy from the same one:
 /// `dronewall generation 0x1a2b; policy 0123456789abcdef; catalogue 2026-11-25 + 1 local file`.
-public struct TableComment: Sendable, Hashable {
+public struct PolicyComment: Sendable, Hashable {
     /// The generation in the conntrack marks (upper 16 bits; see `KernelLayout.generationMask`).
     public var generation: UInt32
     /// The full fingerprint of the policy the generation was derived from; nil in comments
@@ -28,5 +29,16 @@ public struct TableComment: Sendable, Hashable {
         generation = g << 16
         policy = parts.first { $0.hasPrefix("policy ") }.flatMap { UInt64($0.dropFirst("policy ".count), radix: 16) }
         catalogue = parts.first { $0.hasPrefix("catalogue ") }.map { String($0.dropFirst("catalogue ".count)) }
+    }
+}
+
+extension PolicyComment {
+    /// What a table in the kernel names as applied: the comment of its policy chain
+    /// (`KernelLayout.policyChain`) or, in a table applied by a version that kept it there, the
+    /// table's own comment. Nil when neither is dronewall's.
+    public init?(chainComment: String?, tableComment: String?) {
+        guard let c = chainComment.flatMap(PolicyComment.init(parsing:)) ?? tableComment.flatMap(PolicyComment.init(parsing:))
+        else { return nil }
+        self = c
     }
 }
