@@ -28,6 +28,7 @@ TMP=$(mktemp -d /tmp/dw-dns-XXXXXX)
 cleanup() {
     [ -n "${DAEMON:-}" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
     lab_down
+    ip netns delete "dw-fresh-$LAB_ID" 2>/dev/null
     rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -293,7 +294,18 @@ sed -i 's/^allow-host = tiles.example.org$/&\nblock-host = www.example.org/' "$T
 out=$(lab_ns "$LAB_STATION" "$DW" apply --config "$TMP/dns.conf" "${CAT[@]}" 2>&1)
 echo "$out" | grep -q "^applied table inet dronewall: 4 drone(s)" && ok "apply of a changed config, answered by the daemon" \
     || fail "apply said: $out"
-[ "$(gen)" != "$before" ] && ok "... which replaced its table" || fail "generation still $before"
+[ "$(gen)" != "$before" ] && ok "... with a new generation" || fail "generation still $before"
+echo "$out" | grep -q "changed in place" && ok "... sent as a change, the table kept (not replaced)" || fail "apply said: $out"
+# The changed table enforces what a replace with the same config gives: compare with a fresh apply.
+FRESH_NS="dw-fresh-$LAB_ID"; ip netns add "$FRESH_NS"
+lab_ns "$FRESH_NS" "$DW" apply --config "$TMP/dns.conf" "${CAT[@]}" >/dev/null 2>&1
+if diff <(lab_ns "$LAB_STATION" nft -j list table inet dronewall | python3 "$LAB_DIR/table_shape.py") \
+        <(lab_ns "$FRESH_NS" nft -j list table inet dronewall | python3 "$LAB_DIR/table_shape.py") > "$TMP/shape.diff"; then
+    ok "... and the changed table is the one a full apply of the new config gives (nft -j list, normalised)"
+else
+    fail "changed table differs from a full apply: $(head -20 "$TMP/shape.diff")"
+fi
+ip netns delete "$FRESH_NS"
 expect "a name added to alpha's block-host is sinkholed without a restart" NXDOMAIN "$(q alpha www.example.org)"
 expect "... and its address is closed to alpha" closed "$(port_open alpha 198.51.100.114 443)"
 expect "... but not to delta" open "$(port_open delta 198.51.100.114 443)"

@@ -63,7 +63,9 @@ public struct Operator {
     }
 
     mutating func attempt(_ asked: StationOptions, how: String, operation: String) -> ControlReply {
+        let started = monotonicMicros()
         let (loaded, sources) = asked.loadKeepingSources()
+        let compiled = monotonicMicros()
         let diagnostics = loaded.diagnostics.rendered
         guard let snapshot = loaded.snapshot else {
             return ControlReply(exitCode: 65, errors: diagnostics
@@ -72,6 +74,7 @@ public struct Operator {
         }
         do {
             let applied = try station.apply(snapshot)
+            let done = monotonicMicros()
             var notes = diagnostics
             if asked.configPath != options.configPath {
                 notes += "dronewall \(operation): dronewalld now enforces \(asked.configPath) (its own --config is "
@@ -81,7 +84,8 @@ public struct Operator {
             self.sources = sources
             lastApplied = ("\(how) from \(asked.configPath)", systemMicros())
             if let problem = sources.write(to: asked.lastKnownGoodPath) { notes += "dronewalld: \(problem)\n" }
-            return ControlReply(exitCode: 0, output: summary(applied) + "\n", errors: notes)
+            return ControlReply(exitCode: 0, output: summary(applied) + "\n"
+                                + "read and compiled in \(milliseconds(compiled - started)), in the kernel in \(milliseconds(done - compiled))\n", errors: notes)
         } catch {
             guard case let .kernel(_, netlink) = error else {
                 return ControlReply(exitCode: error.exitCode, errors: diagnostics + "dronewall \(operation): \(error)\n")
@@ -121,6 +125,18 @@ public struct Operator {
                              }, lastRefusal: lastRefusal)
         return ControlReply(exitCode: 0, output: s.text, status: s)
     }
+}
+
+/// Microseconds of a monotonic clock: for how long something took.
+func monotonicMicros() -> Int64 {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Int64(t.tv_sec) * 1_000_000 + Int64(t.tv_nsec) / 1000
+}
+
+/// `1.25 ms`, `340 ms`: a duration as people read it.
+func milliseconds(_ micros: Int64) -> String {
+    micros < 10_000 ? "\(micros / 1000).\(String(format: "%02d", micros % 1000 / 10)) ms" : "\(micros / 1000) ms"
 }
 
 /// UTC time as ISO 8601, seconds.

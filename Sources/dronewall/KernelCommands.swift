@@ -61,8 +61,10 @@ struct Apply: ParsableCommand {
 
         While dronewalld runs, it applies (it alone may change the table it owns): this command sends it \
         the config and catalogue paths, prints its answer and exits with its status, and the daemon \
-        enforces that config from then on. Without a daemon the command writes the kernel itself. \
-        Needs root (exit 77 without).
+        enforces that config from then on. When the kernel holds exactly the table the daemon applied \
+        last, the daemon sends only what changed, still in one batch, and the rest of the table \
+        (learned addresses included) stays ("changed in place"). Without a daemon the command writes \
+        the kernel itself. Needs root (exit 77 without).
         """)
 
     @OptionGroup var source: SourceOptions
