@@ -22,9 +22,11 @@ trap cleanup EXIT
 mkdir "$TMP/vendors"
 python3 bench/gen_catalogue.py "$NETWORKS" > "$TMP/vendors/bench.rules"
 python3 bench/gen_config.py "$DRONES" | sed 's/^\[station\]$/&\ndns-resolver = off/' > "$TMP/a.conf"
-# The changed drone: the one in the middle, from its policy to isolate (and back, next round).
+# The changed drone: the one in the middle, from its policy to monitor (isolate if it is
+# monitor already), and back the next round.
 mid=$(printf 'd%04d' $((DRONES / 2)))
-awk -v d="[drone $mid]" '$0 == d {hit = 1} hit && /^policy = / {$0 = "policy = isolate"; hit = 0} {print}' \
+awk -v d="[drone $mid]" '$0 == d {hit = 1}
+     hit && /^policy = / {$0 = ($0 == "policy = monitor") ? "policy = isolate" : "policy = monitor"; hit = 0} {print}' \
     "$TMP/a.conf" > "$TMP/b.conf"
 CAT=(--catalogue "$TMP/vendors")
 for c in a b; do

@@ -63,6 +63,49 @@ public struct SetStatus: Sendable, Hashable {
 }
 
 extension NftablesClient {
+    /// The rules of the named chains, with their counters and log prefixes, read without the
+    /// rest of the table (an incremental apply reads what the chains it flushes counted).
+    public func ruleCounters(chains names: [String]) throws(NetlinkError) -> [ChainStatus] {
+        var out: [ChainStatus] = []
+        for name in names {
+            do {
+                out.append(ChainStatus(name: name, rules: try rules(inChain: name).map(\.rule)))
+            } catch where error.isNotFound {
+                continue
+            }
+        }
+        return out
+    }
+
+    /// The table's rules (of one chain, when named: the kernel filters the dump), in order.
+    private func rules(inChain chain: String?) throws(NetlinkError) -> [(chain: String, rule: RuleStatus)] {
+        let rq = RuleObject()
+        rq.setString(attr(NFTNL_RULE_TABLE), table)
+        if let chain { rq.setString(attr(NFTNL_RULE_CHAIN), chain) }
+        let replies = try request(raw(NFT_MSG_GETRULE), family: family, dump: true,
+                                  operation: "status: list rules") { nftnl_rule_nlmsg_build_payload($0, rq.ptr) }
+        var out: [(chain: String, rule: RuleStatus)] = []
+        for reply in replies {
+            let r = RuleObject()
+            guard withHeader(reply, { nftnl_rule_nlmsg_parse($0, r.ptr) }) >= 0 else { continue }
+            guard r.string(attr(NFTNL_RULE_TABLE)) == table, let name = r.string(attr(NFTNL_RULE_CHAIN)),
+                  chain == nil || name == chain else { continue }
+            var status = RuleStatus(handle: r.u64(attr(NFTNL_RULE_HANDLE)) ?? 0)
+            r.forEachExpression { name, e in
+                switch name {
+                case "counter":
+                    status.packets = e.getU64(NFTNL_EXPR_CTR_PACKETS) ?? 0
+                    status.bytes = e.getU64(NFTNL_EXPR_CTR_BYTES) ?? 0
+                case "log":
+                    if status.logPrefix == nil { status.logPrefix = e.getString(NFTNL_EXPR_LOG_PREFIX) }
+                default: break
+                }
+            }
+            out.append((name, status))
+        }
+        return out
+    }
+
     /// Reads back the client's table; nil when it does not exist. `countingElements: false`
     /// leaves every `SetStatus.elementCount` at 0 and skips reading the elements, which on a
     /// large catalogue is most of the work (the daemon's counter readings need none of them).
@@ -126,27 +169,10 @@ extension NftablesClient {
             chains.append(ChainStatus(name: name, hook: hook, rules: [], comment: c.comment))
         }
 
-        let rq = RuleObject()
-        rq.setString(attr(NFTNL_RULE_TABLE), table)
-        let ruleReplies = try request(raw(NFT_MSG_GETRULE), family: family, dump: true,
-                                      operation: "status: list rules") { nftnl_rule_nlmsg_build_payload($0, rq.ptr) }
-        for reply in ruleReplies {
-            let r = RuleObject()
-            guard withHeader(reply, { nftnl_rule_nlmsg_parse($0, r.ptr) }) >= 0 else { continue }
-            guard r.string(attr(NFTNL_RULE_TABLE)) == table, let chain = r.string(attr(NFTNL_RULE_CHAIN)),
-                  let ci = chains.firstIndex(where: { $0.name == chain }) else { continue }
-            var status = RuleStatus(handle: r.u64(attr(NFTNL_RULE_HANDLE)) ?? 0)
-            r.forEachExpression { name, e in
-                switch name {
-                case "counter":
-                    status.packets = e.getU64(NFTNL_EXPR_CTR_PACKETS) ?? 0
-                    status.bytes = e.getU64(NFTNL_EXPR_CTR_BYTES) ?? 0
-                case "log":
-                    if status.logPrefix == nil { status.logPrefix = e.getString(NFTNL_EXPR_LOG_PREFIX) }
-                default: break
-                }
-            }
-            chains[ci].rules.append(status)
+        // By name: a fleet's table has thousands of chains and tens of thousands of rules.
+        let index = Dictionary(chains.indices.map { (chains[$0].name, $0) }, uniquingKeysWith: { a, _ in a })
+        for (chain, rule) in try rules(inChain: nil) {
+            if let ci = index[chain] { chains[ci].rules.append(rule) }
         }
 
         let sq = SetObject()

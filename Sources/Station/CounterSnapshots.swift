@@ -23,24 +23,29 @@ public struct CounterSnapshots {
         }
     }
 
-    /// The rules of `chains` were replaced (an incremental apply flushed them): their new rules
-    /// count from zero, so what the old ones had counted at `status`, the reading just before,
-    /// no longer stands in the totals the next reading is compared with.
-    public mutating func rulesReplaced(inChains chains: Set<String>, readBefore status: TableStatus) {
-        for chain in status.chains where chains.contains(chain.name) {
-            for rule in chain.rules {
-                guard let text = rule.logPrefix, let p = LogPrefix(parsing: text), let packets = rule.packets else { continue }
-                let key = Key(drone: p.drone, category: p.reason.word, verdict: p.verdict)
-                guard let v = last[key] else { continue }
-                last[key] = (v.packets &- min(v.packets, packets), v.bytes &- min(v.bytes, rule.bytes ?? 0))
-            }
-        }
+    /// The rules of `chains` were replaced (an incremental apply flushed them), right after
+    /// they were read (`deltas(fromChains:)`): their new rules count from zero. Every logging
+    /// rule of a drone is in that drone's chain, so the keys read there start from zero too.
+    public mutating func rulesReplaced(_ chains: [ChainStatus]) {
+        for key in keys(in: chains) { last[key] = (0, 0) }
     }
 
-    /// The deltas since the last reading, and the new reading to store with them.
-    public mutating func deltas(from status: TableStatus, identity: String) -> ([FlowStore.KernelCount], FlowStore.CounterReading) {
+    /// The deltas of the keys counted in `chains` alone (a drone's logging rules are all in its
+    /// chain, so its keys are complete), and the new reading of every key to store with them.
+    public mutating func deltas(fromChains chains: [ChainStatus], identity: String) -> ([FlowStore.KernelCount], FlowStore.CounterReading) {
+        var now = last
+        if identity != self.identity { now = [:] }
+        for key in keys(in: chains) { now[key] = nil }
+        for (key, v) in sums(chains) { now[key] = v }
+        return deltas(to: now, identity: identity)
+    }
+
+    private func keys(in chains: [ChainStatus]) -> Set<Key> { Set(sums(chains).keys) }
+
+    /// Packets and bytes of the logging rules of `chains`, by drone, category and verdict.
+    private func sums(_ chains: [ChainStatus]) -> [Key: (packets: UInt64, bytes: UInt64)] {
         var now: [Key: (packets: UInt64, bytes: UInt64)] = [:]
-        for chain in status.chains {
+        for chain in chains {
             for rule in chain.rules {
                 guard let text = rule.logPrefix, let p = LogPrefix(parsing: text), let packets = rule.packets else { continue }
                 let key = Key(drone: p.drone, category: p.reason.word, verdict: p.verdict)
@@ -48,6 +53,16 @@ public struct CounterSnapshots {
                 now[key] = (v.packets &+ packets, v.bytes &+ (rule.bytes ?? 0))
             }
         }
+        return now
+    }
+
+    /// The deltas since the last reading, and the new reading to store with them.
+    public mutating func deltas(from status: TableStatus, identity: String) -> ([FlowStore.KernelCount], FlowStore.CounterReading) {
+        deltas(to: sums(status.chains), identity: identity)
+    }
+
+    private mutating func deltas(to now: [Key: (packets: UInt64, bytes: UInt64)],
+                                 identity: String) -> ([FlowStore.KernelCount], FlowStore.CounterReading) {
         if identity != self.identity { last = [:] } // another table instance: its counters started at zero
         var out: [FlowStore.KernelCount] = []
         for (key, cur) in now {

@@ -189,12 +189,13 @@ public final class Station {
     @discardableResult
     public func apply(_ fresh: PolicySnapshot) throws(StationError) -> Applied {
         let touched = noteForeignChanges(parts.clock())
-        let before = readCounters(parts.clock())
-        let next = fresh.avoidingGeneration(of: lastSeenPolicy)
         let applied: Applied
-        if !touched, let changed = applyChanges(next.ruleset, countersBefore: before) {
+        var next = fresh.avoidingGeneration(of: lastSeenPolicy)
+        if !touched, let changed = applyChanges(next.ruleset) {
             applied = changed
         } else {
+            _ = readCounters(parts.clock())
+            next = fresh.avoidingGeneration(of: lastSeenPolicy)
             do {
                 applied = .replaced(carried: try parts.kernel.apply(next.ruleset))
             } catch {
@@ -210,21 +211,25 @@ public final class Station {
     }
 
     /// Sends only what turns the table in force into `ruleset`, when this station knows that
-    /// table exactly; nil when it does not, or the kernel refused the change (then the caller
-    /// replaces the table, which also reports a refusal the policy itself causes).
-    private func applyChanges(_ ruleset: Ruleset, countersBefore: TableStatus??) -> Applied? {
-        guard let base = inForce, case let .some(.some(status)) = countersBefore, status.handle == base.instance.handle,
-              let diff = RulesetDiff(from: base.ruleset, to: ruleset) else { return nil }
+    /// table exactly (what the chains it flushes counted is stored first); nil when it does not,
+    /// or the kernel refused the change (then the caller replaces the table, which also reports
+    /// a refusal the policy itself causes).
+    private func applyChanges(_ ruleset: Ruleset) -> Applied? {
+        guard let base = inForce, let diff = RulesetDiff(from: base.ruleset, to: ruleset) else { return nil }
         do {
-            if !diff.isEmpty {
-                guard try parts.kernel.applyChanges(diff, to: ruleset, expecting: base.instance) else { return nil }
-            }
+            guard try parts.kernel.instance() == base.instance else { return nil }
+            guard !diff.isEmpty else { return .changed(objects: 0) }
+            let flushed = try parts.kernel.ruleCounters(chains: diff.flushedChains)
+            let (deltas, reading) = counters.deltas(fromChains: flushed, identity: parts.counterIdentity(base.instance.handle))
+            parts.writer.recordKernelCounts(deltas, reading: reading, atMicros: parts.clock())
+            guard try parts.kernel.applyChanges(diff, to: ruleset, expecting: base.instance) else { return nil }
+            counters.rulesReplaced(flushed)
         } catch {
-            parts.log(.warning, "the kernel refused the change to table inet \(ruleset.table.name) (\(error)); replacing the table")
+            parts.log(.warning, "the change to table inet \(ruleset.table.name) was refused or could not be sent (\(error)); "
+                      + "replacing the table")
             inForce = nil
             return nil
         }
-        counters.rulesReplaced(inChains: Set(diff.flushedChains), readBefore: status)
         remember(ruleset)
         return .changed(objects: diff.size)
     }
