@@ -55,6 +55,8 @@ public struct RulesetDiff: Sendable, Hashable {
                 continue
             }
             guard RulesetDiff.sameDefinition(before, set) else { return nil }
+            // The common case, cheaply: the same catalogue compiles to the same elements.
+            if before.elements == set.elements { continue }
             let (gone, come) = RulesetDiff.elementChanges(before.elements, set.elements)
             if gone.isEmpty && come.isEmpty { continue }
             // The resolver's sets hold what it learned besides what the ruleset lists: only a
@@ -83,7 +85,7 @@ public struct RulesetDiff: Sendable, Hashable {
                 if !chain.rules.isEmpty { filledChains.append(chain) }
                 continue
             }
-            if before.rules.map(RulesetDiff.placeless) != chain.rules.map(RulesetDiff.placeless) {
+            if before.rules != chain.rules && before.rules.map(RulesetDiff.placeless) != chain.rules.map(RulesetDiff.placeless) {
                 if !before.rules.isEmpty { flushedChains.append(chain.name) }
                 if !chain.rules.isEmpty { filledChains.append(chain) }
             }
