@@ -40,7 +40,7 @@ cp "$TMP/a.conf" "$TMP/live.conf"
 ip netns exec "$NS" "$BIN/dronewalld" --config "$TMP/live.conf" "${CAT[@]}" --db "$TMP/flows.db" --group root \
     > "$TMP/daemon.log" 2>&1 &
 DAEMON=$!
-for _ in $(seq 600); do grep -q "applied table inet dronewall" "$TMP/daemon.log" && break; sleep 0.1; done
+for _ in $(seq 3000); do grep -q "applied table inet dronewall" "$TMP/daemon.log" && break; sleep 0.1; done
 grep -q "applied table inet dronewall" "$TMP/daemon.log" || { echo "dronewalld did not start: $(tail -3 "$TMP/daemon.log")" >&2; exit 1; }
 ip netns exec "$PEER" nft -f - <<< "table inet dronewall {}"
 ip netns exec "$PEER" nft -f "$TMP/a.nft"
@@ -53,7 +53,7 @@ for r in $(seq "$ROUNDS"); do
     cp "$TMP/$next.conf" "$TMP/live.conf"
     wall=$(ms ip netns exec "$NS" "$BIN/dronewall" reload)
     grep -q "changed in place" "$TMP/out" || { echo "round $r: the daemon did not change in place: $(cat "$TMP/out")" >&2; exit 1; }
-    kernel=$(sed -n 's/.*in the kernel in \([0-9.]* ms\).*/\1/p' "$TMP/out" | to_ms)
+    kernel=$(sed -n 's/.*; in force \([0-9.]* ms\) later.*/\1/p' "$TMP/out" | to_ms)
     compile=$(sed -n 's/^read and compiled in \([0-9.]* ms\).*/\1/p' "$TMP/out" | to_ms)
     nft=$(ms ip netns exec "$PEER" nft -f "$TMP/$next.nft")
     printf 'change %s\nreload %s\ncompile %s\nnft %s\n' "$kernel" "$wall" "$compile" "$nft"

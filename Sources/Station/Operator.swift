@@ -74,7 +74,6 @@ public struct Operator {
         }
         do {
             let applied = try station.apply(snapshot)
-            let done = monotonicMicros()
             var notes = diagnostics
             if asked.configPath != options.configPath {
                 notes += "dronewall \(operation): dronewalld now enforces \(asked.configPath) (its own --config is "
@@ -85,7 +84,7 @@ public struct Operator {
             lastApplied = ("\(how) from \(asked.configPath)", systemMicros())
             if let problem = sources.write(to: asked.lastKnownGoodPath) { notes += "dronewalld: \(problem)\n" }
             return ControlReply(exitCode: 0, output: summary(applied) + "\n"
-                                + "read and compiled in \(milliseconds(compiled - started)), in the kernel in \(milliseconds(done - compiled))\n", errors: notes)
+                                + "read and compiled in \(milliseconds(compiled - started)); in force \(milliseconds(station.lastApplyMicros)) later\n", errors: notes)
         } catch {
             guard case let .kernel(_, netlink) = error else {
                 return ControlReply(exitCode: error.exitCode, errors: diagnostics + "dronewall \(operation): \(error)\n")

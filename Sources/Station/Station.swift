@@ -172,6 +172,10 @@ public final class Station {
         }
     }
 
+    /// How long the last apply took until the kernel had committed it (the resolver and the
+    /// attribution follow after that), in microseconds.
+    public private(set) var lastApplyMicros: Int64 = 0
+
     /// How an apply reached the kernel.
     public enum Applied: Sendable, Equatable {
         /// The table was replaced; this many learned addresses were carried into the new one.
@@ -188,6 +192,7 @@ public final class Station {
     /// table, and everything deciding with it, stay as they were.
     @discardableResult
     public func apply(_ fresh: PolicySnapshot) throws(StationError) -> Applied {
+        let started = monotonicMicros()
         let touched = noteForeignChanges(parts.clock())
         let applied: Applied
         var next = fresh.avoidingGeneration(of: lastSeenPolicy)
@@ -204,6 +209,7 @@ public final class Station {
             }
             remember(next.ruleset)
         }
+        lastApplyMicros = monotonicMicros() - started
         appliedPolicy = next.policyComment
         lastSeenPolicy = appliedPolicy
         follow(next)
