@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
-ALL="datapath apply-500 dns-learning daemon-pipeline flowlog"
+ALL="datapath apply-500 incremental dns-learning daemon-pipeline flowlog"
 ROUNDS="${ROUNDS:-5}"; export ROUNDS
 WRITE=; NAMES=()
 for a in "$@"; do
@@ -48,6 +48,20 @@ bench_apply-500() { # apply-500.sh with RUNS=1 is one round: dronewall apply, th
         --series nft "nft -f of dronewall show output" ms \
         --series show "dronewall show (compile + render only)" ms \
         --compare apply nft "<=0.5" "(issue 12 #2 sets it for >= 10k elements; here the shipped catalogue)"
+}
+
+bench_incremental() { # one drone changed in a fleet: the daemon's change next to nft -f of the whole table
+    local drones=${INC_DRONES:-1000} networks=${INC_NETWORKS:-100000}
+    echo "$drones drones, $networks generated catalogue networks; $ROUNDS rounds of (dronewall reload, nft -f)"
+    DRONES=$drones NETWORKS=$networks bench/incremental.sh > "$SAMPLES" || return 1
+    python3 bench/summarize.py "$SAMPLES" \
+        --series change "one-drone change in force (daemon)" ms \
+        --series nft "nft -f of the whole new table" ms \
+        --series reload "dronewall reload, wall (read + compile + change)" ms \
+        --series compile "read and compile (daemon)" ms \
+        --limit change "<=10" "(issue 12 #3: one-drone change enforced)" \
+        --compare nft change ">=20" "(the change >= 20x faster than nft -f)" \
+        --compare nft reload "-" "(the whole reload, compile included, next to nft -f)"
 }
 
 bench_dns-learning() { # each run of dns-learning.sh is one round: dnsmasq, then dronewalld
