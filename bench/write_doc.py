@@ -5,7 +5,7 @@ hand-written findings between <!-- findings --> and <!-- /findings --> are kept.
 Usage: write_doc.py DOC OUTDIR NAME...  (OUTDIR/NAME.txt holds what run.sh printed for NAME)"""
 import os, re, sys
 
-ORDER = ["datapath", "apply-500", "dns-learning", "daemon-pipeline", "flowlog"]
+ORDER = ["datapath", "apply-500", "incremental", "dns-learning", "daemon-pipeline", "flowlog"]
 
 METHOD = """# Benchmarks
 
@@ -13,7 +13,7 @@ Every figure here is printed by one command, as root, on a Debian machine with t
 dependencies of `scripts/packages.txt`:
 
 ```sh
-bench/run.sh [--write] [NAME...]     # names: datapath apply-500 dns-learning daemon-pipeline flowlog
+bench/run.sh [--write] [NAME...]     # names: datapath apply-500 incremental dns-learning daemon-pipeline flowlog
 ```
 
 Method (issue 12):
@@ -45,6 +45,12 @@ Benchmarks:
   of the whole path on one core per flow, not a NIC's line rate.
 - **apply-500**: `dronewall apply` of 500 drones next to `nft -f` of the same ruleset (what
   `dronewall show` prints), each in a fresh namespace.
+- **incremental**: one drone's policy changed in a 1000-drone station with a 100k-network
+  catalogue (`INC_DRONES`, `INC_NETWORKS`): dronewalld holds the table, `dronewall reload` makes
+  it apply the changed config, which it sends as a change; the daemon's answer says how long the
+  apply took until the kernel had it in force and how long reading and compiling the config took
+  before. Next to it, `nft -f` of the whole new ruleset (`delete table` + `dronewall show` text)
+  into a namespace holding the old table. The drone flips between two policies round by round.
 - **dns-learning**: answer-to-map latency and learned elements per second of dronewalld's
   resolver next to dnsmasq's `--nftset`, same names, same upstream.
 - **daemon-pipeline**: the highest NFLOG event rate dronewalld records with zero loss (one side
