@@ -344,7 +344,7 @@ public final class Station {
     func readCounters(_ now: Int64) -> TableStatus?? {
         do {
             guard let status = try parts.kernel.tableStatus() else { return .some(nil) }
-            lastSeenPolicy = PolicyComment(chainComment: status.chainComments[KernelLayout.policyChain], tableComment: status.comment)
+            lastSeenPolicy = status.policy
             let (deltas, reading) = counters.deltas(from: status, identity: parts.counterIdentity(status.handle))
             parts.writer.recordKernelCounts(deltas, reading: reading, atMicros: now)
             return status
@@ -451,7 +451,7 @@ public final class Station {
     /// say so. (`read`: nil when the read failed, which proves nothing.)
     func guardTable(_ read: TableStatus??) {
         guard let status = read else { return }
-        let named = status.flatMap { PolicyComment(chainComment: $0.chainComments[KernelLayout.policyChain], tableComment: $0.comment) }
+        let named = status.flatMap(\.policy)
         guard status == nil || named != appliedPolicy else { return }
         inForce = nil
         parts.log(.error, status == nil
@@ -463,6 +463,13 @@ public final class Station {
         } catch {
             parts.log(.error, "cannot apply the table again: \(error)")
         }
+    }
+}
+
+extension TableStatus {
+    /// What the table names as applied.
+    var policy: PolicyComment? {
+        PolicyComment(chainComment: chainComments[KernelLayout.policyChain], tableComment: comment)
     }
 }
 

@@ -75,6 +75,10 @@ struct IncrementalKernelTests {
                 let c = try kernel.client(changed)
                 try c.apply(Self.before)
                 try c.change([runtime])
+                // What a change reads before it flushes a chain: that chain's rules only.
+                let counted = try c.ruleCounters(chains: ["drone_old", "no_such_chain"])
+                #expect(counted.map(\.name) == ["drone_old"] && counted.first?.rules.count == 1
+                        && counted.first?.rules.first?.packets == 0)
                 let handle = try #require(try c.instance(policyChain: "applied_policy"))
                 #expect(handle.policyComment == "policy one")
                 let diff = try #require(RulesetDiff(from: Self.before, to: Self.after))
