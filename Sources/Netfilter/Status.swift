@@ -64,14 +64,15 @@ public struct SetStatus: Sendable, Hashable {
 
 extension NftablesClient {
     /// The rules of the named chains, with their counters and log prefixes, read without the
-    /// rest of the table (an incremental apply reads what the chains it flushes counted).
+    /// rest of the table (an incremental apply reads what the chains it flushes counted). A
+    /// chain that does not exist reads as one without rules.
     public func ruleCounters(chains names: [String]) throws(NetlinkError) -> [ChainStatus] {
         var out: [ChainStatus] = []
         for name in names {
             do {
                 out.append(ChainStatus(name: name, rules: try rules(inChain: name).map(\.rule)))
             } catch where error.isNotFound {
-                continue
+                out.append(ChainStatus(name: name, rules: []))
             }
         }
         return out

@@ -14,7 +14,7 @@ public protocol StationKernel: AnyObject {
     func applyChanges(_ diff: RulesetDiff, to ruleset: Ruleset, expecting expected: TableInstance) throws(NetlinkError) -> Bool
     /// Which table instance the kernel holds (handle and policy chain comment); nil when none.
     func instance() throws(NetlinkError) -> TableInstance?
-    /// The rules of these chains with their counters (chains that do not exist are left out).
+    /// The rules of these chains with their counters (a chain that does not exist has none).
     func ruleCounters(chains: [String]) throws(NetlinkError) -> [ChainStatus]
     /// The table as the kernel holds it now, rules and counters (no element counts); nil when
     /// there is none.
