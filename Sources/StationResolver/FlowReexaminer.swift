@@ -3,6 +3,9 @@ import KernelLayout
 import NetAddress
 import Netfilter
 import NIOConcurrencyHelpers
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a learn batch told the kernel that flows already accepted did not know: addresses whose
 /// classes grew, and addresses new in some drone's `block-host` set.
@@ -42,8 +45,13 @@ public struct LearnedGains: Sendable, Equatable {
 /// (and the drop is logged); one whose policy allows them is accepted again, its NAT and TCP
 /// state untouched.
 ///
-/// Gains arriving while a pass runs go together into the next one: one conntrack dump, filtered
-/// by the kernel to this table's generation, per pass.
+/// Gains arriving while a pass runs or waits go together into the next one: one conntrack dump,
+/// filtered by the kernel to this table's generation, per pass. A pass walks the kernel's whole
+/// conntrack hash table, taking each bucket's lock (ctnetlink_dump_table), whatever the filter:
+/// about 0.7 ms on a 2-core test machine with an idle table, and more with many flows. Run once
+/// per learn batch, that was half of dronewalld's CPU under 64 queries in flight (`perf`,
+/// bench/dns-learning.sh). So passes are paced (`PassPacing`): the first after a quiet spell runs
+/// at once, the next no sooner than `minimumGap` after it.
 public final class FlowReexaminer: @unchecked Sendable {
     private let conntrack: ConntrackClient
     private let queue = DispatchQueue(label: "dronewalld.reexaminer")
@@ -52,15 +60,20 @@ public final class FlowReexaminer: @unchecked Sendable {
     private var pending = LearnedGains()
     private var scheduled = false
     private var generation: UInt32
+    private var pacing: PassPacing
     // Touched only on `queue`.
     private var reexaminedCount = 0
     private var lastError: NetlinkError?
     private var failureCount = 0
 
+    /// The least time between the end of one pass and the start of the next.
+    public static let minimumGap = Duration.milliseconds(100)
+
     /// `generation`: the table's, as its fast path matches it in the upper bits of the mark.
-    public init(conntrack: ConntrackClient, generation: UInt32) {
+    public init(conntrack: ConntrackClient, generation: UInt32, minimumGap: Duration = FlowReexaminer.minimumGap) {
         self.conntrack = conntrack
         self.generation = generation & KernelLayout.generationMask
+        self.pacing = PassPacing(minimumGap: minimumGap)
     }
 
     /// After an apply: flows of the old generation take the slow path anyway.
@@ -70,38 +83,57 @@ public final class FlowReexaminer: @unchecked Sendable {
     public var reexamined: Int { queue.sync { reexaminedCount } }
     public var failures: (count: Int, last: NetlinkError?) { queue.sync { (failureCount, lastError) } }
 
-    /// Queues `gains`; a pass runs soon on the re-examiner's own thread.
+    /// Queues `gains`; a pass runs on the re-examiner's own thread, at once or when pacing allows.
     public func review(_ gains: LearnedGains) {
         guard !gains.isEmpty else { return }
         lock.withLock {
             pending.merge(gains)
             if !scheduled {
                 scheduled = true
-                queue.async { self.drain() }
+                schedule(after: pacing.delay(now: FlowReexaminer.now()))
             }
         }
     }
 
-    /// Returns once every queued review has run.
+    /// Returns once every queued review has run (a paced pass is waited for).
     public func waitUntilIdle() {
         while true {
             queue.sync {}
             if lock.withLock({ !scheduled }) { return }
+            usleep(1000)  // a paced pass is not on the queue yet
+        }
+    }
+
+    /// On `queue` after `nanoseconds`; call with `lock` held.
+    private func schedule(after nanoseconds: UInt64) {
+        if nanoseconds == 0 {
+            queue.async { self.drain() }
+        } else {
+            queue.asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds))) { self.drain() }
         }
     }
 
     private func drain() {
-        while true {
-            let (gains, g): (LearnedGains, UInt32) = lock.withLock {
-                let work = pending
-                pending = LearnedGains()
-                if work.isEmpty { scheduled = false }
-                return (work, generation)
-            }
-            if gains.isEmpty { return }
+        let (gains, g): (LearnedGains, UInt32) = lock.withLock {
+            defer { pending = LearnedGains() }
+            return (pending, generation)
+        }
+        if !gains.isEmpty {
+            let start = FlowReexaminer.now()
             pass(gains, generation: g)
+            let end = FlowReexaminer.now()
+            lock.withLock { pacing.passRan(from: start, to: end) }
+        }
+        lock.withLock {
+            if pending.isEmpty {
+                scheduled = false
+            } else {
+                schedule(after: pacing.delay(now: FlowReexaminer.now()))
+            }
         }
     }
+
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     private func pass(_ gains: LearnedGains, generation g: UInt32) {
         do throws(NetlinkError) {
@@ -112,5 +144,29 @@ public final class FlowReexaminer: @unchecked Sendable {
             failureCount += 1
             lastError = error
         }
+    }
+}
+
+/// When the next conntrack pass may start: at once when none ran lately; otherwise no sooner
+/// than `minimumGap`, and nine times the last pass's own duration, after it ended. A pass then
+/// takes at most a tenth of a core, however large the conntrack table grows.
+struct PassPacing {
+    var minimumGap: UInt64
+    /// Nanoseconds of gap per nanosecond of pass.
+    var gapPerPassTime: UInt64 = 9
+    /// No pass before this (monotonic nanoseconds).
+    private(set) var earliest: UInt64 = 0
+
+    init(minimumGap: Duration) {
+        let (s, a) = minimumGap.components
+        self.minimumGap = UInt64(max(0, s)) * 1_000_000_000 + UInt64(max(0, a / 1_000_000_000))
+    }
+
+    /// How long a pass wanted at `now` waits.
+    func delay(now: UInt64) -> UInt64 { earliest > now ? earliest - now : 0 }
+
+    mutating func passRan(from start: UInt64, to end: UInt64) {
+        let took = end >= start ? end - start : 0
+        earliest = end + max(minimumGap, took.multipliedReportingOverflow(by: gapPerPassTime).partialValue)
     }
 }

@@ -150,7 +150,7 @@ public final class ResolverCore: @unchecked Sendable {
         // both it and the query's random source port.
         let upstreamID = UInt16.random(in: 0...UInt16.max)
         let forwarded = [UInt8(upstreamID >> 8), UInt8(upstreamID & 0xFF)] + bytes.dropFirst(2)
-        return upstream.forward(forwarded, id: upstreamID, on: loop).flatMap { first -> EventLoopFuture<[UInt8]> in
+        return upstream.forward(forwarded, id: upstreamID, answerLimit: udpLimit(query), on: loop).flatMap { first -> EventLoopFuture<[UInt8]> in
             // A truncated answer holds only some of the records (RFC 1035 4.2.1): ask the server
             // that sent it again over TCP (RFC 7766 5), and answer and learn from the whole one.
             // TC is read from the header alone: what follows it may be cut anywhere.
@@ -244,11 +244,13 @@ public final class ResolverCore: @unchecked Sendable {
     /// 6.2.5; 512 without EDNS, RFC 1035 4.2.1). A larger answer becomes TC without records, so
     /// the client asks again over TCP; the kernel has learned the whole answer all the same.
     func fitted(_ reply: [UInt8], rcode: UInt16, to query: DNSMessage, client: DNSClient) -> [UInt8]? {
-        let limit = max(512, Int(query.edns?.udpPayloadSize ?? 512))
-        guard !client.tcp, reply.count > limit else { return reply }
+        guard !client.tcp, reply.count > udpLimit(query) else { return reply }
         stats.count { $0.truncatedForUDP += 1 }
         return try? DNSResponse.truncated(to: query, rcode: UInt8(clamping: rcode))
     }
+
+    /// The largest UDP answer `query` takes: its EDNS payload size, at least 512.
+    func udpLimit(_ query: DNSMessage) -> Int { max(512, Int(query.edns?.udpPayloadSize ?? 512)) }
 
     func sinkholeResponse(_ query: DNSMessage) -> [UInt8]? {
         switch sinkhole {

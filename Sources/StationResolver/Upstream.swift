@@ -5,6 +5,14 @@ import NIOPosix
 /// Sends a query to the upstream resolvers and returns the first answer.
 public protocol UpstreamForwarder: Sendable {
     func forward(_ query: [UInt8], id: UInt16, on loop: any EventLoop) -> EventLoopFuture<UpstreamReply>
+    /// The same, told the largest answer the query allows (its EDNS payload size, at least 512).
+    func forward(_ query: [UInt8], id: UInt16, answerLimit: Int, on loop: any EventLoop) -> EventLoopFuture<UpstreamReply>
+}
+
+extension UpstreamForwarder {
+    public func forward(_ query: [UInt8], id: UInt16, answerLimit: Int, on loop: any EventLoop) -> EventLoopFuture<UpstreamReply> {
+        forward(query, id: id, on: loop)
+    }
 }
 
 /// An upstream's answer and the server that sent it (a truncated one is asked there again).
@@ -36,37 +44,57 @@ func firstResult<T: Sendable>(_ promise: EventLoopPromise<T>) -> @Sendable (Resu
 public struct UDPUpstream: UpstreamForwarder {
     public let servers: [SocketAddress]
     public let timeout: TimeAmount
+    /// Where each query's socket binds (any address, a port the kernel picks), parsed once:
+    /// binding by host name would resolve it for every query.
+    let anyV4: SocketAddress
+    let anyV6: SocketAddress
 
     public init(servers: [SocketAddress], timeout: TimeAmount = .seconds(2)) {
         self.servers = servers
         self.timeout = timeout
+        anyV4 = try! SocketAddress(ipAddress: "0.0.0.0", port: 0)
+        anyV6 = try! SocketAddress(ipAddress: "::", port: 0)
     }
 
     public struct NoAnswer: Error { public init() {} }
 
     public func forward(_ query: [UInt8], id: UInt16, on loop: any EventLoop) -> EventLoopFuture<UpstreamReply> {
+        forward(query, id: id, answerLimit: 65_535, on: loop)
+    }
+
+    public func forward(_ query: [UInt8], id: UInt16, answerLimit: Int, on loop: any EventLoop) -> EventLoopFuture<UpstreamReply> {
+        let capacity = UDPUpstream.receiveCapacity(answerLimit: answerLimit)
         func attempt(_ i: Int) -> EventLoopFuture<UpstreamReply> {
             guard i < servers.count else { return loop.makeFailedFuture(NoAnswer()) }
             let server = servers[i]
-            return ask(server, query, id, loop).map { UpstreamReply(bytes: $0, server: server) }
+            return ask(server, query, id, capacity, loop).map { UpstreamReply(bytes: $0, server: server) }
                 .flatMapError { _ in attempt(i + 1) }
         }
         return attempt(0)
     }
 
-    func ask(_ server: SocketAddress, _ query: [UInt8], _ id: UInt16, _ loop: any EventLoop) -> EventLoopFuture<[UInt8]> {
+    /// The receive buffer of a query's socket: the largest answer the query allows, and at least
+    /// 4 KiB (a server that ignores a small limit is still read whole, up to that). A server may
+    /// not send more than the asker's EDNS payload size, or 512 bytes without EDNS (RFC 6891
+    /// 6.2.5, RFC 1035 4.2.1). Not 64 KiB for every query: NIO's pooled receive allocator copies
+    /// a fresh channel's first buffer whole on its first read (copy-on-write of the pool's
+    /// reference), and that copy and its page faults were a tenth of the event loop's time (`perf`).
+    static func receiveCapacity(answerLimit: Int) -> Int { min(65_536, max(4096, answerLimit)) }
+
+    func ask(_ server: SocketAddress, _ query: [UInt8], _ id: UInt16, _ capacity: Int, _ loop: any EventLoop)
+        -> EventLoopFuture<[UInt8]> {
         let promise = loop.makePromise(of: [UInt8].self)
         let finish = firstResult(promise)
         let timeout = timeout
         DatagramBootstrap(group: loop)
-            // Answers up to the largest datagram (NIO's default buffer would cut them at 2 KiB).
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+            // NIO's default buffer would cut answers at 2 KiB.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: capacity))
             .channelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture {
                     try ch.pipeline.syncOperations.addHandler(UpstreamReplyHandler(server: server, id: id, finish: finish))
                 }
             }
-            .bind(host: server.protocol == .inet6 ? "::" : "0.0.0.0", port: 0)
+            .bind(to: server.protocol == .inet6 ? anyV6 : anyV4)
             .whenComplete { result in
                 switch result {
                 case let .failure(e): finish(.failure(e))

@@ -87,3 +87,48 @@ import Testing
         #expect(kernel.dumps.isEmpty)
     }
 }
+
+/// Pacing of conntrack passes, as pure arithmetic on made-up times (no clock, no waiting).
+@Suite struct PassPacingTests {
+    let ms: UInt64 = 1_000_000
+
+    @Test func theFirstPassRunsAtOnce() {
+        let p = PassPacing(minimumGap: .milliseconds(100))
+        #expect(p.delay(now: 5 * ms) == 0)
+    }
+
+    @Test func theNextWaitsTheGapAfterTheLastEnded() {
+        var p = PassPacing(minimumGap: .milliseconds(100))
+        p.passRan(from: 1000 * ms, to: 1001 * ms)
+        #expect(p.delay(now: 1001 * ms) == 100 * ms)
+        #expect(p.delay(now: 1050 * ms) == 51 * ms)
+        #expect(p.delay(now: 1101 * ms) == 0, "after the gap, at once again")
+    }
+
+    @Test func aLongPassWaitsNineTimesItsOwnDuration() {
+        var p = PassPacing(minimumGap: .milliseconds(100))
+        p.passRan(from: 1000 * ms, to: 1050 * ms)  // 50 ms: a big conntrack table
+        #expect(p.delay(now: 1050 * ms) == 450 * ms, "so passes take at most a tenth of a core")
+    }
+
+    @Test func noGapWhenNoneIsAsked() {
+        var p = PassPacing(minimumGap: .zero)
+        p.passRan(from: 1000 * ms, to: 1000 * ms)
+        #expect(p.delay(now: 1000 * ms) == 0)
+    }
+}
+
+extension FlowReexaminerTests {
+    @Test func gainsQueuedWhileAPassWaitsGoIntoOnePass() throws {
+        let kernel = FakeConntrack([("203.0.113.7", generation), ("203.0.113.8", generation)])
+        let r = FlowReexaminer(conntrack: ConntrackClient(transport: kernel.transport), generation: generation,
+                               minimumGap: .seconds(3600))
+        r.review(LearnedGains(classes: [try IPNetwork.parse("203.0.113.7"): telemetry]))
+        #expect(r.reexamined == 1, "the first pass runs at once")  // (reading it waits for the queue)
+        // The next two must wait an hour: nothing more is asked of the kernel meanwhile.
+        r.review(LearnedGains(classes: [try IPNetwork.parse("203.0.113.8"): telemetry]))
+        r.review(LearnedGains(blockedHosts: [try IPNetwork.parse("203.0.113.8")]))
+        #expect(r.reexamined == 1)
+        #expect(kernel.dumps.count == 1)
+    }
+}
