@@ -71,8 +71,11 @@ public struct Report: Sendable {
 
 extension FlowStore {
     /// Runs `query` in one read transaction (a consistent snapshot, even while the daemon writes).
+    /// Sums come from the hourly rollups where the log has them (whole hours inside the window;
+    /// raw rows for the hours at its edges), else from raw rows; `useRollups: false` forces raw
+    /// rows (benchmarks compare the two). Both give the same report.
     public func report(_ query: ReportQuery, nowMicros: Int64, withRows: Bool = true,
-                       bucketMicros: Int64 = 3_600_000_000) throws -> Report {
+                       bucketMicros: Int64 = 3_600_000_000, useRollups: Bool = true) throws -> Report {
         var flows = WhereClause()
         flows.atLeast("last_seen", query.sinceMicros)
         flows.atMost("first_seen", query.untilMicros)
@@ -97,7 +100,9 @@ extension FlowStore {
                     SELECT \(FlowStore.rowColumns) FROM flow \(whereSQL) ORDER BY first_seen, drone, destination, port
                     """, arguments: arguments).map(FlowStore.flowRow)
             }
+            let rollup = useRollups ? try FlowRollup.bounds(db).map { RollupSource(query: query, bounds: $0) } : nil
             let sums = "count(*), coalesce(sum(attempts), 0), coalesce(sum(packets), 0), coalesce(sum(bytes), 0), coalesce(min(first_seen), 0), coalesce(max(last_seen), 0)"
+            let rollupSums = "coalesce(sum(flows), 0), coalesce(sum(attempts), 0), coalesce(sum(packets), 0), coalesce(sum(bytes), 0), coalesce(min(first_seen), 0), coalesce(max(last_seen), 0)"
             func group(_ r: Row, _ offset: Int) -> GroupRow {
                 GroupRow(values: (0..<offset).map { (r[$0] as String?) ?? "-" }, flows: r[offset],
                          attempts: r[offset + 1], packets: r[offset + 2], bytes: r[offset + 3],
@@ -105,14 +110,30 @@ extension FlowStore {
             }
             var groups: [GroupRow] = []
             if !query.groupBy.isEmpty {
-                let cols = query.groupBy.map(ReportQuery.sqlExpression)
-                groups = try Row.fetchAll(db, sql: """
-                    SELECT \(cols.joined(separator: ", ")), \(sums) FROM flow \(whereSQL)
-                    GROUP BY \(cols.indices.map { String($0 + 1) }.joined(separator: ", "))
-                    ORDER BY \(cols.count + 2) DESC, 1
-                    """, arguments: arguments).map { group($0, cols.count) }
+                let n = query.groupBy.count
+                // Ties in attempts are ordered by every grouping value: the same report prints the same.
+                let order = "ORDER BY \(n + 2) DESC, \((1...n).map(String.init).joined(separator: ", "))"
+                let groupSQL = "GROUP BY \((1...n).map(String.init).joined(separator: ", ")) \(order)"
+                if let rollup, !query.groupBy.contains(.destination) {
+                    let (source, args) = rollup.source(query.groupBy.map(ReportQuery.rollupExpression),
+                                                       raw: query.groupBy.map(ReportQuery.sqlExpression))
+                    let cols = (0..<n).map { "d\($0)" }
+                    groups = try Row.fetchAll(db, sql: "SELECT \(cols.joined(separator: ", ")), \(rollupSums) FROM (\(source)) \(groupSQL)",
+                                              arguments: args).map { group($0, n) }
+                } else {
+                    let cols = query.groupBy.map(ReportQuery.sqlExpression)
+                    groups = try Row.fetchAll(db, sql: """
+                        SELECT \(cols.joined(separator: ", ")), \(sums) FROM flow \(whereSQL) \(groupSQL)
+                        """, arguments: arguments).map { group($0, n) }
+                }
             }
-            let totalRow = try Row.fetchOne(db, sql: "SELECT \(sums) FROM flow \(whereSQL)", arguments: arguments)!
+            let totalRow: Row
+            if let rollup {
+                let (source, args) = rollup.source([], raw: [])
+                totalRow = try Row.fetchOne(db, sql: "SELECT \(rollupSums) FROM (\(source))", arguments: args)!
+            } else {
+                totalRow = try Row.fetchOne(db, sql: "SELECT \(sums) FROM flow \(whereSQL)", arguments: arguments)!
+            }
             let totals = group(totalRow, 0)
             let loss = try Row.fetchOne(db, sql: """
                 SELECT coalesce(sum(lost), 0), coalesce(sum(overruns), 0) FROM loss \(lossClause.sql)
@@ -123,16 +144,90 @@ extension FlowStore {
                        coalesce(sum(CASE WHEN verdict = 'would-block' THEN packets END), 0)
                 FROM kernel_count \(countClause.sql)
                 """, arguments: countClause.arguments) : nil
-            let buckets = try Row.fetchAll(db, sql: """
-                SELECT drone, (first_seen / ?) * ?, sum(attempts) FROM flow \(whereSQL)
-                GROUP BY 1, 2 ORDER BY 2, 1
-                """, arguments: StatementArguments([bucketMicros, bucketMicros]) + arguments).map {
-                TimeBucket(drone: $0[0], bucketStart: $0[1], attempts: $0[2])
+            let buckets: [TimeBucket]
+            if let rollup, bucketMicros > 0, bucketMicros % FlowRollup.hourMicros == 0 {
+                let (source, args) = rollup.source(["drone", "(hour_start / \(bucketMicros)) * \(bucketMicros)"],
+                                                   raw: ["drone", "(first_seen / \(bucketMicros)) * \(bucketMicros)"])
+                buckets = try Row.fetchAll(db, sql: """
+                    SELECT d0, d1, sum(attempts) FROM (\(source)) GROUP BY 1, 2 ORDER BY 2, 1
+                    """, arguments: args).map { TimeBucket(drone: $0[0], bucketStart: $0[1], attempts: $0[2]) }
+            } else {
+                buckets = try Row.fetchAll(db, sql: """
+                    SELECT drone, (first_seen / ?) * ?, sum(attempts) FROM flow \(whereSQL)
+                    GROUP BY 1, 2 ORDER BY 2, 1
+                    """, arguments: StatementArguments([bucketMicros, bucketMicros]) + arguments).map {
+                    TimeBucket(drone: $0[0], bucketStart: $0[1], attempts: $0[2])
+                }
             }
             return Report(query: query, rows: rows, groups: groups, totals: totals, lostEvents: loss[0],
                           overruns: loss[1], kernelBlockedPackets: kernel?[0] ?? -1,
                           kernelWouldBlockPackets: kernel?[1] ?? -1, buckets: buckets, generatedMicros: nowMicros)
         }
+    }
+}
+
+/// The flows of a report's window as one row source: the rollup rows of the whole hours inside
+/// the window, and the raw rows of the hours at its edges (found through the `window_start`
+/// index, which `FlowRollup.Bounds` make exact). Each row: dimension values d0..., then
+/// flows, attempts, packets, bytes, first_seen, last_seen.
+struct RollupSource {
+    let query: ReportQuery
+    let bounds: FlowRollup.Bounds
+
+    init(query: ReportQuery, bounds: FlowRollup.Bounds) {
+        self.query = query
+        self.bounds = bounds
+    }
+
+    func source(_ rollupDims: [String], raw rawDims: [String]) -> (String, StatementArguments) {
+        let h = FlowRollup.hourMicros
+        let since = query.sinceMicros, until = query.untilMicros
+        // Whole hours inside the window: each flow in them has since <= first_seen <= last_seen and
+        // first_seen <= until. lo: the first hour starting at or after `since`; hiEnd: the end of
+        // the last hour ending at or before `until`.
+        let lo = since.map { FlowRollup.hourStart($0) == $0 ? $0 : FlowRollup.hourStart($0) + h }
+        let hiEnd = until.map { $0 == .max ? $0 : FlowRollup.hourStart($0 + 1) }
+        let rollupPart = (lo ?? .min) < (hiEnd ?? .max)
+        var parts: [String] = []
+        var args = StatementArguments()
+        func dims(_ list: [String]) -> String { list.enumerated().map { "\($1) AS d\($0)" }.map { $0 + ", " }.joined() }
+
+        if rollupPart {
+            var w = WhereClause()
+            w.atLeast("hour_start", lo)
+            if let hiEnd { w.below("hour_start", hiEnd) }
+            w.in("drone", query.drones)
+            w.in("nullif(vendor, '')", query.vendors)
+            w.in("category", query.categories)
+            parts.append("SELECT \(dims(rollupDims))flows, attempts, packets, bytes, first_seen, last_seen FROM flow_hour \(w.sql)")
+            args += w.arguments
+        }
+        // Raw rows whose first_seen lies in [from, to) (nil: unbounded), in the window and the filters.
+        func raw(from: Int64?, to: Int64?) {
+            var w = WhereClause()
+            // window_start lies within [first_seen - behind, first_seen + ahead] in every row.
+            w.atLeast("window_start", from.map { $0.subtractingReportingOverflow(bounds.behind).overflow ? .min : $0 - bounds.behind })
+            w.below("window_start", to.map { $0.addingReportingOverflow(bounds.ahead).overflow ? .max : $0 + bounds.ahead })
+            w.atLeast("first_seen", from)
+            w.below("first_seen", to)
+            w.atLeast("last_seen", since)
+            w.atMost("first_seen", until)
+            w.in("drone", query.drones)
+            w.in("vendor", query.vendors)
+            w.in("category", query.categories)
+            parts.append("SELECT \(dims(rawDims))1 AS flows, attempts, packets, bytes, first_seen, last_seen FROM flow \(w.sql)")
+            args += w.arguments
+        }
+        // A flow in the window has first_seen >= since - span (its last_seen is at least since).
+        let earliest = since.map { $0.subtractingReportingOverflow(bounds.span).overflow ? .min : $0 - bounds.span }
+        let afterUntil = until.flatMap { $0 == .max ? nil : $0 + 1 }
+        if rollupPart {
+            if let lo { raw(from: earliest, to: lo) }
+            if let hiEnd, until != nil { raw(from: hiEnd, to: afterUntil) }
+        } else {
+            raw(from: earliest, to: afterUntil)
+        }
+        return (parts.joined(separator: " UNION ALL "), args)
     }
 }
 
@@ -144,6 +239,17 @@ extension ReportQuery {
         case .category: return "category"
         case .destination: return "destination"
         case .day: return "date(first_seen / 1000000, 'unixepoch')"
+        }
+    }
+
+    /// The same on `flow_hour` (not for destination, which it does not keep); an hour lies in one day.
+    static func rollupExpression(_ d: Dimension) -> String {
+        switch d {
+        case .drone: return "drone"
+        case .vendor: return "nullif(vendor, '')"
+        case .category: return "category"
+        case .destination: return "NULL"
+        case .day: return "date(hour_start / 1000000, 'unixepoch')"
         }
     }
 }
@@ -205,6 +311,12 @@ struct WhereClause {
     mutating func atMost(_ column: String, _ value: Int64?) {
         guard let value else { return }
         conditions.append("\(column) <= ?")
+        values.append(value)
+    }
+
+    mutating func below(_ column: String, _ value: Int64?) {
+        guard let value else { return }
+        conditions.append("\(column) < ?")
         values.append(value)
     }
 
