@@ -15,6 +15,12 @@ enum FlowRollup {
     /// The start of the hour `x` (microseconds) falls in; floor, also before 1970.
     static func hourStart(_ x: Int64) -> Int64 { x - ((x % hourMicros) + hourMicros) % hourMicros }
 
+    /// a + b, held at the ends of Int64 instead of overflowing.
+    static func adding(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : sum
+    }
+
     /// `hourStart` in SQL.
     static func hourSQL(_ x: String) -> String { "(\(x) - ((\(x) % 3600000000) + 3600000000) % 3600000000)" }
 
@@ -82,6 +88,9 @@ enum FlowRollup {
                 last_seen INTEGER NOT NULL,
                 PRIMARY KEY (hour_start, drone, vendor, category)
             ) WITHOUT ROWID;
+            -- The window_start index and flow_bounds find rows by last_seen (pruning, dronewall log):
+            -- its own index took some 20 bytes per record.
+            DROP INDEX flow_last_seen;
             CREATE TABLE flow_bounds (ahead INTEGER NOT NULL, behind INTEGER NOT NULL, span INTEGER NOT NULL);
             INSERT INTO flow_bounds
                 SELECT max(0, coalesce(max(window_start - first_seen), 0)), max(0, coalesce(max(first_seen - window_start), 0)),
@@ -118,6 +127,8 @@ enum FlowRollup {
     /// without rollups (written by an older dronewalld: reports read raw rows).
     struct Bounds {
         var ahead: Int64, behind: Int64, span: Int64
+        /// At most how far `last_seen` lies after `window_start`.
+        var after: Int64 { behind.addingReportingOverflow(span).overflow ? .max : behind + span }
     }
 
     static func bounds(_ db: Database) throws -> Bounds? {

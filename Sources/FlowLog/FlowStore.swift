@@ -276,9 +276,11 @@ public final class FlowStore: Sendable {
     /// One transaction of `prune`: at most `batch` flows. Fewer than `batch` means done.
     public func pruneBatch(olderThan cutoffMicros: Int64, batch: Int = 2000) throws -> Int {
         try writer.write { db -> Int in
+            // A row last seen before the cutoff started its window before cutoff + ahead.
+            let ahead = try FlowRollup.bounds(db)?.ahead ?? .max
             try db.execute(sql: """
-                DELETE FROM flow WHERE id IN (SELECT id FROM flow WHERE last_seen < ? LIMIT ?)
-                """, arguments: [cutoffMicros, batch])
+                DELETE FROM flow WHERE id IN (SELECT id FROM flow WHERE window_start < ? AND last_seen < ? LIMIT ?)
+                """, arguments: [FlowRollup.adding(cutoffMicros, ahead), cutoffMicros, batch])
             let deleted = db.changesCount
             try db.execute(sql: "DELETE FROM loss WHERE time < ?", arguments: [cutoffMicros])
             try db.execute(sql: "DELETE FROM kernel_count WHERE time < ?", arguments: [cutoffMicros])
@@ -313,7 +315,7 @@ public final class FlowStore: Sendable {
     public func pruneToFitBatch(maxBytes: Int64, batch: Int = 2000) throws -> Int? {
         guard try usedBytes() > maxBytes else { return nil }
         return try writer.write { db -> Int in
-            try db.execute(sql: "DELETE FROM flow WHERE id IN (SELECT id FROM flow ORDER BY last_seen LIMIT ?)",
+            try db.execute(sql: "DELETE FROM flow WHERE id IN (\(try FlowStore.lastSeenFirst(db, count: batch, newest: false)))",
                            arguments: [batch])
             return db.changesCount
         }

@@ -206,8 +206,8 @@ struct RollupSource {
         func raw(from: Int64?, to: Int64?) {
             var w = WhereClause()
             // window_start lies within [first_seen - behind, first_seen + ahead] in every row.
-            w.atLeast("window_start", from.map { $0.subtractingReportingOverflow(bounds.behind).overflow ? .min : $0 - bounds.behind })
-            w.below("window_start", to.map { $0.addingReportingOverflow(bounds.ahead).overflow ? .max : $0 + bounds.ahead })
+            w.atLeast("window_start", from.map { FlowRollup.adding($0, -bounds.behind) })
+            w.below("window_start", to.map { FlowRollup.adding($0, bounds.ahead) })
             w.atLeast("first_seen", from)
             w.below("first_seen", to)
             w.atLeast("last_seen", since)
@@ -219,7 +219,7 @@ struct RollupSource {
             args += w.arguments
         }
         // A flow in the window has first_seen >= since - span (its last_seen is at least since).
-        let earliest = since.map { $0.subtractingReportingOverflow(bounds.span).overflow ? .min : $0 - bounds.span }
+        let earliest = since.map { FlowRollup.adding($0, -bounds.span) }
         let afterUntil = until.flatMap { $0 == .max ? nil : $0 + 1 }
         if rollupPart {
             if let lo { raw(from: earliest, to: lo) }
@@ -259,7 +259,7 @@ extension FlowStore {
     public func recent(limit: Int) throws -> [FlowRow] {
         try writer.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT * FROM (SELECT \(FlowStore.rowColumns) FROM flow ORDER BY last_seen DESC, id DESC LIMIT ?)
+                SELECT \(FlowStore.rowColumns) FROM flow WHERE id IN (\(try FlowStore.lastSeenFirst(db, count: limit, newest: true)))
                 ORDER BY last_seen, drone
                 """, arguments: [limit]).map(FlowStore.flowRow)
         }
@@ -268,9 +268,34 @@ extension FlowStore {
     /// Flows whose last packet came after `micros`, oldest first (for `dronewall log --follow`).
     public func seen(after micros: Int64) throws -> [FlowRow] {
         try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(FlowStore.rowColumns) FROM flow WHERE last_seen > ? ORDER BY last_seen, drone",
-                             arguments: [micros]).map(FlowStore.flowRow)
+            // A row last seen after `micros` started its window after micros - after. (An older log
+            // without bounds has an index on last_seen.)
+            guard let bounds = try FlowRollup.bounds(db) else {
+                return try Row.fetchAll(db, sql: """
+                    SELECT \(FlowStore.rowColumns) FROM flow WHERE last_seen > ? ORDER BY last_seen, drone
+                    """, arguments: [micros]).map(FlowStore.flowRow)
+            }
+            return try Row.fetchAll(db, sql: """
+                SELECT \(FlowStore.rowColumns) FROM flow WHERE window_start > ? AND last_seen > ? ORDER BY last_seen, drone
+                """, arguments: [FlowRollup.adding(micros, -bounds.after), micros]).map(FlowStore.flowRow)
         }
+    }
+
+    /// SQL selecting the ids of the `count` (bound as the statement's last argument) flows seen
+    /// last (`newest`) or first, by last_seen, then id. On a log with rollup bounds the candidates
+    /// are narrowed through the window_start index: the `count`-th row by window_start bounds the
+    /// `count`-th last_seen to within `ahead` + `after` of it.
+    static func lastSeenFirst(_ db: Database, count: Int, newest: Bool) throws -> String {
+        let order = newest ? "ORDER BY last_seen DESC, id DESC" : "ORDER BY last_seen, id"
+        guard let b = try FlowRollup.bounds(db), count > 0,
+              let edge = try Int64.fetchOne(db, sql: """
+                  SELECT window_start FROM flow ORDER BY window_start \(newest ? "DESC" : "") LIMIT 1 OFFSET ?
+                  """, arguments: [count - 1]) else {
+            return "SELECT id FROM flow \(order) LIMIT ?"
+        }
+        let reach = FlowRollup.adding(b.ahead, b.after)
+        let range = newest ? "window_start >= \(FlowRollup.adding(edge, -reach))" : "window_start <= \(FlowRollup.adding(edge, reach))"
+        return "SELECT id FROM flow WHERE \(range) \(order) LIMIT ?"
     }
 
     static let rowColumns = """

@@ -191,3 +191,33 @@ struct FlowStoreLegacyWriter {
         }
     }
 }
+
+@Suite struct LastSeenWithoutItsIndexTests {
+    @Test func logAndPruningFindRowsByLastSeenAsExactlyAsASortOfEveryRow() throws {
+        try withStore { store in
+            var rng = SeededRandom(state: 4)
+            try store.write(randomRecords(3000, &rng))
+            let all = try store.writer.read { db in
+                try Row.fetchAll(db, sql: "SELECT \(FlowStore.rowColumns), id FROM flow ORDER BY last_seen, id").map {
+                    (FlowStore.flowRow($0), $0[14] as Int64)
+                }
+            }
+            for n in [1, 7, 500, 2999, 3000, 5000] {
+                let expected = all.suffix(n).map(\.0).sorted { ($0.lastSeen, $0.drone) < ($1.lastSeen, $1.drone) }
+                #expect(Set(try store.recent(limit: n)) == Set(expected), "recent(\(n))")
+            }
+            for _ in 0..<20 {
+                let m = all.randomElement(using: &rng)!.0.lastSeen + Int64.random(in: -2...2, using: &rng)
+                #expect(Set(try store.seen(after: m)) == Set(all.map(\.0).filter { $0.lastSeen > m }))
+            }
+            let cutoff = all[1000].0.lastSeen
+            try store.prune(olderThan: cutoff, batch: 77)
+            let left = all.filter { $0.0.lastSeen >= cutoff }
+            #expect(Set(try store.recent(limit: 10_000)) == Set(left.map(\.0)))
+            // The size cap takes the flows seen first (ties: the first written).
+            #expect(try store.pruneToFitBatch(maxBytes: 0, batch: 300) == 300)
+            #expect(Set(try store.recent(limit: 10_000)) == Set(left.dropFirst(300).map(\.0)))
+            #expect(try rollupMismatch(store) == [])
+        }
+    }
+}
