@@ -79,13 +79,13 @@ bench_daemon-pipeline() { # one side only until ulogd2 is benchmarked next to it
 bench_flowlog() { # no second program: the peer is the same report summed from raw rows (the path before rollups)
     local sizes=${FLOWLOG_RECORDS:-1000000 10000000} args=() l
     echo "flow log sizes: $sizes; $ROUNDS rounds of each report, rollups (A) then raw rows (B), interleaved (B capped by RAW_ROUNDS_MAX above 2M)"
-    python3 bench/flowlog.py $sizes > "$OUT/flowlog.txt" || { cat "$OUT/flowlog.txt"; return 1; }
-    grep -v '^sample ' "$OUT/flowlog.txt"
-    sed -n 's/^sample //p' "$OUT/flowlog.txt" > "$SAMPLES"
+    python3 bench/flowlog.py $sizes > "$OUT/flowlog-out.txt" || { cat "$OUT/flowlog-out.txt"; return 1; }
+    grep -v '^sample ' "$OUT/flowlog-out.txt"
+    sed -n 's/^sample //p' "$OUT/flowlog-out.txt" > "$SAMPLES"
     label() { if (( $1 % 1000000 == 0 )); then echo "$(( $1 / 1000000 ))M"; else echo "$1"; fi; } # as flowlog.py names them
     for n in $sizes; do
         l=$(label "$n")
-        args+=(--series "bytes-$l" "$l: database bytes per flow record" bytes
+        args+=(--series "bytes-$l" "$l: database bytes per flow record (live)" bytes
                --series "grouped-$l" "$l: by drone,category (rollups)" ms
                --series "grouped-raw-$l" "$l: by drone,category (raw rows)" ms
                --series "day-$l" "$l: last 24 h table (rollups)" ms

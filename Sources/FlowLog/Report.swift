@@ -73,9 +73,12 @@ extension FlowStore {
     /// Runs `query` in one read transaction (a consistent snapshot, even while the daemon writes).
     /// Sums come from the hourly rollups where the log has them (whole hours inside the window;
     /// raw rows for the hours at its edges), else from raw rows; `useRollups: false` forces raw
-    /// rows (benchmarks compare the two). Both give the same report.
+    /// rows (benchmarks compare the two, the raw side as reports were made before rollups). Both
+    /// give the same report. `withBuckets: false` leaves out the chart's time buckets (only html
+    /// shows them).
     public func report(_ query: ReportQuery, nowMicros: Int64, withRows: Bool = true,
-                       bucketMicros: Int64 = 3_600_000_000, useRollups: Bool = true) throws -> Report {
+                       bucketMicros: Int64 = 3_600_000_000, useRollups: Bool = true,
+                       withBuckets: Bool = true) throws -> Report {
         var flows = WhereClause()
         flows.atLeast("last_seen", query.sinceMicros)
         flows.atMost("first_seen", query.untilMicros)
@@ -127,14 +130,18 @@ extension FlowStore {
                         """, arguments: arguments).map { group($0, n) }
                 }
             }
-            let totalRow: Row
-            if let rollup {
+            let totals: GroupRow
+            if rollup != nil, !query.groupBy.isEmpty {
+                // The groups partition the window's flows: their sums are the totals.
+                totals = GroupRow(values: [], flows: groups.reduce(0) { $0 + $1.flows }, attempts: groups.reduce(0) { $0 + $1.attempts },
+                                  packets: groups.reduce(0) { $0 + $1.packets }, bytes: groups.reduce(0) { $0 + $1.bytes },
+                                  firstSeen: groups.map(\.firstSeen).min() ?? 0, lastSeen: groups.map(\.lastSeen).max() ?? 0)
+            } else if let rollup {
                 let (source, args) = rollup.source([], raw: [])
-                totalRow = try Row.fetchOne(db, sql: "SELECT \(rollupSums) FROM (\(source))", arguments: args)!
+                totals = group(try Row.fetchOne(db, sql: "SELECT \(rollupSums) FROM (\(source))", arguments: args)!, 0)
             } else {
-                totalRow = try Row.fetchOne(db, sql: "SELECT \(sums) FROM flow \(whereSQL)", arguments: arguments)!
+                totals = group(try Row.fetchOne(db, sql: "SELECT \(sums) FROM flow \(whereSQL)", arguments: arguments)!, 0)
             }
-            let totals = group(totalRow, 0)
             let loss = try Row.fetchOne(db, sql: """
                 SELECT coalesce(sum(lost), 0), coalesce(sum(overruns), 0) FROM loss \(lossClause.sql)
                 """, arguments: lossClause.arguments)!
@@ -144,8 +151,10 @@ extension FlowStore {
                        coalesce(sum(CASE WHEN verdict = 'would-block' THEN packets END), 0)
                 FROM kernel_count \(countClause.sql)
                 """, arguments: countClause.arguments) : nil
-            let buckets: [TimeBucket]
-            if let rollup, bucketMicros > 0, bucketMicros % FlowRollup.hourMicros == 0 {
+            var buckets: [TimeBucket] = []
+            if rollup != nil && !withBuckets {
+                // Not asked for.
+            } else if let rollup, bucketMicros > 0, bucketMicros % FlowRollup.hourMicros == 0 {
                 let (source, args) = rollup.source(["drone", "(hour_start / \(bucketMicros)) * \(bucketMicros)"],
                                                    raw: ["drone", "(first_seen / \(bucketMicros)) * \(bucketMicros)"])
                 buckets = try Row.fetchAll(db, sql: """

@@ -119,7 +119,8 @@ struct ReportCommand: ParsableCommand {
         // DRONEWALL_REPORT_RAW=1 sums raw rows instead of the hourly rollups (bench/flowlog.py compares the two).
         let raw = getenv("DRONEWALL_REPORT_RAW").map { String(cString: $0) == "1" } ?? false
         let report = try database.read {
-            try store.report(q, nowMicros: now, withRows: q.groupBy.isEmpty || fmt == .html, useRollups: !raw)
+            try store.report(q, nowMicros: now, withRows: q.groupBy.isEmpty || fmt == .html, useRollups: !raw,
+                             withBuckets: fmt == .html)
         }
         print(ReportRenderer.render(report, as: fmt), terminator: "")
         // csv and json stay machine-readable: their summary (window, loss, kernel totals) goes to stderr.
