@@ -85,8 +85,6 @@ extension FlowStore {
         flows.in("drone", query.drones)
         flows.in("vendor", query.vendors)
         flows.in("category", query.categories)
-        let whereSQL = flows.sql
-        let arguments = flows.arguments
         // Loss and kernel counts are dated points, not spans.
         var points = WhereClause()
         points.atLeast("time", query.sinceMicros)
@@ -97,13 +95,21 @@ extension FlowStore {
         let countClause = points
 
         return try writer.read { db in
+            let bounds = try FlowRollup.bounds(db)
+            // A log with bounds has no last_seen index: the window_start index finds the window's rows
+            // (last_seen >= since means window_start >= since - after; first_seen <= until, window_start <= until + ahead).
+            var listed = flows
+            if let bounds {
+                listed.atLeast("window_start", query.sinceMicros.map { FlowRollup.adding($0, -bounds.after) })
+                listed.atMost("window_start", query.untilMicros.map { FlowRollup.adding($0, bounds.ahead) })
+            }
             var rows: [FlowRow] = []
             if withRows {
                 rows = try Row.fetchAll(db, sql: """
-                    SELECT \(FlowStore.rowColumns) FROM flow \(whereSQL) ORDER BY first_seen, drone, destination, port
-                    """, arguments: arguments).map(FlowStore.flowRow)
+                    SELECT \(FlowStore.rowColumns) FROM flow \(listed.sql) ORDER BY first_seen, drone, destination, port
+                    """, arguments: listed.arguments).map(FlowStore.flowRow)
             }
-            let rollup = useRollups ? try FlowRollup.bounds(db).map { RollupSource(query: query, bounds: $0) } : nil
+            let rollup = useRollups ? bounds.map { RollupSource(query: query, bounds: $0) } : nil
             let sums = "count(*), coalesce(sum(attempts), 0), coalesce(sum(packets), 0), coalesce(sum(bytes), 0), coalesce(min(first_seen), 0), coalesce(max(last_seen), 0)"
             let rollupSums = "coalesce(sum(flows), 0), coalesce(sum(attempts), 0), coalesce(sum(packets), 0), coalesce(sum(bytes), 0), coalesce(min(first_seen), 0), coalesce(max(last_seen), 0)"
             func group(_ r: Row, _ offset: Int) -> GroupRow {
@@ -126,8 +132,8 @@ extension FlowStore {
                 } else {
                     let cols = query.groupBy.map(ReportQuery.sqlExpression)
                     groups = try Row.fetchAll(db, sql: """
-                        SELECT \(cols.joined(separator: ", ")), \(sums) FROM flow \(whereSQL) \(groupSQL)
-                        """, arguments: arguments).map { group($0, n) }
+                        SELECT \(cols.joined(separator: ", ")), \(sums) FROM flow \(listed.sql) \(groupSQL)
+                        """, arguments: listed.arguments).map { group($0, n) }
                 }
             }
             let totals: GroupRow
@@ -140,7 +146,7 @@ extension FlowStore {
                 let (source, args) = rollup.source([], raw: [])
                 totals = group(try Row.fetchOne(db, sql: "SELECT \(rollupSums) FROM (\(source))", arguments: args)!, 0)
             } else {
-                totals = group(try Row.fetchOne(db, sql: "SELECT \(sums) FROM flow \(whereSQL)", arguments: arguments)!, 0)
+                totals = group(try Row.fetchOne(db, sql: "SELECT \(sums) FROM flow \(listed.sql)", arguments: listed.arguments)!, 0)
             }
             let loss = try Row.fetchOne(db, sql: """
                 SELECT coalesce(sum(lost), 0), coalesce(sum(overruns), 0) FROM loss \(lossClause.sql)
@@ -162,9 +168,9 @@ extension FlowStore {
                     """, arguments: args).map { TimeBucket(drone: $0[0], bucketStart: $0[1], attempts: $0[2]) }
             } else {
                 buckets = try Row.fetchAll(db, sql: """
-                    SELECT drone, (first_seen / ?) * ?, sum(attempts) FROM flow \(whereSQL)
+                    SELECT drone, (first_seen / ?) * ?, sum(attempts) FROM flow \(listed.sql)
                     GROUP BY 1, 2 ORDER BY 2, 1
-                    """, arguments: StatementArguments([bucketMicros, bucketMicros]) + arguments).map {
+                    """, arguments: StatementArguments([bucketMicros, bucketMicros]) + listed.arguments).map {
                     TimeBucket(drone: $0[0], bucketStart: $0[1], attempts: $0[2])
                 }
             }
