@@ -121,6 +121,10 @@ def report(db, args, raw):
 
 def same(db, args):
     """The two ways give the same report (the product's tests check this on random data; here once more)."""
+    # One fixed window for both (24h back from two different moments are two windows).
+    now = time.time()
+    args = [time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - int(a[:-1]) * {"h": 3600, "d": 86400}[a[-1]]))
+            if prev == "--since" else a for prev, a in zip([""] + args, args)]
     outs = []
     for raw in (False, True):
         env = dict(os.environ, **({"DRONEWALL_REPORT_RAW": "1"} if raw else {}))
