@@ -90,16 +90,30 @@ bench_daemon-pipeline() { # one side only until ulogd2 is benchmarked next to it
     echo "one run, no second side yet: ulogd2 (NFLOG -> SQLite) is issue 12 #5; target there: zero loss at >= 2x ulogd2's rate"
 }
 
-bench_flowlog() { # no namespace, no second side: database size and report times over N records
-    swift build -c release --product dronewall 2>&1 | tail -1 >&2
-    python3 bench/flowlog.py "${FLOWLOG_RECORDS:-1000000}" | tee "$OUT/flowlog.txt" || return 1
-    awk '/bytes per record/ {for (i = 1; i <= NF; i++) if ($i == "bytes") print "bytes", $(i - 1)}
-         /by drone,category/ {print "grouped", $(NF - 1)}' "$OUT/flowlog.txt" > "$SAMPLES"
-    python3 bench/summarize.py "$SAMPLES" \
-        --series bytes "database bytes per flow record" bytes \
-        --series grouped "report grouped by drone,category" ms \
-        --limit bytes "<=243" "(today's figure is the ceiling)" \
-        --limit grouped "<=1000" "(issue 12 #4 sets it over 10M records; here ${FLOWLOG_RECORDS:-1000000})"
+bench_flowlog() { # no second program: the peer is the same report summed from raw rows (the path before rollups)
+    local sizes=${FLOWLOG_RECORDS:-1000000 10000000} args=() l
+    echo "flow log sizes: $sizes; $ROUNDS rounds of each report, rollups (A) then raw rows (B), interleaved (B capped by RAW_ROUNDS_MAX above 2M)"
+    python3 bench/flowlog.py $sizes > "$OUT/flowlog-out.txt" || { cat "$OUT/flowlog-out.txt"; return 1; }
+    grep -v '^sample ' "$OUT/flowlog-out.txt"
+    sed -n 's/^sample //p' "$OUT/flowlog-out.txt" > "$SAMPLES"
+    label() { if (( $1 % 1000000 == 0 )); then echo "$(( $1 / 1000000 ))M"; else echo "$1"; fi; } # as flowlog.py names them
+    for n in $sizes; do
+        l=$(label "$n")
+        args+=(--series "bytes-$l" "$l: database bytes per flow record (live)" bytes
+               --series "grouped-$l" "$l: by drone,category (rollups)" ms
+               --series "grouped-raw-$l" "$l: by drone,category (raw rows)" ms
+               --series "day-$l" "$l: last 24 h table (rollups)" ms
+               --series "day-raw-$l" "$l: last 24 h table (raw rows)" ms
+               --series "drone-$l" "$l: one drone, JSON (rollups)" ms
+               --series "drone-raw-$l" "$l: one drone, JSON (raw rows)" ms
+               --limit "bytes-$l" "<=243" "(the figure before rollups is the ceiling)"
+               --compare "grouped-$l" "grouped-raw-$l" "-" "(grouped: speed-up of rollups)"
+               --compare "day-$l" "day-raw-$l" "-" "(a listing: rows are raw either way)"
+               --compare "drone-$l" "drone-raw-$l" "-" "(a listing: rows are raw either way)")
+    done
+    l=$(label "$(printf '%s\n' $sizes | sort -n | tail -1)")
+    args+=(--limit "grouped-$l" "<=1000" "(issue 12 #4: grouped report over 10M records in under 1 s; here $l)")
+    python3 bench/summarize.py "$SAMPLES" "${args[@]}"
 }
 
 # Build both binaries once, up front: a benchmark's own `swift build` then only checks, and

@@ -15,8 +15,9 @@ public final class FlowStore: Sendable {
     /// True when the database was opened immutable (no -wal/-shm to share; see `init(readOnlyPath:)`).
     public let immutable: Bool
 
-    /// Opens (creating and migrating) the database for writing.
-    public init(path: String) throws {
+    /// Opens (creating and migrating) the database for writing. `log` hears about long
+    /// upgrades (building the hourly rollups of an existing log).
+    public init(path: String, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
         var config = Configuration()
         config.busyMode = .timeout(5)
         // Readers without write access to the directory cannot create -wal and -shm: keep them
@@ -26,7 +27,7 @@ public final class FlowStore: Sendable {
             _ = sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_PERSIST_WAL, &on)
         }
         let pool = try DatabasePool(path: path, configuration: config)
-        try FlowStore.migrator.migrate(pool)
+        try FlowStore.migrator(log: log).migrate(pool)
         writer = pool
         self.path = path
         immutable = false
@@ -80,7 +81,7 @@ public final class FlowStore: Sendable {
         return out + "?immutable=1"
     }
 
-    static var migrator: DatabaseMigrator {
+    static func migrator(log: @escaping @Sendable (String) -> Void = { _ in }) -> DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in
             try db.execute(sql: """
@@ -142,6 +143,15 @@ public final class FlowStore: Sendable {
                     bytes INTEGER NOT NULL
                 );
                 """)
+        }
+        m.registerMigration("v4-hourly-rollup") { db in
+            // Grouped reports read hourly sums (see FlowRollup); a log written before gets them
+            // built once, in this transaction: readers meanwhile see the old log, then the new.
+            let rows = try Int.fetchOne(db, sql: "SELECT count(*) FROM flow") ?? 0
+            if rows > 0 { log("flow log: building hourly sums of \(rows) flow record(s) for reports (once, after an upgrade)") }
+            let start = ContinuousClock.now
+            try FlowRollup.create(db)
+            if rows > 0 { log("flow log: hourly sums built in \(start.duration(to: .now))") }
         }
         return m
     }
@@ -266,9 +276,11 @@ public final class FlowStore: Sendable {
     /// One transaction of `prune`: at most `batch` flows. Fewer than `batch` means done.
     public func pruneBatch(olderThan cutoffMicros: Int64, batch: Int = 2000) throws -> Int {
         try writer.write { db -> Int in
+            // A row last seen before the cutoff started its window before cutoff + ahead.
+            let ahead = try FlowRollup.bounds(db)?.ahead ?? .max
             try db.execute(sql: """
-                DELETE FROM flow WHERE id IN (SELECT id FROM flow WHERE last_seen < ? LIMIT ?)
-                """, arguments: [cutoffMicros, batch])
+                DELETE FROM flow WHERE id IN (SELECT id FROM flow WHERE window_start < ? AND last_seen < ? LIMIT ?)
+                """, arguments: [FlowRollup.adding(cutoffMicros, ahead), cutoffMicros, batch])
             let deleted = db.changesCount
             try db.execute(sql: "DELETE FROM loss WHERE time < ?", arguments: [cutoffMicros])
             try db.execute(sql: "DELETE FROM kernel_count WHERE time < ?", arguments: [cutoffMicros])
@@ -303,7 +315,7 @@ public final class FlowStore: Sendable {
     public func pruneToFitBatch(maxBytes: Int64, batch: Int = 2000) throws -> Int? {
         guard try usedBytes() > maxBytes else { return nil }
         return try writer.write { db -> Int in
-            try db.execute(sql: "DELETE FROM flow WHERE id IN (SELECT id FROM flow ORDER BY last_seen LIMIT ?)",
+            try db.execute(sql: "DELETE FROM flow WHERE id IN (\(try FlowStore.lastSeenFirst(db, count: batch, newest: false)))",
                            arguments: [batch])
             return db.changesCount
         }

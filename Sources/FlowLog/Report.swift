@@ -71,16 +71,20 @@ public struct Report: Sendable {
 
 extension FlowStore {
     /// Runs `query` in one read transaction (a consistent snapshot, even while the daemon writes).
+    /// Sums come from the hourly rollups where the log has them (whole hours inside the window;
+    /// raw rows for the hours at its edges), else from raw rows; `useRollups: false` forces raw
+    /// rows (benchmarks compare the two, the raw side as reports were made before rollups). Both
+    /// give the same report. `withBuckets: false` leaves out the chart's time buckets (only html
+    /// shows them).
     public func report(_ query: ReportQuery, nowMicros: Int64, withRows: Bool = true,
-                       bucketMicros: Int64 = 3_600_000_000) throws -> Report {
+                       bucketMicros: Int64 = 3_600_000_000, useRollups: Bool = true,
+                       withBuckets: Bool = true) throws -> Report {
         var flows = WhereClause()
         flows.atLeast("last_seen", query.sinceMicros)
         flows.atMost("first_seen", query.untilMicros)
         flows.in("drone", query.drones)
         flows.in("vendor", query.vendors)
         flows.in("category", query.categories)
-        let whereSQL = flows.sql
-        let arguments = flows.arguments
         // Loss and kernel counts are dated points, not spans.
         var points = WhereClause()
         points.atLeast("time", query.sinceMicros)
@@ -91,13 +95,23 @@ extension FlowStore {
         let countClause = points
 
         return try writer.read { db in
+            let bounds = try FlowRollup.bounds(db)
+            // A log with bounds has no last_seen index: the window_start index finds the window's rows
+            // (last_seen >= since means window_start >= since - after; first_seen <= until, window_start <= until + ahead).
+            var listed = flows
+            if let bounds {
+                listed.atLeast("window_start", query.sinceMicros.map { FlowRollup.adding($0, -bounds.after) })
+                listed.atMost("window_start", query.untilMicros.map { FlowRollup.adding($0, bounds.ahead) })
+            }
             var rows: [FlowRow] = []
             if withRows {
                 rows = try Row.fetchAll(db, sql: """
-                    SELECT \(FlowStore.rowColumns) FROM flow \(whereSQL) ORDER BY first_seen, drone, destination, port
-                    """, arguments: arguments).map(FlowStore.flowRow)
+                    SELECT \(FlowStore.rowColumns) FROM flow \(listed.sql) ORDER BY first_seen, drone, destination, port
+                    """, arguments: listed.arguments).map(FlowStore.flowRow)
             }
+            let rollup = useRollups ? bounds.map { RollupSource(query: query, bounds: $0) } : nil
             let sums = "count(*), coalesce(sum(attempts), 0), coalesce(sum(packets), 0), coalesce(sum(bytes), 0), coalesce(min(first_seen), 0), coalesce(max(last_seen), 0)"
+            let rollupSums = "coalesce(sum(flows), 0), coalesce(sum(attempts), 0), coalesce(sum(packets), 0), coalesce(sum(bytes), 0), coalesce(min(first_seen), 0), coalesce(max(last_seen), 0)"
             func group(_ r: Row, _ offset: Int) -> GroupRow {
                 GroupRow(values: (0..<offset).map { (r[$0] as String?) ?? "-" }, flows: r[offset],
                          attempts: r[offset + 1], packets: r[offset + 2], bytes: r[offset + 3],
@@ -105,15 +119,35 @@ extension FlowStore {
             }
             var groups: [GroupRow] = []
             if !query.groupBy.isEmpty {
-                let cols = query.groupBy.map(ReportQuery.sqlExpression)
-                groups = try Row.fetchAll(db, sql: """
-                    SELECT \(cols.joined(separator: ", ")), \(sums) FROM flow \(whereSQL)
-                    GROUP BY \(cols.indices.map { String($0 + 1) }.joined(separator: ", "))
-                    ORDER BY \(cols.count + 2) DESC, 1
-                    """, arguments: arguments).map { group($0, cols.count) }
+                let n = query.groupBy.count
+                // Ties in attempts are ordered by every grouping value: the same report prints the same.
+                let order = "ORDER BY \(n + 2) DESC, \((1...n).map(String.init).joined(separator: ", "))"
+                let groupSQL = "GROUP BY \((1...n).map(String.init).joined(separator: ", ")) \(order)"
+                if let rollup, !query.groupBy.contains(.destination) {
+                    let (source, args) = rollup.source(query.groupBy.map(ReportQuery.rollupExpression),
+                                                       raw: query.groupBy.map(ReportQuery.sqlExpression))
+                    let cols = (0..<n).map { "d\($0)" }
+                    groups = try Row.fetchAll(db, sql: "SELECT \(cols.joined(separator: ", ")), \(rollupSums) FROM (\(source)) \(groupSQL)",
+                                              arguments: args).map { group($0, n) }
+                } else {
+                    let cols = query.groupBy.map(ReportQuery.sqlExpression)
+                    groups = try Row.fetchAll(db, sql: """
+                        SELECT \(cols.joined(separator: ", ")), \(sums) FROM flow \(listed.sql) \(groupSQL)
+                        """, arguments: listed.arguments).map { group($0, n) }
+                }
             }
-            let totalRow = try Row.fetchOne(db, sql: "SELECT \(sums) FROM flow \(whereSQL)", arguments: arguments)!
-            let totals = group(totalRow, 0)
+            let totals: GroupRow
+            if rollup != nil, !query.groupBy.isEmpty {
+                // The groups partition the window's flows: their sums are the totals.
+                totals = GroupRow(values: [], flows: groups.reduce(0) { $0 + $1.flows }, attempts: groups.reduce(0) { $0 + $1.attempts },
+                                  packets: groups.reduce(0) { $0 + $1.packets }, bytes: groups.reduce(0) { $0 + $1.bytes },
+                                  firstSeen: groups.map(\.firstSeen).min() ?? 0, lastSeen: groups.map(\.lastSeen).max() ?? 0)
+            } else if let rollup {
+                let (source, args) = rollup.source([], raw: [])
+                totals = group(try Row.fetchOne(db, sql: "SELECT \(rollupSums) FROM (\(source))", arguments: args)!, 0)
+            } else {
+                totals = group(try Row.fetchOne(db, sql: "SELECT \(sums) FROM flow \(listed.sql)", arguments: listed.arguments)!, 0)
+            }
             let loss = try Row.fetchOne(db, sql: """
                 SELECT coalesce(sum(lost), 0), coalesce(sum(overruns), 0) FROM loss \(lossClause.sql)
                 """, arguments: lossClause.arguments)!
@@ -123,16 +157,92 @@ extension FlowStore {
                        coalesce(sum(CASE WHEN verdict = 'would-block' THEN packets END), 0)
                 FROM kernel_count \(countClause.sql)
                 """, arguments: countClause.arguments) : nil
-            let buckets = try Row.fetchAll(db, sql: """
-                SELECT drone, (first_seen / ?) * ?, sum(attempts) FROM flow \(whereSQL)
-                GROUP BY 1, 2 ORDER BY 2, 1
-                """, arguments: StatementArguments([bucketMicros, bucketMicros]) + arguments).map {
-                TimeBucket(drone: $0[0], bucketStart: $0[1], attempts: $0[2])
+            var buckets: [TimeBucket] = []
+            if rollup != nil && !withBuckets {
+                // Not asked for.
+            } else if let rollup, bucketMicros > 0, bucketMicros % FlowRollup.hourMicros == 0 {
+                let (source, args) = rollup.source(["drone", "(hour_start / \(bucketMicros)) * \(bucketMicros)"],
+                                                   raw: ["drone", "(first_seen / \(bucketMicros)) * \(bucketMicros)"])
+                buckets = try Row.fetchAll(db, sql: """
+                    SELECT d0, d1, sum(attempts) FROM (\(source)) GROUP BY 1, 2 ORDER BY 2, 1
+                    """, arguments: args).map { TimeBucket(drone: $0[0], bucketStart: $0[1], attempts: $0[2]) }
+            } else {
+                buckets = try Row.fetchAll(db, sql: """
+                    SELECT drone, (first_seen / ?) * ?, sum(attempts) FROM flow \(listed.sql)
+                    GROUP BY 1, 2 ORDER BY 2, 1
+                    """, arguments: StatementArguments([bucketMicros, bucketMicros]) + listed.arguments).map {
+                    TimeBucket(drone: $0[0], bucketStart: $0[1], attempts: $0[2])
+                }
             }
             return Report(query: query, rows: rows, groups: groups, totals: totals, lostEvents: loss[0],
                           overruns: loss[1], kernelBlockedPackets: kernel?[0] ?? -1,
                           kernelWouldBlockPackets: kernel?[1] ?? -1, buckets: buckets, generatedMicros: nowMicros)
         }
+    }
+}
+
+/// The flows of a report's window as one row source: the rollup rows of the whole hours inside
+/// the window, and the raw rows of the hours at its edges (found through the `window_start`
+/// index, which `FlowRollup.Bounds` make exact). Each row: dimension values d0..., then
+/// flows, attempts, packets, bytes, first_seen, last_seen.
+struct RollupSource {
+    let query: ReportQuery
+    let bounds: FlowRollup.Bounds
+
+    init(query: ReportQuery, bounds: FlowRollup.Bounds) {
+        self.query = query
+        self.bounds = bounds
+    }
+
+    func source(_ rollupDims: [String], raw rawDims: [String]) -> (String, StatementArguments) {
+        let h = FlowRollup.hourMicros
+        let since = query.sinceMicros, until = query.untilMicros
+        // Whole hours inside the window: each flow in them has since <= first_seen <= last_seen and
+        // first_seen <= until. lo: the first hour starting at or after `since`; hiEnd: the end of
+        // the last hour ending at or before `until`.
+        let lo = since.map { FlowRollup.hourStart($0) == $0 ? $0 : FlowRollup.hourStart($0) + h }
+        let hiEnd = until.map { $0 == .max ? $0 : FlowRollup.hourStart($0 + 1) }
+        let rollupPart = (lo ?? .min) < (hiEnd ?? .max)
+        var parts: [String] = []
+        var args = StatementArguments()
+        func dims(_ list: [String]) -> String { list.enumerated().map { "\($1) AS d\($0)" }.map { $0 + ", " }.joined() }
+
+        if rollupPart {
+            var w = WhereClause()
+            w.atLeast("hour_start", lo)
+            if let hiEnd { w.below("hour_start", hiEnd) }
+            w.in("drone", query.drones)
+            w.in("nullif(vendor, '')", query.vendors)
+            w.in("category", query.categories)
+            parts.append("SELECT \(dims(rollupDims))flows, attempts, packets, bytes, first_seen, last_seen FROM flow_hour \(w.sql)")
+            args += w.arguments
+        }
+        // Raw rows whose first_seen lies in [from, to) (nil: unbounded), in the window and the filters.
+        func raw(from: Int64?, to: Int64?) {
+            var w = WhereClause()
+            // window_start lies within [first_seen - behind, first_seen + ahead] in every row.
+            w.atLeast("window_start", from.map { FlowRollup.adding($0, -bounds.behind) })
+            w.below("window_start", to.map { FlowRollup.adding($0, bounds.ahead) })
+            w.atLeast("first_seen", from)
+            w.below("first_seen", to)
+            w.atLeast("last_seen", since)
+            w.atMost("first_seen", until)
+            w.in("drone", query.drones)
+            w.in("vendor", query.vendors)
+            w.in("category", query.categories)
+            parts.append("SELECT \(dims(rawDims))1 AS flows, attempts, packets, bytes, first_seen, last_seen FROM flow \(w.sql)")
+            args += w.arguments
+        }
+        // A flow in the window has first_seen >= since - span (its last_seen is at least since).
+        let earliest = since.map { FlowRollup.adding($0, -bounds.span) }
+        let afterUntil = until.flatMap { $0 == .max ? nil : $0 + 1 }
+        if rollupPart {
+            if let lo { raw(from: earliest, to: lo) }
+            if let hiEnd, until != nil { raw(from: hiEnd, to: afterUntil) }
+        } else {
+            raw(from: earliest, to: afterUntil)
+        }
+        return (parts.joined(separator: " UNION ALL "), args)
     }
 }
 
@@ -146,6 +256,17 @@ extension ReportQuery {
         case .day: return "date(first_seen / 1000000, 'unixepoch')"
         }
     }
+
+    /// The same on `flow_hour` (not for destination, which it does not keep); an hour lies in one day.
+    static func rollupExpression(_ d: Dimension) -> String {
+        switch d {
+        case .drone: return "drone"
+        case .vendor: return "nullif(vendor, '')"
+        case .category: return "category"
+        case .destination: return "NULL"
+        case .day: return "date(hour_start / 1000000, 'unixepoch')"
+        }
+    }
 }
 
 extension FlowStore {
@@ -153,7 +274,7 @@ extension FlowStore {
     public func recent(limit: Int) throws -> [FlowRow] {
         try writer.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT * FROM (SELECT \(FlowStore.rowColumns) FROM flow ORDER BY last_seen DESC, id DESC LIMIT ?)
+                SELECT \(FlowStore.rowColumns) FROM flow WHERE id IN (\(try FlowStore.lastSeenFirst(db, count: limit, newest: true)))
                 ORDER BY last_seen, drone
                 """, arguments: [limit]).map(FlowStore.flowRow)
         }
@@ -162,9 +283,34 @@ extension FlowStore {
     /// Flows whose last packet came after `micros`, oldest first (for `dronewall log --follow`).
     public func seen(after micros: Int64) throws -> [FlowRow] {
         try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(FlowStore.rowColumns) FROM flow WHERE last_seen > ? ORDER BY last_seen, drone",
-                             arguments: [micros]).map(FlowStore.flowRow)
+            // A row last seen after `micros` started its window after micros - after. (An older log
+            // without bounds has an index on last_seen.)
+            guard let bounds = try FlowRollup.bounds(db) else {
+                return try Row.fetchAll(db, sql: """
+                    SELECT \(FlowStore.rowColumns) FROM flow WHERE last_seen > ? ORDER BY last_seen, drone
+                    """, arguments: [micros]).map(FlowStore.flowRow)
+            }
+            return try Row.fetchAll(db, sql: """
+                SELECT \(FlowStore.rowColumns) FROM flow WHERE window_start > ? AND last_seen > ? ORDER BY last_seen, drone
+                """, arguments: [FlowRollup.adding(micros, -bounds.after), micros]).map(FlowStore.flowRow)
         }
+    }
+
+    /// SQL selecting the ids of the `count` (bound as the statement's last argument) flows seen
+    /// last (`newest`) or first, by last_seen, then id. On a log with rollup bounds the candidates
+    /// are narrowed through the window_start index: the `count`-th row by window_start bounds the
+    /// `count`-th last_seen to within `ahead` + `after` of it.
+    static func lastSeenFirst(_ db: Database, count: Int, newest: Bool) throws -> String {
+        let order = newest ? "ORDER BY last_seen DESC, id DESC" : "ORDER BY last_seen, id"
+        guard let b = try FlowRollup.bounds(db), count > 0,
+              let edge = try Int64.fetchOne(db, sql: """
+                  SELECT window_start FROM flow ORDER BY window_start \(newest ? "DESC" : "") LIMIT 1 OFFSET ?
+                  """, arguments: [count - 1]) else {
+            return "SELECT id FROM flow \(order) LIMIT ?"
+        }
+        let reach = FlowRollup.adding(b.ahead, b.after)
+        let range = newest ? "window_start >= \(FlowRollup.adding(edge, -reach))" : "window_start <= \(FlowRollup.adding(edge, reach))"
+        return "SELECT id FROM flow WHERE \(range) \(order) LIMIT ?"
     }
 
     static let rowColumns = """
@@ -205,6 +351,12 @@ struct WhereClause {
     mutating func atMost(_ column: String, _ value: Int64?) {
         guard let value else { return }
         conditions.append("\(column) <= ?")
+        values.append(value)
+    }
+
+    mutating func below(_ column: String, _ value: Int64?) {
+        guard let value else { return }
+        conditions.append("\(column) < ?")
         values.append(value)
     }
 

@@ -65,7 +65,7 @@ extension Station {
         let store: FlowStore
         let last: FlowStore.CounterReading?
         do {
-            store = try FlowStore(path: db)
+            store = try FlowStore(path: db, log: { log(.notice, $0) })
             LogFiles.shareFiles(databasePath: db, group: options.group) // -wal and -shm now exist (and are kept)
             last = try store.lastCounterReading()
         } catch {

@@ -116,7 +116,12 @@ struct ReportCommand: ParsableCommand {
             throw ValidationError("--format: one of table, csv, json, html")
         }
         let store = try database.open()
-        let report = try database.read { try store.report(q, nowMicros: now, withRows: q.groupBy.isEmpty || fmt == .html) }
+        // DRONEWALL_REPORT_RAW=1 sums raw rows instead of the hourly rollups (bench/flowlog.py compares the two).
+        let raw = getenv("DRONEWALL_REPORT_RAW").map { String(cString: $0) == "1" } ?? false
+        let report = try database.read {
+            try store.report(q, nowMicros: now, withRows: q.groupBy.isEmpty || fmt == .html, useRollups: !raw,
+                             withBuckets: fmt == .html)
+        }
         print(ReportRenderer.render(report, as: fmt), terminator: "")
         // csv and json stay machine-readable: their summary (window, loss, kernel totals) goes to stderr.
         if fmt == .csv || fmt == .json { printStderr(ReportRenderer.summaryLine(report)) }
