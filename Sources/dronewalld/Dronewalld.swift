@@ -72,6 +72,11 @@ struct Dronewalld: ParsableCommand {
         }
         let (snapshot, how, applied) = try options.startingPolicy(loaded, sources: sources, log: log)
 
+        // Opening a flow log written by an older version may first build its hourly sums (about a
+        // minute for 10M records): more than systemd's start timeout, so ask for more (systemd.exec
+        // EXTEND_TIMEOUT_USEC, sd_notify(3)); READY follows as soon as the table is in force.
+        let systemd = ServiceNotifier()
+        systemd.notify("EXTEND_TIMEOUT_USEC=600000000\nSTATUS=opening the flow log \(options.databasePath)")
         let station = try Station.open(snapshot, options: options, log: log)
         let control: ControlServer
         do {
@@ -82,7 +87,6 @@ struct Dronewalld: ParsableCommand {
         try station.start()
         if loaded.snapshot != nil, let problem = sources.write(to: options.lastKnownGoodPath) { log(.warning, problem) }
         // systemd (Type=notify): ready once the table is in the kernel, not before.
-        let systemd = ServiceNotifier()
         systemd.notify("READY=1\nSTATUS=enforcing table inet dronewall for \(station.snapshot.config.drones.count) drone(s)")
         var desk = Operator(station: station, options: options, how: how, sources: applied)
         var failure: StationError?
