@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
-ALL="datapath apply-500 dns-learning daemon-pipeline flowlog"
+ALL="datapath apply-500 apply-scale dns-learning daemon-pipeline flowlog"
 ROUNDS="${ROUNDS:-5}"; export ROUNDS
 WRITE=; NAMES=()
 for a in "$@"; do
@@ -49,6 +49,8 @@ bench_apply-500() { # apply-500.sh with RUNS=1 is one round: dronewall apply, th
         --series show "dronewall show (compile + render only)" ms \
         --compare apply nft "<=0.5" "(issue 12 #2 sets it for >= 10k elements; here the shipped catalogue)"
 }
+
+bench_apply-scale() { bench/apply-scale.sh; } # its own rounds (SCALE_ROUNDS) and grid (DRONES, NETWORKS)
 
 bench_dns-learning() { # each run of dns-learning.sh is one round: dnsmasq, then dronewalld
     local lat=${LATENCY_COUNT:-300} load=${LOAD_COUNT:-2000}
