@@ -35,7 +35,8 @@ extension Linearizer {
             s.setString(attr(NFTNL_SET_TABLE), tableName)
             s.setString(attr(NFTNL_SET_NAME), set.name)
             if creating, let id = sets[set.name]?.id { s.setU32(attr(NFTNL_SET_ID), id) }
-            for e in chunk { s.add(e.object) }
+            // libnftnl objects for one message at a time: made here, owned by `s`, freed with it.
+            for e in chunk { s.add(try makeObject(keyed, e)) }
             let type = delete ? raw(NFT_MSG_DELSETELEM) : raw(NFT_MSG_NEWSETELEM)
             let what: KernelObject = chunk.count == 1 ? .element(set: set.name, value: chunk.first!.value)
                 : .elements(set: set.name, count: chunk.count)
@@ -48,51 +49,76 @@ extension Linearizer {
         return out
     }
 
+    /// One kernel element of a set, ready to be made into a libnftnl object.
     struct EncodedElement {
-        let object: ElementObject
+        let key: [UInt8]
+        let element: SetElement
+        /// An interval end (NFT_SET_ELEM_INTERVAL_END): the key only.
+        let end: Bool
+        /// A range that reaches the top of the address space (no end element follows).
+        var openEnded = false
         /// How error reports name it: the value as nft writes it, or an interval marker.
         let value: String
-        let origin: SourceLocation?
+        var origin: SourceLocation? { element.origin }
+    }
+
+    private func fail(_ set: NamedSet, _ e: SetElement, _ why: String) -> NetlinkError {
+        NetlinkError(kind: .invalidRuleset, errno: EINVAL,
+                     object: .element(set: set.name, value: NftTextRenderer.render(value: e.key)),
+                     origin: e.origin ?? set.origin, operation: "linearize", detail: why)
+    }
+
+    /// The libnftnl object of an encoded element.
+    private func makeObject(_ set: NamedSet, _ p: EncodedElement) throws(NetlinkError) -> ElementObject {
+        let o = ElementObject()
+        if p.end { o.setU32(attr(NFTNL_SET_ELEM_FLAGS), UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue)) }
+        o.setData(attr(NFTNL_SET_ELEM_KEY), p.key)
+        guard !p.end else { return o }
+        let e = p.element
+        if let t = e.timeoutMilliseconds { o.setU64(attr(NFTNL_SET_ELEM_TIMEOUT), t) }
+        if let c = e.comment { o.setData(attr(NFTNL_SET_ELEM_USERDATA), udataCommentTLV(c)) }
+        if let dataType = set.dataType {
+            guard let data = e.data else { throw fail(set, e, "map element without a value") }
+            if dataType == .verdict {
+                guard case .verdict(let v) = data else { throw fail(set, e, "verdict map value must be a verdict") }
+                o.setU32(attr(NFTNL_SET_ELEM_VERDICT), UInt32(bitPattern: v.code))
+                if let chain = v.chain { o.setString(attr(NFTNL_SET_ELEM_CHAIN), chain) }
+            } else {
+                guard let bytes = data.bytes(as: dataType) else {
+                    throw fail(set, e, "value \(NftTextRenderer.render(value: data)) is not of type \(dataType.rawValue)")
+                }
+                o.setData(attr(NFTNL_SET_ELEM_DATA), bytes)
+            }
+        }
+        if p.openEnded {
+            // Open-ended range: nft records it in element userdata (NFTNL_SET_ELEM_F_INTERVAL_OPEN).
+            o.setData(attr(NFTNL_SET_ELEM_USERDATA), udataU32(1 /* NFTNL_UDATA_SET_ELEM_FLAGS */, 1))
+        }
+        return o
+    }
+
+    /// The checks `makeObject` makes of an element's value, so that a bad one is refused before
+    /// any message is built, in the order the elements are encoded.
+    private func checkValue(_ set: NamedSet, _ e: SetElement) throws(NetlinkError) {
+        guard let dataType = set.dataType else { return }
+        guard let data = e.data else { throw fail(set, e, "map element without a value") }
+        if dataType == .verdict {
+            guard case .verdict = data else { throw fail(set, e, "verdict map value must be a verdict") }
+        } else if data.bytes(as: dataType) == nil {
+            throw fail(set, e, "value \(NftTextRenderer.render(value: data)) is not of type \(dataType.rawValue)")
+        }
     }
 
     private func encodeElements(_ set: NamedSet, _ elements: [SetElement],
                                 firstSegment: Bool) throws(NetlinkError) -> [EncodedElement] {
-        func fail(_ e: SetElement, _ why: String) -> NetlinkError {
-            NetlinkError(kind: .invalidRuleset, errno: EINVAL,
-                         object: .element(set: set.name, value: NftTextRenderer.render(value: e.key)),
-                         origin: e.origin ?? set.origin, operation: "linearize", detail: why)
-        }
-        func makeElement(key: [UInt8], _ e: SetElement, end: Bool) throws(NetlinkError) -> ElementObject {
-            let o = ElementObject()
-            if end { o.setU32(attr(NFTNL_SET_ELEM_FLAGS), UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue)) }
-            o.setData(attr(NFTNL_SET_ELEM_KEY), key)
-            guard !end else { return o }
-            if let t = e.timeoutMilliseconds { o.setU64(attr(NFTNL_SET_ELEM_TIMEOUT), t) }
-            if let c = e.comment { o.setData(attr(NFTNL_SET_ELEM_USERDATA), udataCommentTLV(c)) }
-            if let dataType = set.dataType {
-                guard let data = e.data else { throw fail(e, "map element without a value") }
-                if dataType == .verdict {
-                    guard case .verdict(let v) = data else { throw fail(e, "verdict map value must be a verdict") }
-                    o.setU32(attr(NFTNL_SET_ELEM_VERDICT), UInt32(bitPattern: v.code))
-                    if let chain = v.chain { o.setString(attr(NFTNL_SET_ELEM_CHAIN), chain) }
-                } else {
-                    guard let bytes = data.bytes(as: dataType) else {
-                        throw fail(e, "value \(NftTextRenderer.render(value: data)) is not of type \(dataType.rawValue)")
-                    }
-                    o.setData(attr(NFTNL_SET_ELEM_DATA), bytes)
-                }
-            }
-            return o
-        }
-
         guard set.flags.contains(.interval) else {
             var out: [EncodedElement] = []
             for e in elements {
                 guard let key = e.key.bytes(as: set.keyType) else {
-                    throw fail(e, "key is not a single \(set.keyType.rawValue) (networks need flags interval)")
+                    throw fail(set, e, "key is not a single \(set.keyType.rawValue) (networks need flags interval)")
                 }
-                out.append(EncodedElement(object: try makeElement(key: key, e, end: false),
-                                          value: NftTextRenderer.render(value: e.key), origin: e.origin))
+                try checkValue(set, e)
+                out.append(EncodedElement(key: key, element: e, end: false, value: NftTextRenderer.render(value: e.key)))
             }
             return out
         }
@@ -102,29 +128,24 @@ extension Linearizer {
         var ranges: [(first: [UInt8], last: [UInt8], element: SetElement)] = []
         for e in elements {
             guard let r = e.key.range(as: set.keyType) else {
-                throw fail(e, "key is not of type \(set.keyType.rawValue)")
+                throw fail(set, e, "key is not of type \(set.keyType.rawValue)")
             }
             ranges.append((r.first, r.last, e))
         }
         ranges.sort { $0.first.lexicographicallyPrecedes($1.first) }
         var out: [EncodedElement] = []
+        out.reserveCapacity(2 * ranges.count + 1)
         if firstSegment, let first = ranges.first, first.first.contains(where: { $0 != 0 }) {
             let zero = [UInt8](repeating: 0, count: first.first.count)
-            out.append(EncodedElement(object: try makeElement(key: zero, first.element, end: true),
-                                      value: "interval start (0)", origin: first.element.origin))
+            out.append(EncodedElement(key: zero, element: first.element, end: true, value: "interval start (0)"))
         }
         for r in ranges {
-            let start = try makeElement(key: r.first, r.element, end: false)
+            try checkValue(set, r.element)
             let after = increment(r.last)
-            if after == nil {
-                // Open-ended range: nft records it in element userdata (NFTNL_SET_ELEM_F_INTERVAL_OPEN).
-                start.setData(attr(NFTNL_SET_ELEM_USERDATA), udataU32(1 /* NFTNL_UDATA_SET_ELEM_FLAGS */, 1))
-            }
             let text = NftTextRenderer.render(value: r.element.key)
-            out.append(EncodedElement(object: start, value: text, origin: r.element.origin))
+            out.append(EncodedElement(key: r.first, element: r.element, end: false, openEnded: after == nil, value: text))
             if let after {
-                out.append(EncodedElement(object: try makeElement(key: after, r.element, end: true),
-                                          value: "end of \(text)", origin: r.element.origin))
+                out.append(EncodedElement(key: after, element: r.element, end: true, value: "end of \(text)"))
             }
         }
         return out
