@@ -27,23 +27,22 @@ public struct IniSection: Sendable {
 }
 
 public enum IniParser {
-    /// Parses one file's text. `lines` are registered with `diagnostics` for caret display.
+    /// Parses one file's text. Its lines are registered with `diagnostics` for caret display.
     /// Returns the sections found; problems go to `diagnostics` and parsing goes on.
     public static func parse(bytes: [UInt8], path: String, diagnostics: inout Diagnostics) -> [IniSection] {
         let rawLines = splitLines(bytes)
-        var lines: [String] = []
         var badLines: [(Int, Int)] = []
-        for (i, raw) in rawLines.enumerated() {
-            if let s = String(validating: raw, as: UTF8.self) {
-                lines.append(s)
-            } else {
-                let good = validPrefixLength(raw)
-                let prefix = String(decoding: raw.prefix(good), as: UTF8.self)
-                badLines.append((i + 1, prefix.count + 1))
-                lines.append(String(decoding: raw, as: UTF8.self))
-            }
+        for (i, raw) in rawLines.enumerated() where !raw.allSatisfy({ $0 < 0x80 }) && String(validating: raw, as: UTF8.self) == nil {
+            let good = validPrefixLength(raw)
+            let prefix = String(decoding: raw.prefix(good), as: UTF8.self)
+            badLines.append((i + 1, prefix.count + 1))
         }
-        diagnostics.register(file: path, lines: lines)
+        if bytes.count < UInt32.max {
+            diagnostics.register(file: path, bytes: bytes,
+                                 lines: rawLines.map { .init(start: UInt32($0.startIndex), end: UInt32($0.endIndex)) })
+        } else {
+            diagnostics.register(file: path, lines: rawLines.map { String(decoding: $0, as: UTF8.self) })
+        }
         for (line, col) in badLines {
             diagnostics.error("invalid UTF-8 (the file must be UTF-8 text)", at: SourceLocation(file: path, line: line, column: col))
         }
@@ -57,7 +56,7 @@ public enum IniParser {
             if raw.allSatisfy({ $0 < 0x80 }) {
                 raw.withUnsafeBufferPointer { parseLine($0, line: index + 1, path: path, into: &sections, &diagnostics) }
             } else {
-                parseLine(Array(lines[index]), line: index + 1, path: path, into: &sections, &diagnostics)
+                parseLine(Array(String(decoding: raw, as: UTF8.self)), line: index + 1, path: path, into: &sections, &diagnostics)
             }
         }
         return sections
@@ -104,7 +103,7 @@ public enum IniParser {
             diagnostics.error("missing key before '='", at: loc(eq))
             return
         }
-        if !key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
+        if !key.utf8.allSatisfy({ isKeyByte($0) }) {
             diagnostics.error("invalid key '\(key)'", at: loc(start), length: keyEnd - start)
             return
         }
@@ -124,6 +123,15 @@ public enum IniParser {
         sections[sections.count - 1].entries.append(
             IniEntry(key: key.lowercased(), keyLocation: loc(start), value: value,
                      valueLocation: loc(valueStart), words: words))
+    }
+
+    /// ASCII letters and digits, "-" and "_".
+    static func isKeyByte(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "_"): return true
+        default: return false
+        }
     }
 
     /// Where the line's comment starts (its length without one): `#` starts a comment at the start
