@@ -124,7 +124,8 @@ public struct CatalogueReader {
                                   at: valueWord.location, length: valueWord.text.count)
                 }
                 let vendorID = catalogue.vendors[v].id
-                let endpoint = Endpoint(pattern: pattern.value, categories: Array(Set(categories)).sorted(),
+                let endpoint = Endpoint(pattern: pattern.value,
+                                        categories: categories.count == 1 ? categories : Array(Set(categories)).sorted(),
                                         source: fields["source"]?.value ?? "", vendorID: vendorID,
                                         location: valueWord.location)
                 if let prior = owner[pattern.value] {
