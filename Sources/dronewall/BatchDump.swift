@@ -21,9 +21,9 @@ final class BatchDumpTransport: NetlinkTransport {
     private init(_ inner: NetlinkTransport, path: String) { (self.inner, self.path) = (inner, path) }
 
     func sendBatch(_ messages: [NetlinkMessage]) throws(NetlinkError) -> [NetlinkAck] {
-        // Written before sending, so a refused batch can be replayed too; the last batch wins.
-        let bytes = NetlinkMessage.batchBytes(messages)
-        let written = bytes.withUnsafeBytes { raw -> Bool in
+        // Written before sending, so a refused batch can be replayed too; the last batch wins. The
+        // copy is gone before the kernel transport makes its own, so peak memory stays as without.
+        let written = NetlinkMessage.batchBytes(messages).withUnsafeBytes { raw -> Bool in
             guard let f = fopen(path, "wb") else { return false }
             defer { fclose(f) }
             return fwrite(raw.baseAddress, 1, raw.count, f) == raw.count

@@ -36,14 +36,14 @@ extension Linearizer {
             s.setString(attr(NFTNL_SET_NAME), set.name)
             if creating, let id = sets[set.name]?.id { s.setU32(attr(NFTNL_SET_ID), id) }
             // libnftnl objects for one message at a time: made here, owned by `s`, freed with it.
-            for e in chunk { s.add(try makeObject(keyed, e)) }
+            for e in chunk { s.add(try makeObject(keyed, e, elements[e.index])) }
             let type = delete ? raw(NFT_MSG_DELSETELEM) : raw(NFT_MSG_NEWSETELEM)
             let what: KernelObject = chunk.count == 1 ? .element(set: set.name, value: chunk.first!.value)
                 : .elements(set: set.name, count: chunk.count)
             var m = NetlinkMessage(bytes: s.elementsMessage(type, family: family, flags: delete ? 0 : NLM_F_CREATE),
-                                   subject: MessageSubject(what, origin: chunk.count == 1 ? chunk.first!.origin
+                                   subject: MessageSubject(what, origin: chunk.count == 1 ? elements[chunk.first!.index].origin
                                                                                           : set.origin))
-            m.parts = chunk.map { MessageSubject(.element(set: set.name, value: $0.value), origin: $0.origin ?? set.origin) }
+            m.parts = chunk.map { MessageSubject(.element(set: set.name, value: $0.value), origin: elements[$0.index].origin ?? set.origin) }
             out.append(m)
         }
         return out
@@ -52,14 +52,14 @@ extension Linearizer {
     /// One kernel element of a set, ready to be made into a libnftnl object.
     struct EncodedElement {
         let key: [UInt8]
-        let element: SetElement
+        /// Its element's place in the list given (not a copy: 100k of them add up).
+        let index: Int
         /// An interval end (NFT_SET_ELEM_INTERVAL_END): the key only.
         let end: Bool
         /// A range that reaches the top of the address space (no end element follows).
         var openEnded = false
         /// How error reports name it: the value as nft writes it, or an interval marker.
         let value: String
-        var origin: SourceLocation? { element.origin }
     }
 
     private func fail(_ set: NamedSet, _ e: SetElement, _ why: String) -> NetlinkError {
@@ -69,12 +69,11 @@ extension Linearizer {
     }
 
     /// The libnftnl object of an encoded element.
-    private func makeObject(_ set: NamedSet, _ p: EncodedElement) throws(NetlinkError) -> ElementObject {
+    private func makeObject(_ set: NamedSet, _ p: EncodedElement, _ e: SetElement) throws(NetlinkError) -> ElementObject {
         let o = ElementObject()
         if p.end { o.setU32(attr(NFTNL_SET_ELEM_FLAGS), UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue)) }
         o.setData(attr(NFTNL_SET_ELEM_KEY), p.key)
         guard !p.end else { return o }
-        let e = p.element
         if let t = e.timeoutMilliseconds { o.setU64(attr(NFTNL_SET_ELEM_TIMEOUT), t) }
         if let c = e.comment { o.setData(attr(NFTNL_SET_ELEM_USERDATA), udataCommentTLV(c)) }
         if let dataType = set.dataType {
@@ -113,39 +112,40 @@ extension Linearizer {
                                 firstSegment: Bool) throws(NetlinkError) -> [EncodedElement] {
         guard set.flags.contains(.interval) else {
             var out: [EncodedElement] = []
-            for e in elements {
+            for (i, e) in elements.enumerated() {
                 guard let key = e.key.bytes(as: set.keyType) else {
                     throw fail(set, e, "key is not a single \(set.keyType.rawValue) (networks need flags interval)")
                 }
                 try checkValue(set, e)
-                out.append(EncodedElement(key: key, element: e, end: false, value: NftTextRenderer.render(value: e.key)))
+                out.append(EncodedElement(key: key, index: i, end: false, value: NftTextRenderer.render(value: e.key)))
             }
             return out
         }
 
         // Interval set: each element is a range [first, last]; nft sends its start, then an
         // interval-end element at last + 1 (none when last is the top of the space), sorted.
-        var ranges: [(first: [UInt8], last: [UInt8], element: SetElement)] = []
-        for e in elements {
+        var ranges: [(first: [UInt8], last: [UInt8], index: Int)] = []
+        ranges.reserveCapacity(elements.count)
+        for (i, e) in elements.enumerated() {
             guard let r = e.key.range(as: set.keyType) else {
                 throw fail(set, e, "key is not of type \(set.keyType.rawValue)")
             }
-            ranges.append((r.first, r.last, e))
+            ranges.append((r.first, r.last, i))
         }
         ranges.sort { $0.first.lexicographicallyPrecedes($1.first) }
         var out: [EncodedElement] = []
         out.reserveCapacity(2 * ranges.count + 1)
         if firstSegment, let first = ranges.first, first.first.contains(where: { $0 != 0 }) {
             let zero = [UInt8](repeating: 0, count: first.first.count)
-            out.append(EncodedElement(key: zero, element: first.element, end: true, value: "interval start (0)"))
+            out.append(EncodedElement(key: zero, index: first.index, end: true, value: "interval start (0)"))
         }
         for r in ranges {
-            try checkValue(set, r.element)
+            try checkValue(set, elements[r.index])
             let after = increment(r.last)
-            let text = NftTextRenderer.render(value: r.element.key)
-            out.append(EncodedElement(key: r.first, element: r.element, end: false, openEnded: after == nil, value: text))
+            let text = NftTextRenderer.render(value: elements[r.index].key)
+            out.append(EncodedElement(key: r.first, index: r.index, end: false, openEnded: after == nil, value: text))
             if let after {
-                out.append(EncodedElement(key: after, element: r.element, end: true, value: "end of \(text)"))
+                out.append(EncodedElement(key: after, index: r.index, end: true, value: "end of \(text)"))
             }
         }
         return out
