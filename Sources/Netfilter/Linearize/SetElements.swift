@@ -38,12 +38,15 @@ extension Linearizer {
             // libnftnl objects for one message at a time: made here, owned by `s`, freed with it.
             for e in chunk { s.add(try makeObject(keyed, e, elements[e.index])) }
             let type = delete ? raw(NFT_MSG_DELSETELEM) : raw(NFT_MSG_NEWSETELEM)
-            let what: KernelObject = chunk.count == 1 ? .element(set: set.name, value: chunk.first!.value)
+            let what: KernelObject = chunk.count == 1 ? .element(set: set.name, value: chunk.first!.slot.text(elements))
                 : .elements(set: set.name, count: chunk.count)
             var m = NetlinkMessage(bytes: s.elementsMessage(type, family: family, flags: delete ? 0 : NLM_F_CREATE),
                                    subject: MessageSubject(what, origin: chunk.count == 1 ? elements[chunk.first!.index].origin
                                                                                           : set.origin))
-            m.parts = chunk.map { MessageSubject(.element(set: set.name, value: $0.value), origin: elements[$0.index].origin ?? set.origin) }
+            let name = set.name, origin = set.origin, slots = chunk.map(\.slot)
+            m.setParts(count: slots.count) { i in
+                MessageSubject(.element(set: name, value: slots[i].text(elements)), origin: elements[Int(slots[i].index)].origin ?? origin)
+            }
             out.append(m)
         }
         return out
@@ -58,8 +61,29 @@ extension Linearizer {
         let end: Bool
         /// A range that reaches the top of the address space (no end element follows).
         var openEnded = false
-        /// How error reports name it: the value as nft writes it, or an interval marker.
-        let value: String
+        /// How error reports name it.
+        let role: Role
+
+        enum Role { case value, end, zero }
+
+        var slot: Slot { Slot(index: Int32(index), role: role) }
+    }
+
+    /// Which element an encoded one came from and what it is of it: enough to name it in an
+    /// error, a few bytes instead of its text.
+    struct Slot: Sendable {
+        let index: Int32
+        let role: EncodedElement.Role
+
+        /// The value as nft writes it, or the interval marker nft adds.
+        func text(_ elements: [SetElement]) -> String {
+            let value = NftTextRenderer.render(value: elements[Int(index)].key)
+            switch role {
+            case .value: return value
+            case .end: return "end of \(value)"
+            case .zero: return "interval start (0)"
+            }
+        }
     }
 
     private func fail(_ set: NamedSet, _ e: SetElement, _ why: String) -> NetlinkError {
@@ -117,7 +141,7 @@ extension Linearizer {
                     throw fail(set, e, "key is not a single \(set.keyType.rawValue) (networks need flags interval)")
                 }
                 try checkValue(set, e)
-                out.append(EncodedElement(key: key, index: i, end: false, value: NftTextRenderer.render(value: e.key)))
+                out.append(EncodedElement(key: key, index: i, end: false, role: .value))
             }
             return out
         }
@@ -137,15 +161,14 @@ extension Linearizer {
         out.reserveCapacity(2 * ranges.count + 1)
         if firstSegment, let first = ranges.first, first.first.contains(where: { $0 != 0 }) {
             let zero = [UInt8](repeating: 0, count: first.first.count)
-            out.append(EncodedElement(key: zero, index: first.index, end: true, value: "interval start (0)"))
+            out.append(EncodedElement(key: zero, index: first.index, end: true, role: .zero))
         }
         for r in ranges {
             try checkValue(set, elements[r.index])
             let after = increment(r.last)
-            let text = NftTextRenderer.render(value: elements[r.index].key)
-            out.append(EncodedElement(key: r.first, index: r.index, end: false, openEnded: after == nil, value: text))
+            out.append(EncodedElement(key: r.first, index: r.index, end: false, openEnded: after == nil, role: .value))
             if let after {
-                out.append(EncodedElement(key: after, index: r.index, end: true, value: "end of \(text)"))
+                out.append(EncodedElement(key: after, index: r.index, end: true, role: .end))
             }
         }
         return out
