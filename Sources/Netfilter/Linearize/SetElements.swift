@@ -36,7 +36,7 @@ extension Linearizer {
             s.setString(attr(NFTNL_SET_NAME), set.name)
             if creating, let id = sets[set.name]?.id { s.setU32(attr(NFTNL_SET_ID), id) }
             // libnftnl objects for one message at a time: made here, owned by `s`, freed with it.
-            for e in chunk { s.add(try makeObject(keyed, e, elements[e.index])) }
+            for e in chunk { s.add(try makeObject(keyed, e, elements)) }
             let type = delete ? raw(NFT_MSG_DELSETELEM) : raw(NFT_MSG_NEWSETELEM)
             let what: KernelObject = chunk.count == 1 ? .element(set: set.name, value: chunk.first!.slot.text(elements))
                 : .elements(set: set.name, count: chunk.count)
@@ -53,8 +53,8 @@ extension Linearizer {
     }
 
     /// One kernel element of a set, ready to be made into a libnftnl object.
+    /// Its key is made with the object, from the element: 100k keys held at once add up.
     struct EncodedElement {
-        let key: [UInt8]
         /// Its element's place in the list given (not a copy: 100k of them add up).
         let index: Int
         /// An interval end (NFT_SET_ELEM_INTERVAL_END): the key only.
@@ -93,10 +93,19 @@ extension Linearizer {
     }
 
     /// The libnftnl object of an encoded element.
-    private func makeObject(_ set: NamedSet, _ p: EncodedElement, _ e: SetElement) throws(NetlinkError) -> ElementObject {
+    private func makeObject(_ set: NamedSet, _ p: EncodedElement, _ elements: [SetElement]) throws(NetlinkError) -> ElementObject {
         let o = ElementObject()
+        let e = elements[p.index]
         if p.end { o.setU32(attr(NFTNL_SET_ELEM_FLAGS), UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue)) }
-        o.setData(attr(NFTNL_SET_ELEM_KEY), p.key)
+        // encodeElements checked every key these unwrap.
+        let key: [UInt8]
+        switch p.role {
+        case .zero: key = [UInt8](repeating: 0, count: set.keyType.byteLength)
+        case .value where set.flags.contains(.interval): key = e.key.range(as: set.keyType)!.first
+        case .value: key = e.key.bytes(as: set.keyType)!
+        case .end: key = increment(e.key.range(as: set.keyType)!.last)!
+        }
+        o.setData(attr(NFTNL_SET_ELEM_KEY), key)
         guard !p.end else { return o }
         if let t = e.timeoutMilliseconds { o.setU64(attr(NFTNL_SET_ELEM_TIMEOUT), t) }
         if let c = e.comment { o.setData(attr(NFTNL_SET_ELEM_USERDATA), udataCommentTLV(c)) }
@@ -137,38 +146,42 @@ extension Linearizer {
         guard set.flags.contains(.interval) else {
             var out: [EncodedElement] = []
             for (i, e) in elements.enumerated() {
-                guard let key = e.key.bytes(as: set.keyType) else {
+                guard e.key.bytes(as: set.keyType) != nil else {
                     throw fail(set, e, "key is not a single \(set.keyType.rawValue) (networks need flags interval)")
                 }
                 try checkValue(set, e)
-                out.append(EncodedElement(key: key, index: i, end: false, role: .value))
+                out.append(EncodedElement(index: i, end: false, role: .value))
             }
             return out
         }
 
         // Interval set: each element is a range [first, last]; nft sends its start, then an
         // interval-end element at last + 1 (none when last is the top of the space), sorted.
-        var ranges: [(first: [UInt8], last: [UInt8], index: Int)] = []
-        ranges.reserveCapacity(elements.count)
-        for (i, e) in elements.enumerated() {
+        var firsts: [[UInt8]] = [] // only for keys that are not networks
+        let networks = elements.allSatisfy { if case .network = $0.key { true } else { false } }
+        for e in elements {
             guard let r = e.key.range(as: set.keyType) else {
                 throw fail(set, e, "key is not of type \(set.keyType.rawValue)")
             }
-            ranges.append((r.first, r.last, i))
+            if !networks { firsts.append(r.first) }
         }
-        ranges.sort { $0.first.lexicographicallyPrecedes($1.first) }
+        // By first address (for networks of one family, the order of their values), then as listed.
+        func networkValue(_ i: Int) -> UInt128 { if case let .network(n) = elements[i].key { n.value } else { 0 } }
+        let order = networks
+            ? elements.indices.sorted { (networkValue($0), $0) < (networkValue($1), $1) }
+            : elements.indices.sorted { firsts[$0] != firsts[$1] ? firsts[$0].lexicographicallyPrecedes(firsts[$1]) : $0 < $1 }
+        firsts = []
         var out: [EncodedElement] = []
-        out.reserveCapacity(2 * ranges.count + 1)
-        if firstSegment, let first = ranges.first, first.first.contains(where: { $0 != 0 }) {
-            let zero = [UInt8](repeating: 0, count: first.first.count)
-            out.append(EncodedElement(key: zero, index: first.index, end: true, role: .zero))
+        out.reserveCapacity(2 * order.count + 1)
+        if firstSegment, let first = order.first, elements[first].key.range(as: set.keyType)!.first.contains(where: { $0 != 0 }) {
+            out.append(EncodedElement(index: first, end: true, role: .zero))
         }
-        for r in ranges {
-            try checkValue(set, elements[r.index])
-            let after = increment(r.last)
-            out.append(EncodedElement(key: r.first, index: r.index, end: false, openEnded: after == nil, role: .value))
-            if let after {
-                out.append(EncodedElement(key: after, index: r.index, end: true, role: .end))
+        for i in order {
+            try checkValue(set, elements[i])
+            let openEnded = !elements[i].key.range(as: set.keyType)!.last.contains { $0 != 0xFF }
+            out.append(EncodedElement(index: i, end: false, openEnded: openEnded, role: .value))
+            if !openEnded {
+                out.append(EncodedElement(index: i, end: true, role: .end))
             }
         }
         return out
