@@ -30,6 +30,15 @@ public enum IniParser {
     /// Parses one file's text. Its lines are registered with `diagnostics` for caret display.
     /// Returns the sections found; problems go to `diagnostics` and parsing goes on.
     public static func parse(bytes: [UInt8], path: String, diagnostics: inout Diagnostics) -> [IniSection] {
+        var sections: [IniSection] = []
+        forEachSection(bytes: bytes, path: path, diagnostics: &diagnostics) { section, _ in sections.append(section) }
+        return sections
+    }
+
+    /// `parse`, handing each section to `body` once it is complete (with the diagnostics), so that
+    /// a large file's sections need not all be held at once.
+    public static func forEachSection(bytes: [UInt8], path: String, diagnostics: inout Diagnostics,
+                                      _ body: (IniSection, inout Diagnostics) -> Void) {
         let rawLines = splitLines(bytes)
         var badLines: [(Int, Int)] = []
         for (i, raw) in rawLines.enumerated() where !raw.allSatisfy({ $0 < 0x80 }) && String(validating: raw, as: UTF8.self) == nil {
@@ -48,81 +57,84 @@ public enum IniParser {
         }
         let bad = Set(badLines.map(\.0))
 
-        var sections: [IniSection] = []
+        var current: IniSection?
         for (index, raw) in rawLines.enumerated() where !bad.contains(index + 1) {
             // The grammar is ASCII: an ASCII line is read as bytes (a byte is a character there);
             // a line with other characters as characters, so that columns count characters
             // and every Unicode space separates words.
-            if raw.allSatisfy({ $0 < 0x80 }) {
-                raw.withUnsafeBufferPointer { parseLine($0, line: index + 1, path: path, into: &sections, &diagnostics) }
-            } else {
-                parseLine(Array(String(decoding: raw, as: UTF8.self)), line: index + 1, path: path, into: &sections, &diagnostics)
+            let header = raw.allSatisfy({ $0 < 0x80 })
+                ? raw.withUnsafeBufferPointer { parseLine($0, line: index + 1, path: path, into: &current, &diagnostics) }
+                : parseLine(Array(String(decoding: raw, as: UTF8.self)), line: index + 1, path: path, into: &current, &diagnostics)
+            if let header {
+                if let done = current { body(done, &diagnostics) }
+                current = header
             }
         }
-        return sections
+        if let last = current { body(last, &diagnostics) }
     }
 
-    /// One line's header or entry, appended to `sections`; `chars` are its bytes or characters.
+    /// One line's entry, added to `current`, or its header, returned as the next section;
+    /// `chars` are its bytes or characters.
     static func parseLine<C: RandomAccessCollection>(_ chars: C, line lineNo: Int, path: String,
-                                                     into sections: inout [IniSection], _ diagnostics: inout Diagnostics)
+                                                     into current: inout IniSection?, _ diagnostics: inout Diagnostics) -> IniSection?
     where C.Element: LineUnit, C.Index == Int {
         let content = commentStart(chars)
         let start = chars[0..<content].firstIndex { !$0.isSpace } ?? content
         var end = content
         while end > start && chars[end - 1].isSpace { end -= 1 }
-        if start == end { return }
+        if start == end { return nil }
         func loc(_ i: Int) -> SourceLocation { SourceLocation(file: path, line: lineNo, column: i + 1) }
 
         if chars[start] == .openBracket {
             guard chars[end - 1] == .closeBracket else {
                 diagnostics.error("unterminated section header: expected ']'", at: loc(end))
-                return
+                return nil
             }
             let words = splitWords(chars, from: start + 1, to: end - 1)
             guard let kindWord = words.first else {
                 diagnostics.error("empty section header", at: loc(start), length: end - start)
-                return
+                return nil
             }
             if words.count > 2 {
                 diagnostics.error("unexpected '\(words[2].0)' in section header", at: loc(words[2].1),
                                   length: words[2].0.count)
             }
             let name = words.count > 1 ? IniWord(text: words[1].0, location: loc(words[1].1)) : nil
-            sections.append(IniSection(kind: kindWord.0, kindLocation: loc(kindWord.1), name: name, entries: []))
-            return
+            return IniSection(kind: kindWord.0, kindLocation: loc(kindWord.1), name: name, entries: [])
         }
 
         guard let eq = chars[start..<end].firstIndex(of: .equals) else {
             diagnostics.error("expected 'key = value' or a '[section]' header", at: loc(start), length: end - start)
-            return
+            return nil
         }
         var keyEnd = eq
         while keyEnd > start && chars[keyEnd - 1].isSpace { keyEnd -= 1 }
         let key = C.Element.string(chars[start..<keyEnd])
         if key.isEmpty {
             diagnostics.error("missing key before '='", at: loc(eq))
-            return
+            return nil
         }
         if !key.utf8.allSatisfy({ isKeyByte($0) }) {
             diagnostics.error("invalid key '\(key)'", at: loc(start), length: keyEnd - start)
-            return
+            return nil
         }
         var valueStart = eq + 1
         while valueStart < end && chars[valueStart].isSpace { valueStart += 1 }
         let value = C.Element.string(chars[valueStart..<end])
         if value.isEmpty {
             diagnostics.error("empty value for '\(key)'", at: loc(eq))
-            return
+            return nil
         }
-        guard !sections.isEmpty else {
+        guard current != nil else {
             diagnostics.error("'\(key)' outside any section; put it under a [section] header", at: loc(start),
                               length: keyEnd - start)
-            return
+            return nil
         }
         let words = splitWords(chars, from: valueStart, to: end).map { IniWord(text: $0.0, location: loc($0.1)) }
-        sections[sections.count - 1].entries.append(
+        current!.entries.append(
             IniEntry(key: key.lowercased(), keyLocation: loc(start), value: value,
                      valueLocation: loc(valueStart), words: words))
+        return nil
     }
 
     /// ASCII letters and digits, "-" and "_".
