@@ -35,6 +35,8 @@ public struct CatalogueReader {
                     // Section by section as the parser completes them: a 100k-entry file is never
                     // held as 100k parsed sections.
                     var current: Int?
+                    // Room for every section the file may hold, so the map is not regrown as it fills.
+                    owner.reserveCapacity(owner.count + bytes.reduce(0) { $0 + ($1 == UInt8(ascii: "[") ? 1 : 0) })
                     IniParser.forEachSection(bytes: bytes, path: path, diagnostics: &diags) { section, diags in
                         readSection(section, vendor: &current, into: &catalogue, owner: &owner, &diags)
                     }
