@@ -83,6 +83,9 @@ public struct IPNetwork: Sendable, Hashable {
     }
 
     static func bytes(of value: UInt128, count: Int) -> [UInt8] {
-        (0..<count).map { UInt8(truncatingIfNeeded: value >> ((count - 1 - $0) * 8)) }
+        [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            for i in 0..<count { buffer[i] = UInt8(truncatingIfNeeded: value >> ((count - 1 - i) * 8)) }
+            initialized = count
+        }
     }
 }
