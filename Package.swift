@@ -93,6 +93,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
+        .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
         .testTarget(name: "ControlTests", dependencies: ["Control"]),
         .testTarget(name: "StationTests", dependencies: [
             "Control",

@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
-ALL="datapath apply-500 incremental dns-learning daemon-pipeline flowlog"
+ALL="datapath apply-500 apply-scale incremental dns-learning daemon-pipeline flowlog"
 ROUNDS="${ROUNDS:-5}"; export ROUNDS
 WRITE=; NAMES=()
 for a in "$@"; do
@@ -50,6 +50,7 @@ bench_apply-500() { # apply-500.sh with RUNS=1 is one round: dronewall apply, th
         --compare apply nft "<=0.5" "(issue 12 #2 sets it for >= 10k elements; here the shipped catalogue)"
 }
 
+bench_apply-scale() { bench/apply-scale.sh; } # its own rounds (SCALE_ROUNDS) and grid (DRONES, NETWORKS)
 bench_incremental() { # one drone changed in a fleet: the daemon's change next to nft -f of the whole table
     local drones=${INC_DRONES:-1000} networks=${INC_NETWORKS:-100000}
     echo "$drones drones, $networks generated catalogue networks; $ROUNDS rounds of (dronewall reload, nft -f)"

@@ -5,7 +5,7 @@ hand-written findings between <!-- findings --> and <!-- /findings --> are kept.
 Usage: write_doc.py DOC OUTDIR NAME...  (OUTDIR/NAME.txt holds what run.sh printed for NAME)"""
 import os, re, sys
 
-ORDER = ["datapath", "apply-500", "incremental", "dns-learning", "daemon-pipeline", "flowlog"]
+ORDER = ["datapath", "apply-500", "apply-scale", "incremental", "dns-learning", "daemon-pipeline", "flowlog"]
 
 METHOD = """# Benchmarks
 
@@ -13,7 +13,7 @@ Every figure here is printed by one command, as root, on a Debian machine with t
 dependencies of `scripts/packages.txt`:
 
 ```sh
-bench/run.sh [--write] [NAME...]     # names: datapath apply-500 incremental dns-learning daemon-pipeline flowlog
+bench/run.sh [--write] [NAME...]     # names: datapath apply-500 apply-scale incremental dns-learning daemon-pipeline flowlog
 ```
 
 Method (issue 12):
@@ -45,6 +45,14 @@ Benchmarks:
   of the whole path on one core per flow, not a NIC's line rate.
 - **apply-500**: `dronewall apply` of 500 drones next to `nft -f` of the same ruleset (what
   `dronewall show` prints), each in a fresh namespace.
+- **apply-scale**: `dronewall apply` next to `nft -f` of the same ruleset (its `dronewall show`
+  output) for 10 and 1000 drones (`DRONES="10 100 1000"` for the full grid) x catalogues of 1k,
+  10k and 100k generated /24 networks (`bench/gen_catalogue.py`), each run in a fresh namespace,
+  interleaved for `SCALE_ROUNDS` rounds (default 3, to stay within ~3 minutes): wall time and peak
+  RSS (`/usr/bin/time`), apply's user/system CPU, and the kernel's own share: the batch apply sent
+  (written by `DRONEWALL_BATCH_DUMP=FILE`) replayed on a raw netlink socket by
+  `bench/batch_replay.c`, timed from the write to the last ack. Targets at >= 10k networks: wall
+  and peak memory <= 0.5x `nft -f`, userspace (apply's wall less the replay) <= 25% of the wall.
 - **incremental**: one drone's policy changed in a 1000-drone station with a 100k-network
   catalogue (`INC_DRONES`, `INC_NETWORKS`): dronewalld holds the table, `dronewall reload` makes
   it apply the changed config, which it sends as a change; the daemon's answer says how long the

@@ -32,8 +32,14 @@ public struct CatalogueReader {
                 case let .success(bytes):
                     catalogue.files.append(path)
                     if versioned == nil { catalogue.localFiles.append(path) }
-                    let sections = IniParser.parse(bytes: bytes, path: path, diagnostics: &diags)
-                    readFile(sections, into: &catalogue, owner: &owner, &diags)
+                    // Section by section as the parser completes them: a 100k-entry file is never
+                    // held as 100k parsed sections.
+                    var current: Int?
+                    // Room for every section the file may hold, so the map is not regrown as it fills.
+                    owner.reserveCapacity(owner.count + bytes.reduce(0) { $0 + ($1 == UInt8(ascii: "[") ? 1 : 0) })
+                    IniParser.forEachSection(bytes: bytes, path: path, diagnostics: &diags) { section, diags in
+                        readSection(section, vendor: &current, into: &catalogue, owner: &owner, &diags)
+                    }
                 }
             }
         }
@@ -59,99 +65,98 @@ public struct CatalogueReader {
         return version
     }
 
-    func readFile(_ sections: [IniSection], into catalogue: inout Catalogue,
-                  owner: inout [HostPattern: (vendor: String, index: Int, location: SourceLocation)],
-                  _ diags: inout Diagnostics) {
-        var current: Int?  // index of this file's vendor in catalogue.vendors
-        for section in sections {
-            switch section.kind {
-            case "vendor":
-                guard let id = section.name, Syntax.isName(id.text) else {
-                    diags.error("[vendor] needs an id of 1 to 32 letters, digits, '.', '_' or '-'",
-                                at: section.name?.location ?? section.kindLocation)
-                    current = nil
-                    continue
-                }
-                if current != nil {
-                    diags.error("a second [vendor] section in one file; use one file per vendor", at: section.kindLocation,
-                                length: section.kind.count)
-                }
-                let fields = keyed(section, allowed: CatalogueReader.vendorKeys, &diags)
-                if let existing = catalogue.vendors.firstIndex(where: { $0.id == id.text }) {
-                    current = existing  // a later file extends or overrides this vendor
-                    if let n = fields["name"] { catalogue.vendors[existing].name = n.value }
-                    continue
-                }
-                for required in ["name", "jurisdiction", "source"] where fields[required] == nil {
-                    diags.error("vendor '\(id.text)' has no '\(required)'", at: id.location, length: id.text.count)
-                }
-                let j = fields["jurisdiction"]
-                if let j, !(j.value.count == 2 && j.value.allSatisfy({ $0.isASCII && $0.isUppercase })) {
-                    diags.error("jurisdiction must be an ISO 3166 two-letter code like CN or US", at: j.location,
-                                length: j.value.count)
-                }
-                catalogue.vendors.append(Vendor(id: id.text, name: fields["name"]?.value ?? id.text,
-                                                jurisdiction: j?.value ?? "", source: fields["source"]?.value ?? "",
-                                                location: id.location, endpoints: []))
-                current = catalogue.vendors.count - 1
-            case "endpoint":
-                guard let v = current else {
-                    diags.error("[endpoint] before any [vendor] section", at: section.kindLocation, length: section.kind.count)
-                    continue
-                }
-                guard let valueWord = section.name, let pattern = Words.hostPattern(valueWord, &diags) else {
-                    if section.name == nil {
-                        diags.error("[endpoint] needs a domain or CIDR, like [endpoint flysafe.dji.com]",
-                                    at: section.kindLocation, length: section.kind.count)
-                    }
-                    continue
-                }
-                let fields = keyed(section, allowed: CatalogueReader.endpointKeys, &diags)
-                var categories: [Category] = []
-                if let entry = section.entries.last(where: { $0.key == "categories" }) {
-                    for w in entry.words { if let c = Words.category(w, &diags) { categories.append(c.value) } }
-                } else {
-                    diags.error("endpoint '\(valueWord.text)' has no 'categories'", at: valueWord.location,
-                                length: valueWord.text.count)
-                }
-                if fields["source"] == nil {
-                    diags.error("endpoint '\(valueWord.text)' has no 'source'; every entry cites a public source",
-                                at: valueWord.location, length: valueWord.text.count)
-                }
-                if case let .domain(d) = pattern.value, let shared = SharedPlatforms.covered(by: d).first {
-                    diags.warning("endpoint \(d) covers \(shared), a domain shared by many unrelated services: "
-                                  + "everything there would count as this vendor; list the vendor's own hosts instead",
-                                  at: valueWord.location, length: valueWord.text.count)
-                }
-                let vendorID = catalogue.vendors[v].id
-                let endpoint = Endpoint(pattern: pattern.value, categories: Array(Set(categories)).sorted(),
-                                        source: fields["source"]?.value ?? "", vendorID: vendorID,
-                                        location: valueWord.location)
-                if let prior = owner[pattern.value] {
-                    if prior.vendor != vendorID {
-                        diags.error("endpoint \(pattern.value) is already claimed by vendor '\(prior.vendor)'",
-                                    at: valueWord.location, length: valueWord.text.count,
-                                    notes: [diags.note("claimed here", at: prior.location)])
-                        continue
-                    }
-                    if prior.location.file == valueWord.location.file {
-                        diags.error("endpoint \(pattern.value) is listed twice", at: valueWord.location,
-                                    length: valueWord.text.count, notes: [diags.note("first listed here", at: prior.location)])
-                        continue
-                    }
-                    // Same vendor in a later file: the later entry overrides.
-                    if let i = catalogue.vendors[v].endpoints.firstIndex(where: { $0.pattern == pattern.value }) {
-                        catalogue.vendors[v].endpoints[i] = endpoint
-                    }
-                    owner[pattern.value] = (vendorID, prior.index, valueWord.location)
-                    continue
-                }
-                catalogue.vendors[v].endpoints.append(endpoint)
-                owner[pattern.value] = (vendorID, catalogue.vendors[v].endpoints.count - 1, valueWord.location)
-            default:
-                diags.error("unknown section '[\(section.kind)]'\(didYouMean(section.kind, ["vendor", "endpoint"]))",
-                            at: section.kindLocation, length: section.kind.count)
+    /// One section of a file; `current` is the index of this file's vendor in catalogue.vendors.
+    func readSection(_ section: IniSection, vendor current: inout Int?, into catalogue: inout Catalogue,
+                     owner: inout [HostPattern: (vendor: String, index: Int, location: SourceLocation)],
+                     _ diags: inout Diagnostics) {
+        switch section.kind {
+        case "vendor":
+            guard let id = section.name, Syntax.isName(id.text) else {
+                diags.error("[vendor] needs an id of 1 to 32 letters, digits, '.', '_' or '-'",
+                            at: section.name?.location ?? section.kindLocation)
+                current = nil
+                return
             }
+            if current != nil {
+                diags.error("a second [vendor] section in one file; use one file per vendor", at: section.kindLocation,
+                            length: section.kind.count)
+            }
+            let fields = keyed(section, allowed: CatalogueReader.vendorKeys, &diags)
+            if let existing = catalogue.vendors.firstIndex(where: { $0.id == id.text }) {
+                current = existing  // a later file extends or overrides this vendor
+                if let n = fields["name"] { catalogue.vendors[existing].name = n.value }
+                return
+            }
+            for required in ["name", "jurisdiction", "source"] where fields[required] == nil {
+                diags.error("vendor '\(id.text)' has no '\(required)'", at: id.location, length: id.text.count)
+            }
+            let j = fields["jurisdiction"]
+            if let j, !(j.value.count == 2 && j.value.allSatisfy({ $0.isASCII && $0.isUppercase })) {
+                diags.error("jurisdiction must be an ISO 3166 two-letter code like CN or US", at: j.location,
+                            length: j.value.count)
+            }
+            catalogue.vendors.append(Vendor(id: id.text, name: fields["name"]?.value ?? id.text,
+                                            jurisdiction: j?.value ?? "", source: fields["source"]?.value ?? "",
+                                            location: id.location, endpoints: []))
+            current = catalogue.vendors.count - 1
+        case "endpoint":
+            guard let v = current else {
+                diags.error("[endpoint] before any [vendor] section", at: section.kindLocation, length: section.kind.count)
+                return
+            }
+            guard let valueWord = section.name, let pattern = Words.hostPattern(valueWord, &diags) else {
+                if section.name == nil {
+                    diags.error("[endpoint] needs a domain or CIDR, like [endpoint flysafe.dji.com]",
+                                at: section.kindLocation, length: section.kind.count)
+                }
+                return
+            }
+            let fields = keyed(section, allowed: CatalogueReader.endpointKeys, &diags)
+            var categories: [Category] = []
+            if let entry = section.entries.last(where: { $0.key == "categories" }) {
+                for w in entry.words { if let c = Words.category(w, &diags) { categories.append(c.value) } }
+            } else {
+                diags.error("endpoint '\(valueWord.text)' has no 'categories'", at: valueWord.location,
+                            length: valueWord.text.count)
+            }
+            if fields["source"] == nil {
+                diags.error("endpoint '\(valueWord.text)' has no 'source'; every entry cites a public source",
+                            at: valueWord.location, length: valueWord.text.count)
+            }
+            if case let .domain(d) = pattern.value, let shared = SharedPlatforms.covered(by: d).first {
+                diags.warning("endpoint \(d) covers \(shared), a domain shared by many unrelated services: "
+                              + "everything there would count as this vendor; list the vendor's own hosts instead",
+                              at: valueWord.location, length: valueWord.text.count)
+            }
+            let vendorID = catalogue.vendors[v].id
+            let endpoint = Endpoint(pattern: pattern.value,
+                                    categories: categories.count == 1 ? categories : Array(Set(categories)).sorted(),
+                                    source: fields["source"]?.value ?? "", vendorID: vendorID,
+                                    location: valueWord.location)
+            if let prior = owner[pattern.value] {
+                if prior.vendor != vendorID {
+                    diags.error("endpoint \(pattern.value) is already claimed by vendor '\(prior.vendor)'",
+                                at: valueWord.location, length: valueWord.text.count,
+                                notes: [diags.note("claimed here", at: prior.location)])
+                    return
+                }
+                if prior.location.file == valueWord.location.file {
+                    diags.error("endpoint \(pattern.value) is listed twice", at: valueWord.location,
+                                length: valueWord.text.count, notes: [diags.note("first listed here", at: prior.location)])
+                    return
+                }
+                // Same vendor in a later file: the later entry overrides.
+                if let i = catalogue.vendors[v].endpoints.firstIndex(where: { $0.pattern == pattern.value }) {
+                    catalogue.vendors[v].endpoints[i] = endpoint
+                }
+                owner[pattern.value] = (vendorID, prior.index, valueWord.location)
+                return
+            }
+            catalogue.vendors[v].endpoints.append(endpoint)
+            owner[pattern.value] = (vendorID, catalogue.vendors[v].endpoints.count - 1, valueWord.location)
+        default:
+            diags.error("unknown section '[\(section.kind)]'\(didYouMean(section.kind, ["vendor", "endpoint"]))",
+                        at: section.kindLocation, length: section.kind.count)
         }
     }
 

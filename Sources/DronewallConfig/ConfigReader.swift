@@ -334,7 +334,7 @@ public struct ConfigReader {
         let order = networks.indices.sorted { i, j in
             let a = networks[i].0, b = networks[j].0
             if a.isIPv4 != b.isIPv4 { return a.isIPv4 }
-            if a.bytes != b.bytes { return a.bytes.lexicographicallyPrecedes(b.bytes) }
+            if a.value != b.value { return a.value < b.value }
             return a.prefixLength != b.prefixLength ? a.prefixLength < b.prefixLength : i < j
         }
         var stack: [Int] = []

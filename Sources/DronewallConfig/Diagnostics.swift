@@ -58,7 +58,34 @@ public struct Diagnostic: Sendable, CustomStringConvertible {
 public struct Diagnostics: Sendable {
     public private(set) var all: [Diagnostic] = []
     /// Source lines by file, so any stage can attach the line to its message.
-    private var sources: [String: [String]] = [:]
+    private var sources: [String: SourceText] = [:]
+
+    /// A file's lines: as strings, or as the file's bytes and where each line is in them (made
+    /// into a string only when a message shows it: a 100k-entry catalogue has 400k lines).
+    private enum SourceText {
+        case lines([String])
+        case bytes([UInt8], lines: [LineSpan])
+
+        var count: Int {
+            switch self {
+            case let .lines(l): l.count
+            case let .bytes(_, spans): spans.count
+            }
+        }
+
+        subscript(_ i: Int) -> String {
+            switch self {
+            case let .lines(l): return l[i]
+            case let .bytes(b, spans): return String(decoding: b[Int(spans[i].start)..<Int(spans[i].end)], as: UTF8.self)
+            }
+        }
+    }
+
+    /// A line's bytes in its file, without the line break.
+    struct LineSpan {
+        var start: UInt32
+        var end: UInt32
+    }
 
     public init() {}
 
@@ -67,7 +94,11 @@ public struct Diagnostics: Sendable {
     public var hasErrors: Bool { all.contains { $0.severity == .error } }
 
     /// Registers a file's lines so later diagnostics can show them.
-    public mutating func register(file: String, lines: [String]) { sources[file] = lines }
+    public mutating func register(file: String, lines: [String]) { sources[file] = .lines(lines) }
+
+    /// Registers a file by its bytes and the span of each line in them (invalid UTF-8 is shown
+    /// with replacement characters).
+    mutating func register(file: String, bytes: [UInt8], lines: [LineSpan]) { sources[file] = .bytes(bytes, lines: lines) }
 
     public func line(at location: SourceLocation) -> String? {
         guard let lines = sources[location.file], location.line >= 1, location.line <= lines.count else { return nil }

@@ -150,7 +150,12 @@ public enum Syntax {
 
     /// Looks like an address attempt (digits, dots, colons, a slash) rather than a name.
     public static func looksLikeAddress(_ s: String) -> Bool {
-        s.contains(":") || s.contains("/") || s.allSatisfy { $0.isNumber || $0 == "." }
+        // ASCII text on its bytes (the same answer: there a byte is a character), other text as characters.
+        if s.utf8.allSatisfy({ $0 < 0x80 }) {
+            return s.utf8.contains(UInt8(ascii: ":")) || s.utf8.contains(UInt8(ascii: "/"))
+                || s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") }
+        }
+        return s.contains(":") || s.contains("/") || s.allSatisfy { $0.isNumber || $0 == "." }
     }
 
     /// A Linux interface name: 1-15 bytes, no '/', whitespace, quotes or wildcards.

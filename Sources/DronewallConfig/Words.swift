@@ -3,7 +3,7 @@ import NetAddress
 /// Value words shared by config and catalogue files, each with its diagnostic.
 enum Words {
     static func category(_ w: IniWord, _ diags: inout Diagnostics) -> Located<Category>? {
-        if let c = Category(rawValue: w.text.lowercased()) { return Located(c, at: w.location) }
+        if let c = Category(rawValue: w.text) ?? Category(rawValue: w.text.lowercased()) { return Located(c, at: w.location) }
         let names = Category.allCases.map(\.rawValue)
         diags.error("unknown category '\(w.text)'\(didYouMean(w.text, names)) (categories: \(names.joined(separator: " ")))",
                     at: w.location, length: w.text.count)

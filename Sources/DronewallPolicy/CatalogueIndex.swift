@@ -41,10 +41,14 @@ public struct CatalogueIndex: Sendable {
         return match(domain: query)
     }
 
-    /// All endpoints whose categories intersect `mask`.
-    public func endpoints(serving mask: UInt32) -> [Endpoint] {
-        (Array(byDomain.values) + networks).filter { $0.mask & mask != 0 }
-            .sorted { $0.pattern.description < $1.pattern.description }
+    /// All endpoints whose categories intersect `mask` and also `other`, sorted by how they are
+    /// written. Filtered before sorting, and each written form made once: with a catalogue of
+    /// 100k networks most serve neither.
+    public func endpoints(serving mask: UInt32, alsoServing other: UInt32 = .max) -> [Endpoint] {
+        var hits: [(String, Endpoint)] = []
+        for e in byDomain.values where e.mask & mask != 0 && e.mask & other != 0 { hits.append((e.pattern.description, e)) }
+        for e in networks where e.mask & mask != 0 && e.mask & other != 0 { hits.append((e.pattern.description, e)) }
+        return hits.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
     private func prefix(_ e: Endpoint) -> Int {

@@ -44,18 +44,14 @@ enum IntervalFlattening {
         }
 
         init(_ net: IPNetwork, index: Int) {
-            var value: Address = 0
-            for byte in net.bytes { value = value << 8 | Address(byte) }
-            self.init(start: value, length: net.prefixLength, index: index)
+            self.init(start: Address(truncatingIfNeeded: net.value), length: net.prefixLength, index: index)
         }
 
         /// Last address of the prefix (`>>` by the full width gives 0, so a host is its own last).
         var last: Address { start | Address.max >> length }
 
         var network: IPNetwork {
-            let count = Address.bitWidth / 8
-            let bytes = (0..<count).map { UInt8(truncatingIfNeeded: start >> ((count - 1 - $0) * 8)) }
-            return IPNetwork(bytes: bytes, prefixLength: length)
+            IPNetwork(value: UInt128(start), prefixLength: length, isIPv4: Address.bitWidth == 32)
         }
     }
 

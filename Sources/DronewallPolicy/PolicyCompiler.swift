@@ -151,7 +151,7 @@ public struct PolicyCompiler {
         }
         func elements(_ items: [(IPNetwork, (UInt32, SourceLocation))]) -> [SetElement] {
             // One entry per network (a resolver listed twice keeps its first place).
-            var seen = Set<IPNetwork>()
+            var seen = Set<IPNetwork>(minimumCapacity: items.count)
             let unique = items.filter { seen.insert($0.0).inserted }
             return IntervalFlattening.flatten(unique).map {
                 SetElement(key: .network($0.0), data: .mark($0.1.0), origin: $0.1.1)

@@ -17,82 +17,192 @@ extension IPNetwork {
     /// IPv4-mapped IPv6 (`::ffff:192.0.2.1`) is refused: IPv4 traffic never carries it.
     public static func parse(_ text: String) throws(AddressParseError) -> IPNetwork {
         let net = try parseAny(text)
-        if !net.isIPv4, net.bytes[0..<10].allSatisfy({ $0 == 0 }), net.bytes[10] == 0xff, net.bytes[11] == 0xff,
-           net.prefixLength >= 96 {
-            throw .ipv4Mapped(IPNetwork.format(address: Array(net.bytes[12...])))
+        if !net.isIPv4, net.value >> 32 == 0xFFFF, net.prefixLength >= 96 {
+            throw .ipv4Mapped(IPv4Text.format(UInt32(truncatingIfNeeded: net.value)))
         }
         return net
     }
 
     static func parseAny(_ text: String) throws(AddressParseError) -> IPNetwork {
-        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-        let addressText = String(parts[0])
-        guard let bytes = parseIPv4(addressText) ?? parseIPv6(addressText) else { throw .notAnAddress }
-        let maxPrefix = bytes.count * 8
-        var prefix = maxPrefix
-        if parts.count == 2 {
-            let p = parts[1]
-            guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(p), n <= maxPrefix
-            else { throw .badPrefixLength(maximum: maxPrefix) }
-            prefix = n
+        // The grammar is ASCII: it is read as UTF-8 bytes. Text with other characters cannot be an
+        // address; it is split at "/" as characters (a combining mark after "/" makes one
+        // character with it), so that which error it gets does not change.
+        var text = text
+        let ascii = text.utf8.allSatisfy { $0 < 0x80 }
+        let slash: Int?
+        if ascii {
+            slash = text.utf8.firstIndex(of: UInt8(ascii: "/")).map { text.utf8.distance(from: text.utf8.startIndex, to: $0) }
+        } else {
+            slash = text.firstIndex(of: "/").map { text.utf8.distance(from: text.utf8.startIndex, to: $0) }
         }
-        let net = IPNetwork(bytes: bytes, prefixLength: prefix)
-        if net.bytes != bytes { throw .hostBitsSet(network: net.description) }
+        // withUTF8 rethrows untyped errors, so the result comes out as a Result.
+        return try text.withUTF8 { u in
+            Result { () throws(AddressParseError) -> IPNetwork in try parse(u, slash: slash) }
+        }.get()
+    }
+
+    /// `parseAny` on the UTF-8 bytes, the prefix after the byte offset `slash`.
+    private static func parse(_ u: UnsafeBufferPointer<UInt8>, slash: Int?) throws(AddressParseError) -> IPNetwork {
+        let addressEnd = slash ?? u.count
+        let address = UnsafeBufferPointer(rebasing: u[0..<addressEnd])
+        let isIPv4: Bool, value: UInt128
+        if let v4 = IPv4Text.parse(address) { (isIPv4, value) = (true, UInt128(v4)) }
+        else if let v6 = IPv6Text.parse(address) { (isIPv4, value) = (false, v6) }
+        else { throw .notAnAddress }
+        let maxPrefix = isIPv4 ? 32 : 128
+        var prefix = maxPrefix
+        if let slash {
+            let p = UnsafeBufferPointer(rebasing: u[(slash + 1)...])
+            guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                throw .badPrefixLength(maximum: maxPrefix)
+            }
+            prefix = p.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+            guard prefix <= maxPrefix else { throw .badPrefixLength(maximum: maxPrefix) }
+        }
+        let net = IPNetwork(value: value, prefixLength: prefix, isIPv4: isIPv4)
+        if net.value != value { throw .hostBitsSet(network: net.description) }
         return net
     }
 
     /// Parses a dotted-quad IPv4 address (no leading zeros, no shorthand).
     public static func parseIPv4(_ s: String) -> [UInt8]? {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var out: [UInt8] = []
-        for p in parts {
-            guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  !(p.count > 1 && p.first == "0"), let v = UInt8(p) else { return nil }
-            out.append(v)
-        }
-        return out
+        var s = s
+        return s.withUTF8 { IPv4Text.parse($0) }.map { IPNetwork.bytes(of: UInt128($0), count: 4) }
     }
 
     /// Parses an IPv6 address in any RFC 4291 text form, including an embedded IPv4 tail.
     public static func parseIPv6(_ s: String) -> [UInt8]? {
-        guard s.contains(":"), s.utf8.count <= 45 else { return nil }
-        let halves = s.components(separatedByDoubleColon: ())
-        guard halves.count <= 2 else { return nil }
-        func groups(_ part: Substring, allowV4Tail: Bool) -> [UInt16]? {
-            if part.isEmpty { return [] }
-            var out: [UInt16] = []
-            let items = part.split(separator: ":", omittingEmptySubsequences: false)
-            for (i, item) in items.enumerated() {
-                if allowV4Tail, i == items.count - 1, item.contains(".") {
-                    guard let v4 = parseIPv4(String(item)) else { return nil }
-                    out.append(UInt16(v4[0]) << 8 | UInt16(v4[1]))
-                    out.append(UInt16(v4[2]) << 8 | UInt16(v4[3]))
-                } else {
-                    guard !item.isEmpty, item.count <= 4, item.allSatisfy(\.isHexDigit),
-                          let v = UInt16(item, radix: 16) else { return nil }
-                    out.append(v)
-                }
-            }
-            return out
-        }
-        var all: [UInt16]
-        if halves.count == 2 {
-            guard let head = groups(halves[0], allowV4Tail: false),
-                  let tail = groups(halves[1], allowV4Tail: true),
-                  head.count + tail.count <= 7 else { return nil }
-            all = head + Array(repeating: 0, count: 8 - head.count - tail.count) + tail
-        } else {
-            guard let g = groups(halves[0], allowV4Tail: true), g.count == 8 else { return nil }
-            all = g
-        }
-        return all.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
+        var s = s
+        return s.withUTF8 { IPv6Text.parse($0) }.map { IPNetwork.bytes(of: $0, count: 16) }
     }
 
     /// Prints an address in canonical form (RFC 5952 for IPv6).
     public static func format(address bytes: [UInt8]) -> String {
-        if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
-        let groups = (0..<8).map { UInt16(bytes[2 * $0]) << 8 | UInt16(bytes[2 * $0 + 1]) }
+        var v: UInt128 = 0
+        for b in bytes { v = v << 8 | UInt128(b) }
+        return bytes.count == 4 ? IPv4Text.format(UInt32(truncatingIfNeeded: v)) : IPv6Text.format(v)
+    }
+}
+
+extension IPNetwork: CustomStringConvertible {
+    /// `192.0.2.1` for a host, `192.0.2.0/24` for a network.
+    public var description: String {
+        var out = isIPv4 ? IPv4Text.format(UInt32(truncatingIfNeeded: value)) : IPv6Text.format(value)
+        if !isHost {
+            out += "/"
+            out += String(prefixLength)
+        }
+        return out
+    }
+}
+
+/// Dotted-quad IPv4 text, read from and written to UTF-8 bytes.
+enum IPv4Text {
+    /// Four decimal numbers 0-255 separated by ".", without leading zeros.
+    static func parse(_ u: UnsafeBufferPointer<UInt8>) -> UInt32? {
+        var value: UInt32 = 0, parts = 0, i = 0
+        while parts < 4 {
+            var n: UInt32 = 0, digits = 0
+            let start = i
+            while i < u.count, u[i] >= 0x30, u[i] <= 0x39 {
+                n = n * 10 + UInt32(u[i] - 0x30); digits += 1; i += 1
+                if digits > 3 { return nil }
+            }
+            guard digits > 0, n <= 255, !(digits > 1 && u[start] == 0x30) else { return nil }
+            value = value << 8 | n
+            parts += 1
+            if parts < 4 {
+                guard i < u.count, u[i] == UInt8(ascii: ".") else { return nil }
+                i += 1
+            }
+        }
+        return i == u.count ? value : nil
+    }
+
+    static func format(_ v: UInt32) -> String {
+        var buf: (UInt64, UInt64) = (0, 0) // 15 bytes at most
+        return withUnsafeMutableBytes(of: &buf) { raw in
+            var n = 0
+            for shift in stride(from: 24, through: 0, by: -8) {
+                if shift != 24 { raw[n] = UInt8(ascii: "."); n += 1 }
+                let octet = Int(v >> UInt32(shift) & 0xFF)
+                if octet >= 100 { raw[n] = UInt8(0x30 + octet / 100); n += 1 }
+                if octet >= 10 { raw[n] = UInt8(0x30 + octet / 10 % 10); n += 1 }
+                raw[n] = UInt8(0x30 + octet % 10); n += 1
+            }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<n]), as: UTF8.self)
+        }
+    }
+}
+
+/// IPv6 text (RFC 4291 section 2.2 to read, RFC 5952 to write), on UTF-8 bytes.
+enum IPv6Text {
+    /// Any RFC 4291 form: eight groups of 1-4 hex digits, at most one "::" for a run of zero
+    /// groups, and a dotted-quad IPv4 tail in place of the last two groups.
+    static func parse(_ u: UnsafeBufferPointer<UInt8>) -> UInt128? {
+        guard u.contains(UInt8(ascii: ":")), u.count <= 45 else { return nil }
+        let colon = UInt8(ascii: ":")
+        // The first "::"; a second one is an error.
+        var gap: Int?
+        var i = 0
+        while i + 1 < u.count {
+            if u[i] == colon && u[i + 1] == colon {
+                guard gap == nil else { return nil }
+                gap = i; i += 2
+            } else { i += 1 }
+        }
+        var groups: (UInt128, Int) = (0, 0) // value so far, groups in it
+        var head: (UInt128, Int) = (0, 0)
+        if let gap {
+            guard let h = parseGroups(u, 0, gap, allowV4Tail: false),
+                  let t = parseGroups(u, gap + 2, u.count, allowV4Tail: true), h.1 + t.1 <= 7 else { return nil }
+            head = h; groups = t
+            // Head groups go to the top, tail groups stay at the bottom, zeros between.
+            return head.0 << (16 * (8 - head.1)) | groups.0
+        }
+        guard let all = parseGroups(u, 0, u.count, allowV4Tail: true), all.1 == 8 else { return nil }
+        return all.0
+    }
+
+    /// The groups of u[start..<end] (":"-separated; none when empty) as one right-aligned value
+    /// and their count; an IPv4 tail counts as two.
+    private static func parseGroups(_ u: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int,
+                                    allowV4Tail: Bool) -> (UInt128, Int)? {
+        if start == end { return (0, 0) }
+        var value: UInt128 = 0, count = 0, i = start
+        while true {
+            var j = i
+            while j < end && u[j] != UInt8(ascii: ":") { j += 1 }
+            let item = UnsafeBufferPointer(rebasing: u[i..<j])
+            if allowV4Tail, j == end, item.contains(UInt8(ascii: ".")) {
+                guard let v4 = IPv4Text.parse(item) else { return nil }
+                value = value << 32 | UInt128(v4); count += 2
+            } else {
+                guard !item.isEmpty, item.count <= 4 else { return nil }
+                var g: UInt128 = 0
+                for c in item {
+                    guard let d = hexDigit(c) else { return nil }
+                    g = g << 4 | UInt128(d)
+                }
+                value = value << 16 | g; count += 1
+            }
+            if count > 8 { return nil }
+            if j == end { return (value, count) }
+            i = j + 1
+        }
+    }
+
+    private static func hexDigit(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x61...0x66: return c - 0x61 + 10
+        case 0x41...0x46: return c - 0x41 + 10
+        default: return nil
+        }
+    }
+
+    static func format(_ v: UInt128) -> String {
+        let groups = (0..<8).map { UInt16(truncatingIfNeeded: v >> (16 * (7 - $0))) }
         // Longest run of zero groups (length >= 2, first on ties) becomes "::".
         var bestStart = -1, bestLen = 0, i = 0
         while i < 8 {
@@ -108,40 +218,6 @@ extension IPNetwork {
         }
         if bestStart < 0 { return hex(0..<8) }
         return hex(0..<bestStart) + "::" + hex((bestStart + bestLen)..<8)
-    }
-}
-
-extension IPNetwork: CustomStringConvertible {
-    /// `192.0.2.1` for a host, `192.0.2.0/24` for a network.
-    public var description: String {
-        let a = IPNetwork.format(address: bytes)
-        return isHost ? a : "\(a)/\(prefixLength)"
-    }
-}
-
-extension String {
-    /// Splits at the first "::" only; a second "::" yields three parts (invalid).
-    fileprivate func components(separatedByDoubleColon: ()) -> [Substring] {
-        var parts: [Substring] = []
-        var rest = self[...]
-        while let r = rest.range(ofDoubleColon: ()) {
-            parts.append(rest[rest.startIndex..<r.lowerBound])
-            rest = rest[r.upperBound...]
-        }
-        parts.append(rest)
-        return parts
-    }
-}
-
-extension Substring {
-    fileprivate func range(ofDoubleColon: ()) -> Range<Index>? {
-        var i = startIndex
-        while i < endIndex {
-            let n = index(after: i)
-            if n < endIndex, self[i] == ":", self[n] == ":" { return i..<index(after: n) }
-            i = n
-        }
-        return nil
     }
 }
 

@@ -70,12 +70,7 @@ public final class KernelTransport: NetlinkTransport {
 
     public func sendBatch(_ messages: [NetlinkMessage]) throws(NetlinkError) -> [NetlinkAck] {
         reserveReceiveBuffer(forAcks: messages.count)
-        var bytes: [UInt8] = []
-        for m in messages {
-            bytes += m.bytes
-            bytes += [UInt8](repeating: 0, count: (4 - m.bytes.count % 4) % 4)
-        }
-        try send(bytes)
+        try send(NetlinkMessage.batchBytes(messages))
         // The kernel answers every message that asked for an ack once the whole batch has run.
         // Kernels since 6.4 also answer batch begin and end; older ones answer them only when
         // refusing the whole batch (e.g. EPERM, reported against batch begin). So we wait for
@@ -135,6 +130,19 @@ public final class KernelTransport: NetlinkTransport {
                 }
             }
         }
+    }
+}
+
+extension NetlinkMessage {
+    /// `messages` as one write puts them on the socket: each padded to 4 bytes (NLMSG_ALIGN).
+    public static func batchBytes(_ messages: [NetlinkMessage]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(messages.reduce(0) { $0 + ($1.bytes.count + 3) & ~3 })
+        for m in messages {
+            bytes += m.bytes
+            bytes += [UInt8](repeating: 0, count: (4 - m.bytes.count % 4) % 4)
+        }
+        return bytes
     }
 }
 

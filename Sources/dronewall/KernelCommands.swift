@@ -16,7 +16,8 @@ import KernelLayout
 func withKernel<T>(_ operation: String, sources: Diagnostics? = nil,
                    _ body: (NftablesClient) throws(NetlinkError) -> T) throws -> T {
     do {
-        let client = NftablesClient(transport: try KernelTransport(), table: KernelLayout.tableName)
+        let client = NftablesClient(transport: BatchDumpTransport.wrapping(try KernelTransport()),
+                                    table: KernelLayout.tableName)
         return try body(client)
     } catch {
         let (text, code) = KernelRefusal.describe(error, operation: operation, sources: sources)

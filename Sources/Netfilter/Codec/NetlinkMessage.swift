@@ -84,13 +84,39 @@ public struct NetlinkMessage: Sendable, Hashable {
     public var subject: MessageSubject?
     /// Subjects of the message's list items in order (set elements), so that the kernel's
     /// error offset can name the one element it refused.
-    public var parts: [MessageSubject]
+    public var parts: [MessageSubject] {
+        get { partStore.subjects }
+        set { partStore = .list(newValue) }
+    }
+    private var partStore: Parts
 
     public init(bytes: [UInt8], subject: MessageSubject? = nil, parts: [MessageSubject] = []) {
         precondition(bytes.count >= 16, "a netlink message has a 16-byte header")
         self.bytes = bytes
         self.subject = subject
-        self.parts = parts
+        self.partStore = .list(parts)
+    }
+
+    /// Parts made only when asked (an error names one): a batch of 100k set elements holds a
+    /// function per message, not a subject and its text per element.
+    mutating func setParts(count: Int, _ make: @escaping @Sendable (Int) -> MessageSubject) {
+        partStore = .deferred(count: count, make)
+    }
+
+    /// The parts as given, or how to make them; equal when the subjects are.
+    private enum Parts: Sendable, Hashable {
+        case list([MessageSubject])
+        case deferred(count: Int, @Sendable (Int) -> MessageSubject)
+
+        var subjects: [MessageSubject] {
+            switch self {
+            case let .list(l): return l
+            case let .deferred(count, make): return (0..<count).map(make)
+            }
+        }
+
+        static func == (a: Parts, b: Parts) -> Bool { a.subjects == b.subjects }
+        func hash(into h: inout Hasher) { h.combine(subjects) }
     }
 
     public var length: UInt32 { bytes.host32(0) }

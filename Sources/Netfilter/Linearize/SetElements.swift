@@ -35,96 +35,153 @@ extension Linearizer {
             s.setString(attr(NFTNL_SET_TABLE), tableName)
             s.setString(attr(NFTNL_SET_NAME), set.name)
             if creating, let id = sets[set.name]?.id { s.setU32(attr(NFTNL_SET_ID), id) }
-            for e in chunk { s.add(e.object) }
+            // libnftnl objects for one message at a time: made here, owned by `s`, freed with it.
+            for e in chunk { s.add(try makeObject(keyed, e, elements)) }
             let type = delete ? raw(NFT_MSG_DELSETELEM) : raw(NFT_MSG_NEWSETELEM)
-            let what: KernelObject = chunk.count == 1 ? .element(set: set.name, value: chunk.first!.value)
+            let what: KernelObject = chunk.count == 1 ? .element(set: set.name, value: chunk.first!.slot.text(elements))
                 : .elements(set: set.name, count: chunk.count)
             var m = NetlinkMessage(bytes: s.elementsMessage(type, family: family, flags: delete ? 0 : NLM_F_CREATE),
-                                   subject: MessageSubject(what, origin: chunk.count == 1 ? chunk.first!.origin
+                                   subject: MessageSubject(what, origin: chunk.count == 1 ? elements[chunk.first!.index].origin
                                                                                           : set.origin))
-            m.parts = chunk.map { MessageSubject(.element(set: set.name, value: $0.value), origin: $0.origin ?? set.origin) }
+            let name = set.name, origin = set.origin, slots = chunk.map(\.slot)
+            m.setParts(count: slots.count) { i in
+                MessageSubject(.element(set: name, value: slots[i].text(elements)), origin: elements[Int(slots[i].index)].origin ?? origin)
+            }
             out.append(m)
         }
         return out
     }
 
+    /// One kernel element of a set, ready to be made into a libnftnl object.
+    /// Its key is made with the object, from the element: 100k keys held at once add up.
     struct EncodedElement {
-        let object: ElementObject
-        /// How error reports name it: the value as nft writes it, or an interval marker.
-        let value: String
-        let origin: SourceLocation?
+        /// Its element's place in the list given (not a copy: 100k of them add up).
+        let index: Int
+        /// An interval end (NFT_SET_ELEM_INTERVAL_END): the key only.
+        let end: Bool
+        /// A range that reaches the top of the address space (no end element follows).
+        var openEnded = false
+        /// How error reports name it.
+        let role: Role
+
+        enum Role { case value, end, zero }
+
+        var slot: Slot { Slot(index: Int32(index), role: role) }
+    }
+
+    /// Which element an encoded one came from and what it is of it: enough to name it in an
+    /// error, a few bytes instead of its text.
+    struct Slot: Sendable {
+        let index: Int32
+        let role: EncodedElement.Role
+
+        /// The value as nft writes it, or the interval marker nft adds.
+        func text(_ elements: [SetElement]) -> String {
+            let value = NftTextRenderer.render(value: elements[Int(index)].key)
+            switch role {
+            case .value: return value
+            case .end: return "end of \(value)"
+            case .zero: return "interval start (0)"
+            }
+        }
+    }
+
+    private func fail(_ set: NamedSet, _ e: SetElement, _ why: String) -> NetlinkError {
+        NetlinkError(kind: .invalidRuleset, errno: EINVAL,
+                     object: .element(set: set.name, value: NftTextRenderer.render(value: e.key)),
+                     origin: e.origin ?? set.origin, operation: "linearize", detail: why)
+    }
+
+    /// The libnftnl object of an encoded element.
+    private func makeObject(_ set: NamedSet, _ p: EncodedElement, _ elements: [SetElement]) throws(NetlinkError) -> ElementObject {
+        let o = ElementObject()
+        let e = elements[p.index]
+        if p.end { o.setU32(attr(NFTNL_SET_ELEM_FLAGS), UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue)) }
+        // encodeElements checked every key these unwrap.
+        let key: [UInt8]
+        switch p.role {
+        case .zero: key = [UInt8](repeating: 0, count: set.keyType.byteLength)
+        case .value where set.flags.contains(.interval): key = e.key.range(as: set.keyType)!.first
+        case .value: key = e.key.bytes(as: set.keyType)!
+        case .end: key = increment(e.key.range(as: set.keyType)!.last)!
+        }
+        o.setData(attr(NFTNL_SET_ELEM_KEY), key)
+        guard !p.end else { return o }
+        if let t = e.timeoutMilliseconds { o.setU64(attr(NFTNL_SET_ELEM_TIMEOUT), t) }
+        if let c = e.comment { o.setData(attr(NFTNL_SET_ELEM_USERDATA), udataCommentTLV(c)) }
+        if let dataType = set.dataType {
+            guard let data = e.data else { throw fail(set, e, "map element without a value") }
+            if dataType == .verdict {
+                guard case .verdict(let v) = data else { throw fail(set, e, "verdict map value must be a verdict") }
+                o.setU32(attr(NFTNL_SET_ELEM_VERDICT), UInt32(bitPattern: v.code))
+                if let chain = v.chain { o.setString(attr(NFTNL_SET_ELEM_CHAIN), chain) }
+            } else {
+                guard let bytes = data.bytes(as: dataType) else {
+                    throw fail(set, e, "value \(NftTextRenderer.render(value: data)) is not of type \(dataType.rawValue)")
+                }
+                o.setData(attr(NFTNL_SET_ELEM_DATA), bytes)
+            }
+        }
+        if p.openEnded {
+            // Open-ended range: nft records it in element userdata (NFTNL_SET_ELEM_F_INTERVAL_OPEN).
+            o.setData(attr(NFTNL_SET_ELEM_USERDATA), udataU32(1 /* NFTNL_UDATA_SET_ELEM_FLAGS */, 1))
+        }
+        return o
+    }
+
+    /// The checks `makeObject` makes of an element's value, so that a bad one is refused before
+    /// any message is built, in the order the elements are encoded.
+    private func checkValue(_ set: NamedSet, _ e: SetElement) throws(NetlinkError) {
+        guard let dataType = set.dataType else { return }
+        guard let data = e.data else { throw fail(set, e, "map element without a value") }
+        if dataType == .verdict {
+            guard case .verdict = data else { throw fail(set, e, "verdict map value must be a verdict") }
+        } else if data.bytes(as: dataType) == nil {
+            throw fail(set, e, "value \(NftTextRenderer.render(value: data)) is not of type \(dataType.rawValue)")
+        }
     }
 
     private func encodeElements(_ set: NamedSet, _ elements: [SetElement],
                                 firstSegment: Bool) throws(NetlinkError) -> [EncodedElement] {
-        func fail(_ e: SetElement, _ why: String) -> NetlinkError {
-            NetlinkError(kind: .invalidRuleset, errno: EINVAL,
-                         object: .element(set: set.name, value: NftTextRenderer.render(value: e.key)),
-                         origin: e.origin ?? set.origin, operation: "linearize", detail: why)
-        }
-        func makeElement(key: [UInt8], _ e: SetElement, end: Bool) throws(NetlinkError) -> ElementObject {
-            let o = ElementObject()
-            if end { o.setU32(attr(NFTNL_SET_ELEM_FLAGS), UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue)) }
-            o.setData(attr(NFTNL_SET_ELEM_KEY), key)
-            guard !end else { return o }
-            if let t = e.timeoutMilliseconds { o.setU64(attr(NFTNL_SET_ELEM_TIMEOUT), t) }
-            if let c = e.comment { o.setData(attr(NFTNL_SET_ELEM_USERDATA), udataCommentTLV(c)) }
-            if let dataType = set.dataType {
-                guard let data = e.data else { throw fail(e, "map element without a value") }
-                if dataType == .verdict {
-                    guard case .verdict(let v) = data else { throw fail(e, "verdict map value must be a verdict") }
-                    o.setU32(attr(NFTNL_SET_ELEM_VERDICT), UInt32(bitPattern: v.code))
-                    if let chain = v.chain { o.setString(attr(NFTNL_SET_ELEM_CHAIN), chain) }
-                } else {
-                    guard let bytes = data.bytes(as: dataType) else {
-                        throw fail(e, "value \(NftTextRenderer.render(value: data)) is not of type \(dataType.rawValue)")
-                    }
-                    o.setData(attr(NFTNL_SET_ELEM_DATA), bytes)
-                }
-            }
-            return o
-        }
-
         guard set.flags.contains(.interval) else {
             var out: [EncodedElement] = []
-            for e in elements {
-                guard let key = e.key.bytes(as: set.keyType) else {
-                    throw fail(e, "key is not a single \(set.keyType.rawValue) (networks need flags interval)")
+            for (i, e) in elements.enumerated() {
+                guard e.key.bytes(as: set.keyType) != nil else {
+                    throw fail(set, e, "key is not a single \(set.keyType.rawValue) (networks need flags interval)")
                 }
-                out.append(EncodedElement(object: try makeElement(key: key, e, end: false),
-                                          value: NftTextRenderer.render(value: e.key), origin: e.origin))
+                try checkValue(set, e)
+                out.append(EncodedElement(index: i, end: false, role: .value))
             }
             return out
         }
 
         // Interval set: each element is a range [first, last]; nft sends its start, then an
         // interval-end element at last + 1 (none when last is the top of the space), sorted.
-        var ranges: [(first: [UInt8], last: [UInt8], element: SetElement)] = []
+        var firsts: [[UInt8]] = [] // only for keys that are not networks
+        let networks = elements.allSatisfy { if case .network = $0.key { true } else { false } }
         for e in elements {
             guard let r = e.key.range(as: set.keyType) else {
-                throw fail(e, "key is not of type \(set.keyType.rawValue)")
+                throw fail(set, e, "key is not of type \(set.keyType.rawValue)")
             }
-            ranges.append((r.first, r.last, e))
+            if !networks { firsts.append(r.first) }
         }
-        ranges.sort { $0.first.lexicographicallyPrecedes($1.first) }
+        // By first address (for networks of one family, the order of their values), then as listed.
+        func networkValue(_ i: Int) -> UInt128 { if case let .network(n) = elements[i].key { n.value } else { 0 } }
+        let order = networks
+            ? elements.indices.sorted { (networkValue($0), $0) < (networkValue($1), $1) }
+            : elements.indices.sorted { firsts[$0] != firsts[$1] ? firsts[$0].lexicographicallyPrecedes(firsts[$1]) : $0 < $1 }
+        firsts = []
         var out: [EncodedElement] = []
-        if firstSegment, let first = ranges.first, first.first.contains(where: { $0 != 0 }) {
-            let zero = [UInt8](repeating: 0, count: first.first.count)
-            out.append(EncodedElement(object: try makeElement(key: zero, first.element, end: true),
-                                      value: "interval start (0)", origin: first.element.origin))
+        out.reserveCapacity(2 * order.count + 1)
+        if firstSegment, let first = order.first, elements[first].key.range(as: set.keyType)!.first.contains(where: { $0 != 0 }) {
+            out.append(EncodedElement(index: first, end: true, role: .zero))
         }
-        for r in ranges {
-            let start = try makeElement(key: r.first, r.element, end: false)
-            let after = increment(r.last)
-            if after == nil {
-                // Open-ended range: nft records it in element userdata (NFTNL_SET_ELEM_F_INTERVAL_OPEN).
-                start.setData(attr(NFTNL_SET_ELEM_USERDATA), udataU32(1 /* NFTNL_UDATA_SET_ELEM_FLAGS */, 1))
-            }
-            let text = NftTextRenderer.render(value: r.element.key)
-            out.append(EncodedElement(object: start, value: text, origin: r.element.origin))
-            if let after {
-                out.append(EncodedElement(object: try makeElement(key: after, r.element, end: true),
-                                          value: "end of \(text)", origin: r.element.origin))
+        for i in order {
+            try checkValue(set, elements[i])
+            let openEnded = !elements[i].key.range(as: set.keyType)!.last.contains { $0 != 0xFF }
+            out.append(EncodedElement(index: i, end: false, openEnded: openEnded, role: .value))
+            if !openEnded {
+                out.append(EncodedElement(index: i, end: true, role: .end))
             }
         }
         return out
