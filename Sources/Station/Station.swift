@@ -424,16 +424,18 @@ public final class Station {
     }
 
     /// Takes the foreign changes seen so far without acting on them (an apply is under way):
-    /// true when one touched the table, or some were lost, so that what the kernel holds is not
-    /// known to be what this station applied.
+    /// true when what the kernel holds is no longer known to be what this station applied.
     private func noteForeignChanges(_ now: Int64) -> Bool {
         guard let watch = parts.foreignChanges else { return false }
         let (changes, lost) = watch()
-        return note(changes, lost: lost, now) || lost
+        _ = note(changes, lost: lost, now)
+        return inForce == nil
     }
 
-    /// Logs and counts foreign changes; true when one touched the table (which also makes the
-    /// table in force unknown).
+    /// Logs and counts foreign changes; true when one touched the table. That, or lost
+    /// notifications where another program could have written the table, makes the table in
+    /// force unknown. (Our own big batches overflow the notification socket: a table of 100k
+    /// elements is 100k messages. An owned table takes no other writer, so nothing was missed.)
     private func note(_ changes: [ForeignChange], lost: Bool, _ now: Int64) -> Bool {
         for c in changes {
             foreignChangeCount += 1
@@ -442,7 +444,7 @@ public final class Station {
         }
         if lost { parts.log(.warning, "some nftables change notifications were lost; checking the table") }
         let touched = changes.contains(where: \.touchesOwnTable)
-        if touched || lost { inForce = nil }
+        if touched || (lost && !parts.kernel.ownsTable) { inForce = nil }
         return touched
     }
 
