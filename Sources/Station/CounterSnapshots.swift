@@ -32,7 +32,7 @@ public struct CounterSnapshots {
 
     /// The deltas of the keys counted in `chains` alone (a drone's logging rules are all in its
     /// chain, so its keys are complete), and the new reading of every key to store with them.
-    public mutating func deltas(fromChains chains: [ChainStatus], identity: String) -> ([FlowStore.KernelCount], FlowStore.CounterReading) {
+    public mutating func deltas(fromChains chains: [ChainStatus], identity: String) -> [FlowStore.KernelCount] {
         var now = last
         if identity != self.identity { now = [:] }
         for key in keys(in: chains) { now[key] = nil }
@@ -58,11 +58,10 @@ public struct CounterSnapshots {
 
     /// The deltas since the last reading, and the new reading to store with them.
     public mutating func deltas(from status: TableStatus, identity: String) -> ([FlowStore.KernelCount], FlowStore.CounterReading) {
-        deltas(to: sums(status.chains), identity: identity)
+        (deltas(to: sums(status.chains), identity: identity), reading(identity: identity))
     }
 
-    private mutating func deltas(to now: [Key: (packets: UInt64, bytes: UInt64)],
-                                 identity: String) -> ([FlowStore.KernelCount], FlowStore.CounterReading) {
+    private mutating func deltas(to now: [Key: (packets: UInt64, bytes: UInt64)], identity: String) -> [FlowStore.KernelCount] {
         if identity != self.identity { last = [:] } // another table instance: its counters started at zero
         var out: [FlowStore.KernelCount] = []
         for (key, cur) in now {
@@ -78,10 +77,14 @@ public struct CounterSnapshots {
         }
         last = now
         self.identity = identity
-        let reading = FlowStore.CounterReading(identity: identity, values: now.map { key, v in
+        return out
+    }
+
+    /// The totals the stored deltas add up to, to store with them.
+    public func reading(identity: String) -> FlowStore.CounterReading {
+        FlowStore.CounterReading(identity: identity, values: last.map { key, v in
             FlowStore.KernelCount(drone: key.drone, category: key.category, verdict: key.verdict,
                                   packets: Int64(clamping: v.packets), bytes: Int64(clamping: v.bytes))
         })
-        return (out, reading)
     }
 }

@@ -226,10 +226,13 @@ public final class Station {
             guard try parts.kernel.instance() == base.instance else { return nil }
             guard !diff.isEmpty else { return .changed(objects: 0) }
             let flushed = try parts.kernel.ruleCounters(chains: diff.flushedChains)
-            let (deltas, reading) = counters.deltas(fromChains: flushed, identity: parts.counterIdentity(base.instance.handle))
-            parts.writer.recordKernelCounts(deltas, reading: reading, atMicros: parts.clock())
             guard try parts.kernel.applyChanges(diff, to: ruleset, expecting: base.instance) else { return nil }
+            // What the flushed rules counted up to the change is stored after it, off the path
+            // to enforcement (at 1000 drones the reading holds some 14k values).
+            let identity = parts.counterIdentity(base.instance.handle)
+            let deltas = counters.deltas(fromChains: flushed, identity: identity)
             counters.rulesReplaced(flushed)
+            parts.writer.recordKernelCounts(deltas, reading: counters.reading(identity: identity), atMicros: parts.clock())
         } catch {
             parts.log(.warning, "the change to table inet \(ruleset.table.name) was refused or could not be sent (\(error)); "
                       + "replacing the table")
