@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import DronewallConfig
 @testable import DronewallPolicy
@@ -349,6 +350,39 @@ import KernelLayout
         #expect(try chain(ruleset, "drone_net").contains(rp), "forwarded drones, monitor too: a borrowed address is not the drone")
         #expect(try chain(ruleset, "unknown_devices").contains(rp))
         #expect(try !chain(ruleset, "drone_app").contains { $0.contains("fib") }, "the output hook has no input interface")
+    }
+
+    /// The catalogue's maps are kept from one compile to the next; a change to what they are
+    /// made from (a NAT64 prefix here, the catalogue in `catalogueChangesReachTheMaps`) is never
+    /// answered with the kept ones.
+    @Test func keptCatalogueMapsFollowWhatTheyAreMadeFrom() throws {
+        let base = "[drone a]\naddress = 192.0.2.10\npolicy = local-data\n"
+        let v6 = { (text: String) throws -> [SetElement] in
+            let (r, d) = compile(text: text)
+            let ruleset = try #require(r, "\(d.rendered)")
+            return try #require(ruleset.table.set(named: "endpoints_v6")).elements
+        }
+        let plain = try v6(base)
+        let withPrefix = try v6("[station]\nnat64-prefix = 2001:db8:64::/96\n" + base)
+        #expect(withPrefix.count > plain.count, "the images under the new prefix are there")
+        #expect(try v6(base) == plain, "and gone again without it")
+        #expect(try v6(base.replacingOccurrences(of: "local-data", with: "isolate")) == plain, "a drone's change keeps them")
+    }
+
+    @Test func catalogueChangesReachTheMaps() throws {
+        let conf = goldenDirectory + "/catalogue-networks/dronewall.conf"
+        let (before, _) = compile(configPath: conf)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dw-cat-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for f in try FileManager.default.contentsOfDirectory(atPath: goldenDirectory) where f.hasSuffix(".rules") {
+            try FileManager.default.copyItem(atPath: goldenDirectory + "/" + f, toPath: dir + "/" + f)
+        }
+        try "[vendor extra]\nname = Extra\njurisdiction = US\nsource = s\n[endpoint 198.51.100.200/29]\ncategories = maps\nsource = s\n"
+            .write(toFile: dir + "/extra.rules", atomically: true, encoding: .utf8)
+        let (after, d) = compile(configPath: conf, catalogueDirs: [dir])
+        let v4 = { (r: Ruleset?) in r?.table.set(named: "endpoints_v4")?.elements.map { NftTextRenderer.render(value: $0.key) } ?? [] }
+        #expect(!v4(before).contains("198.51.100.200/29") && v4(after).contains("198.51.100.200/29"), "\(d.rendered)")
     }
 
     @Test func ipv4EntriesHaveNAT64Images() throws {
