@@ -20,22 +20,25 @@
 #
 # Rounds alternate the sides (dronewalld, then ulogd2), each with a fresh namespace, database and
 # process. Both climb the same STEPS from the same start: the first step of round 1, later the
-# step below the lower of the two previous results (the climb below that was done in round 1);
-# when even the start fails, both go down. Per side and step it prints what was sent, recorded,
-# missing and dropped, its CPU (utime + stime, /proc/PID/stat) and CPU per 10k events.
+# lower of the two rates held in the round before (the climb below it was done in round 1); a
+# side whose start fails goes down (after a restart). A side stops at its first loss. Per side
+# and step it prints what was sent, on time, late, lost and dropped, its CPU (utime + stime,
+# /proc/PID/stat, all threads) and CPU per 10k events recorded.
 #
 # Usage: log-ingest.sh [SAMPLES]  appends "KEY VALUE" samples for bench/summarize.py to SAMPLES:
-#   dw-rate / ulogd-rate   highest rate held in the round (0 when none)
-#   dw-cpu / ulogd-cpu     CPU seconds per 10k events at the highest rate both held in the round
+#   dw-rate / ulogd-rate       highest rate held (zero loss) in the round (0 when none)
+#   dw-ontime / ulogd-ontime   highest rate held with nothing late (when the climb passed one)
+#   dw-cpu / ulogd-cpu         CPU seconds per 10k events at the highest rate both held
 # Root only; installs ulogd2 and ulogd2-sqlite3 when missing (their system service is not started).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SAMPLES_OUT="${1:-/dev/null}"
 ROUNDS="${ROUNDS:-5}"
-STEPS=(${STEPS:-5000 10000 20000 40000 60000 80000 120000 160000})
-SECONDS_PER_STEP="${SECONDS_PER_STEP:-3}"
+STEPS=(${STEPS:-5000 10000 15000 20000 30000 40000 50000 60000 80000 120000 160000})
+SECONDS_PER_STEP="${SECONDS_PER_STEP:-2}"
 DEADLINE="${DEADLINE:-1.5}"
-DRAIN="${DRAIN:-15}"
+DRAIN="${DRAIN:-10}"
+DEADLINE_US=$(awk -v s="$DEADLINE" 'BEGIN {printf "%d", s * 1000000}')
 FLOWS="${FLOWS:-50000}"
 SENDERS="${SENDERS:-2}"
 GROUP=7140
@@ -207,40 +210,47 @@ socket_drops() {
 
 HZ=$(getconf CLK_TCK)
 declare -A CPU10K   # side:rate -> CPU s per 10k events in this round
-step() { # step SIDE RATE: one flood; prints its line; returns 0 when the rate held
-    local side=$1 rate=$2 c0 r0 t0 d0 sent c1 r1 t1 d1 ontime rec last still=0 lost drops cpu per10k senders=()
-    c0=$(logged); r0=$(recorded "$side"); t0=$(cpu_ticks); d0=$(socket_drops); BASE=$SECONDS
+step() { # step SIDE RATE: one flood; prints its line; returns 0 when the rate held; LATE: events late
+    local side=$1 rate=$2 c0 r0 t0 d0 sent c1 r1 t1 d1 ontime= rec last still=0 lost drops cpu per10k senders=()
+    local fin now deadline
+    c0=$(logged); r0=$(recorded "$side"); t0=$(cpu_ticks); d0=$(socket_drops)
     # SENDERS processes share the rate (one Python sender tops out near 130k datagrams/s).
     for _ in $(seq "$SENDERS"); do
         ip netns exec "$NS" python3 bench/udp_pace.py $((rate / SENDERS)) "$SECONDS_PER_STEP" "$FLOWS" >/dev/null &
         senders+=($!)
     done
     wait "${senders[@]}"
-    sleep "$DEADLINE"
-    c1=$(logged); r1=$(recorded "$side")
-    sent=$((c1 - c0)); ontime=$((r1 - r0)); last=$r1
-    # What is not in yet may still be queued (socket, writer): wait while the count still grows.
-    while [ $((last - r0)) -lt "$sent" ] && [ "$still" -lt 3 ] && [ "$SECONDS" -lt $((BASE + DRAIN)) ]; do
-        sleep 0.5; r1=$(recorded "$side")
-        if [ "$r1" = "$last" ]; then still=$((still + 1)); else still=0; last=$r1; fi
+    c1=$(logged); sent=$((c1 - c0)); last=$r0
+    fin=${EPOCHREALTIME/./}; deadline=$((fin + DEADLINE_US))
+    # Until everything is in; what is not may still be queued (socket, writer): wait while the
+    # count grows, DRAIN seconds at most.
+    while [ $((last - r0)) -lt "$sent" ]; do
+        sleep 0.25
+        r1=$(recorded "$side"); now=${EPOCHREALTIME/./}
+        if [ "$r1" -gt "$last" ]; then last=$r1; still=0; else still=$((still + 1)); fi
+        [ "$now" -gt "$deadline" ] || ontime=$last
+        [ "$now" -gt "$deadline" ] && [ "$still" -ge 4 ] && break
+        [ "$now" -gt $((fin + DRAIN * 1000000)) ] && break
     done
     t1=$(cpu_ticks); d1=$(socket_drops)
-    rec=$((last - r0)); lost=$((sent - rec)); drops=$((d1 - d0))
+    rec=$((last - r0)); ontime=$(( ${ontime:-$last} - r0 )); lost=$((sent - rec)); drops=$((d1 - d0))
+    LATE=$((rec - ontime))
     cpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" 'BEGIN {printf "%.2f", t / hz}')
     per10k=$(awk -v c="$cpu" -v n="$rec" 'BEGIN {printf "%.3f", (n > 0 ? c / n * 10000 : 0)}')
     CPU10K[$side:$rate]=$per10k
     printf '%5s %-10s %8s %9s %9s %8s %8s %6s %7s %9s %9s\n' "$ROUND" "$side" "$rate" "$sent" "$ontime" \
-        "$((rec - ontime))" "$lost" "$drops" "$cpu" "$per10k" "$(stored "$side")"
+        "$LATE" "$lost" "$drops" "$cpu" "$per10k" "$(stored "$side")"
     [ "$lost" = 0 ] && [ "$drops" = 0 ]
 }
 
-climb() { # climb SIDE START: highest step index held (-1: none), in HELD
+climb() { # climb SIDE START: highest step index held (-1: none) in HELD, held with nothing late in ONTIME
     local side=$1 i=$2
-    HELD=-1
+    HELD=-1; ONTIME=-1
     start_side "$side"
     while [ "$i" -ge 0 ] && [ "$i" -lt ${#STEPS[@]} ]; do
         if step "$side" "${STEPS[$i]}"; then
             HELD=$i; i=$((i + 1))
+            [ "$LATE" != 0 ] || ONTIME=$((i - 1))
         elif [ "$HELD" -ge 0 ] || [ "$i" = 0 ]; then
             break
         else
@@ -258,17 +268,20 @@ rate() { if [ "$1" -ge 0 ]; then echo "${STEPS[$1]}"; else echo 0; fi; }
 START=0
 for ROUND in $(seq "$ROUNDS"); do
     CPU10K=()
-    climb dronewalld "$START"; dw=$HELD
-    climb ulogd2 "$START"; ul=$HELD
+    climb dronewalld "$START"; dw=$HELD; dw_ontime=$ONTIME
+    climb ulogd2 "$START"; ul=$HELD; ul_ontime=$ONTIME
     echo "dw-rate $(rate "$dw")" >> "$SAMPLES_OUT"
     echo "ulogd-rate $(rate "$ul")" >> "$SAMPLES_OUT"
+    # Known only when the climb passed a step on time (it may have started above that).
+    [ "$dw_ontime" -lt 0 ] || echo "dw-ontime $(rate "$dw_ontime")" >> "$SAMPLES_OUT"
+    [ "$ul_ontime" -lt 0 ] || echo "ulogd-ontime $(rate "$ul_ontime")" >> "$SAMPLES_OUT"
     both=$(( dw < ul ? dw : ul ))
     # Only when both ran that step (a side that went below the start did not).
     if [ "$both" -ge 0 ] && [ -n "${CPU10K[dronewalld:${STEPS[$both]}]:-}" ] && [ -n "${CPU10K[ulogd2:${STEPS[$both]}]:-}" ]; then
         echo "dw-cpu ${CPU10K[dronewalld:${STEPS[$both]}]:-}" >> "$SAMPLES_OUT"
         echo "ulogd-cpu ${CPU10K[ulogd2:${STEPS[$both]}]:-}" >> "$SAMPLES_OUT"
     fi
-    START=$(( both > 0 ? both - 1 : 0 ))
+    START=$(( both > 0 ? both : 0 ))
 done
 echo "stored: dronewalld one flow record per (destination, port) and minute with its packet count;"\
      "ulogd2 one row per packet"

@@ -77,9 +77,12 @@ bench_log-ingest() { # log-ingest.sh runs the rounds itself (each side climbs th
     python3 bench/summarize.py "$SAMPLES" \
         --series dw-rate "dronewalld zero-loss rate" events/s \
         --series ulogd-rate "ulogd2 zero-loss rate" events/s \
+        --series dw-ontime "dronewalld rate with nothing late" events/s \
+        --series ulogd-ontime "ulogd2 rate with nothing late" events/s \
         --series dw-cpu "dronewalld CPU per 10k events" s \
         --series ulogd-cpu "ulogd2 CPU per 10k events" s \
         --compare dw-rate ulogd-rate ">=2" "(events received without loss, per-flow limit bypassed)" \
+        --compare dw-ontime ulogd-ontime "-" "(all in the database within the deadline)" \
         --compare dw-cpu ulogd-cpu "-" "(at the highest step both held in the round)"
 }
 
