@@ -23,7 +23,8 @@
 # lower of the two rates held in the round before (the climb below it was done in round 1); a
 # side whose start fails goes down (after a restart). A side stops at its first loss. Per side
 # and step it prints what was sent, on time, late, lost and dropped, its CPU (utime + stime,
-# /proc/PID/stat, all threads) and CPU per 10k events recorded.
+# /proc/PID/stat, all threads), how long its threads waited runnable for a CPU ("wait s"), CPU per
+# 10k events recorded, and what its database holds.
 #
 # Usage: log-ingest.sh [SAMPLES]  appends "KEY VALUE" samples for bench/summarize.py to SAMPLES:
 #   dw-rate / ulogd-rate       highest rate held (zero loss) in the round (0 when none)
@@ -44,7 +45,7 @@ SENDERS="${SENDERS:-2}"
 GROUP=7140
 [ "$(id -u)" = 0 ] || { echo "bench needs root (network namespaces)"; exit 77; }
 
-TMP=$(mktemp -d); NS="dw-ingest-$$"; POLICY_RC=
+TMP=$(mktemp -d); NS="dw-ingest-$$"; POLICY_RC=; PID=
 cleanup() {
     for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
     ip netns del "$NS" 2>/dev/null || true
@@ -179,9 +180,11 @@ start_side() { # start_side SIDE: sets PID
     add_flood_rule
 }
 
-stop_side() {
+stop_side() { # again: nothing (the climb stops a side that a step stopped)
+    [ -n "$PID" ] || return 0
     kill -TERM "$PID" 2>/dev/null || true
     wait "$PID" 2>/dev/null || true
+    PID=
     teardown_namespace
 }
 
@@ -200,6 +203,12 @@ stored() {
 }
 logged() { ip netns exec "$NS" nft list chain inet dwbench out | grep -o 'packets [0-9]*' | cut -d' ' -f2; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+# Nanoseconds each thread waited runnable for a CPU (/proc/PID/task/TID/schedstat, 2nd field): on
+# a shared machine the share of CPU a logger gets, not only what it costs, sets when it loses.
+run_waits() { for t in /proc/"$PID"/task/*; do echo "${t##*/} $(cut -d' ' -f2 "$t/schedstat" 2>/dev/null || echo 0)"; done; }
+waited() { # waited BEFORE AFTER: seconds waited since BEFORE (threads started since: all of theirs)
+    awk 'NR == FNR {b[$1] = $2; next} {s += $2 - ($1 in b ? b[$1] : 0)} END {printf "%.2f", s / 1e9}' <(echo "$1") <(echo "$2")
+}
 # Batches the kernel could not queue on the group's socket (netlink_overrun: sk_drops), from
 # /proc/net/netlink (column Drops) of the socket nfnetlink_log names as the group's owner.
 socket_drops() {
@@ -212,8 +221,8 @@ HZ=$(getconf CLK_TCK)
 declare -A CPU10K   # side:rate -> CPU s per 10k events in this round
 step() { # step SIDE RATE: one flood; prints its line; returns 0 when the rate held; LATE: events late
     local side=$1 rate=$2 c0 r0 t0 d0 sent c1 r1 t1 d1 ontime= rec last still=0 lost drops cpu per10k senders=()
-    local fin now deadline
-    c0=$(logged); r0=$(recorded "$side"); t0=$(cpu_ticks); d0=$(socket_drops)
+    local fin now deadline w0 w1
+    c0=$(logged); r0=$(recorded "$side"); t0=$(cpu_ticks); d0=$(socket_drops); w0=$(run_waits)
     # SENDERS processes share the rate (one Python sender tops out near 130k datagrams/s).
     for _ in $(seq "$SENDERS"); do
         ip netns exec "$NS" python3 bench/udp_pace.py $((rate / SENDERS)) "$SECONDS_PER_STEP" "$FLOWS" >/dev/null &
@@ -232,14 +241,21 @@ step() { # step SIDE RATE: one flood; prints its line; returns 0 when the rate h
         [ "$now" -gt "$deadline" ] && [ "$still" -ge 4 ] && break
         [ "$now" -gt $((fin + DRAIN * 1000000)) ] && break
     done
-    t1=$(cpu_ticks); d1=$(socket_drops)
+    t1=$(cpu_ticks); d1=$(socket_drops); w1=$(run_waits)
+    if [ $((last - r0)) -lt "$sent" ]; then
+        # Missing: stop the side, which ends the climb. dronewalld on SIGTERM writes all it
+        # received (a writer still busy with a large batch is not loss); ulogd2 writes each row
+        # as it reads it, so a count that stopped growing is all it has.
+        stop_side
+        last=$(recorded "$side")
+    fi
     rec=$((last - r0)); ontime=$(( ${ontime:-$last} - r0 )); lost=$((sent - rec)); drops=$((d1 - d0))
     LATE=$((rec - ontime))
     cpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" 'BEGIN {printf "%.2f", t / hz}')
     per10k=$(awk -v c="$cpu" -v n="$rec" 'BEGIN {printf "%.3f", (n > 0 ? c / n * 10000 : 0)}')
     CPU10K[$side:$rate]=$per10k
-    printf '%5s %-10s %8s %9s %9s %8s %8s %6s %7s %9s %9s\n' "$ROUND" "$side" "$rate" "$sent" "$ontime" \
-        "$LATE" "$lost" "$drops" "$cpu" "$per10k" "$(stored "$side")"
+    printf '%5s %-10s %8s %9s %9s %8s %8s %6s %7s %7s %9s %9s\n' "$ROUND" "$side" "$rate" "$sent" "$ontime" \
+        "$LATE" "$lost" "$drops" "$cpu" "$(waited "$w0" "$w1")" "$per10k" "$(stored "$side")"
     [ "$lost" = 0 ] && [ "$drops" = 0 ]
 }
 
@@ -263,7 +279,7 @@ climb() { # climb SIDE START: highest step index held (-1: none) in HELD, held w
 
 printf 'same flood to both: %s (destination, port) pairs, %ss per step; on time: recorded within %ss after it; steps %s events/s\n' \
     "$FLOWS" "$SECONDS_PER_STEP" "$DEADLINE" "${STEPS[*]}"
-printf '%5s %-10s %8s %9s %9s %8s %8s %6s %7s %9s %9s\n' round side rate/s sent "on time" late lost drops "CPU s" "CPU/10k" stored
+printf '%5s %-10s %8s %9s %9s %8s %8s %6s %7s %7s %9s %9s\n' round side rate/s sent "on time" late lost drops "CPU s" "wait s" "CPU/10k" stored
 rate() { if [ "$1" -ge 0 ]; then echo "${STEPS[$1]}"; else echo 0; fi; }
 START=0
 for ROUND in $(seq "$ROUNDS"); do
