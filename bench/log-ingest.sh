@@ -19,9 +19,8 @@
 # now: ulogd2's receive buffer, dronewalld's receive buffer and its writer's queue.
 #
 # Rounds alternate the sides (dronewalld, then ulogd2), each with a fresh namespace, database and
-# process. Both climb the same STEPS from the same start: the first step of round 1, later the
-# lower of the two rates held in the round before (the climb below it was done in round 1); a
-# side whose start fails goes down (after a restart). A side stops at its first loss. Per side
+# process. Both climb the same STEPS from the same start: FIRST in round 1, later the lower of
+# the two rates held in the round before; a side whose start fails goes down (after a restart). A side stops at its first loss. Per side
 # and step it prints what was sent, on time, late, lost and dropped, its CPU (utime + stime,
 # /proc/PID/stat, all threads), how long its threads waited runnable for a CPU ("wait s"), CPU per
 # 10k events recorded, and what its database holds.
@@ -35,7 +34,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SAMPLES_OUT="${1:-/dev/null}"
 ROUNDS="${ROUNDS:-5}"
-STEPS=(${STEPS:-5000 10000 15000 20000 30000 40000 50000 60000 80000 120000 160000})
+STEPS=(${STEPS:-10000 20000 30000 40000 60000 80000 120000 160000})
+FIRST="${FIRST:-20000}"   # where round 1 starts (a side that fails there goes down)
 SECONDS_PER_STEP="${SECONDS_PER_STEP:-2}"
 DEADLINE="${DEADLINE:-1.5}"
 DRAIN="${DRAIN:-10}"
@@ -277,11 +277,12 @@ climb() { # climb SIDE START: highest step index held (-1: none) in HELD, held w
     stop_side
 }
 
-printf 'same flood to both: %s (destination, port) pairs, %ss per step; on time: recorded within %ss after it; steps %s events/s\n' \
-    "$FLOWS" "$SECONDS_PER_STEP" "$DEADLINE" "${STEPS[*]}"
+printf 'same flood to both: %s (destination, port) pairs, %ss per step; on time: recorded within %ss after it; steps %s events/s, from %s\n' \
+    "$FLOWS" "$SECONDS_PER_STEP" "$DEADLINE" "${STEPS[*]}" "$FIRST"
 printf '%5s %-10s %8s %9s %9s %8s %8s %6s %7s %7s %9s %9s\n' round side rate/s sent "on time" late lost drops "CPU s" "wait s" "CPU/10k" stored
 rate() { if [ "$1" -ge 0 ]; then echo "${STEPS[$1]}"; else echo 0; fi; }
 START=0
+for i in "${!STEPS[@]}"; do [ "${STEPS[$i]}" != "$FIRST" ] || START=$i; done
 for ROUND in $(seq "$ROUNDS"); do
     CPU10K=()
     climb dronewalld "$START"; dw=$HELD; dw_ontime=$ONTIME
