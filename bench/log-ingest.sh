@@ -11,19 +11,20 @@
 #
 # A rate holds for a side when everything the rule counted ("sent") reaches its database and
 # the kernel dropped nothing to its socket (/proc/net/netlink, Drops). "on time": in the database
-# DEADLINE seconds after the flood stops (dronewalld writes once a second, ulogd2 commits each row);
-# "late": what came in after that, while the side still drained its socket or writer (up to
-# DRAIN seconds after the flood began); "lost": never. Recorded events: for dronewalld the packets
-# its flow records count (it folds events into one record per flow and minute), for ulogd2 its
-# rows (one per packet). Late events show a logger slower than the rate that a buffer saved for
-# now: ulogd2's receive buffer, dronewalld's receive buffer and its writer's queue.
+# DEADLINE seconds after the flood stops (dronewalld writes once a second, ulogd2 commits each
+# row); "late": what came in after that, while the side still drained its socket or writer (up to
+# DRAIN seconds after the flood); "lost": never, counted once a side that misses events has been
+# stopped (dronewalld writes all it received when stopped). Recorded events: for dronewalld the
+# packets its flow records count (it folds events into one record per flow and minute), for
+# ulogd2 its rows (one per packet). Late events show a logger slower than the rate that a buffer
+# saved for now: ulogd2's receive buffer, dronewalld's receive buffer and its writer's queue.
 #
 # Rounds alternate the sides (dronewalld, then ulogd2), each with a fresh namespace, database and
 # process. Both climb the same STEPS from the same start: FIRST in round 1, later the lower of
-# the two rates held in the round before; a side whose start fails goes down (after a restart). A side stops at its first loss. Per side
-# and step it prints what was sent, on time, late, lost and dropped, its CPU (utime + stime,
-# /proc/PID/stat, all threads), how long its threads waited runnable for a CPU ("wait s"), CPU per
-# 10k events recorded, and what its database holds.
+# the two rates held in the round before; a side whose start fails goes down (after a restart),
+# and a side stops at its first loss. Per side and step it prints what was sent, on time, late,
+# lost and dropped, its CPU (utime + stime, /proc/PID/stat, all threads), how long its threads
+# waited runnable for a CPU ("wait s"), CPU per 10k events recorded, and what its database holds.
 #
 # Usage: log-ingest.sh [SAMPLES]  appends "KEY VALUE" samples for bench/summarize.py to SAMPLES:
 #   dw-rate / ulogd-rate       highest rate held (zero loss) in the round (0 when none)
