@@ -65,7 +65,7 @@ if ! command -v ulogd >/dev/null || ! dpkg -s ulogd2-sqlite3 >/dev/null 2>&1; th
     fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ulogd2 ulogd2-sqlite3 >/dev/null
     [ -z "$POLICY_RC" ] || { rm -f /usr/sbin/policy-rc.d; POLICY_RC=; }
-    command -v deb-systemd-helper >/dev/null && deb-systemd-helper disable ulogd2.service >/dev/null 2>&1 || true
+    command -v systemctl >/dev/null && systemctl disable ulogd2 >/dev/null 2>&1 || true
     APT_INSTALLED+=(ulogd2 ulogd2-sqlite3)
 fi
 echo "apt installs by this benchmark: ${APT_INSTALLED[*]:-none}"
