@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
-ALL="datapath apply-500 apply-scale incremental dns-learning daemon-pipeline flowlog"
+ALL="datapath apply-500 apply-scale incremental dns-learning log-ingest flowlog"
 ROUNDS="${ROUNDS:-5}"; export ROUNDS
 WRITE=; NAMES=()
 for a in "$@"; do
@@ -86,9 +86,19 @@ bench_dns-learning() { # each run of dns-learning.sh is one round: dnsmasq, then
         --compare dronewalld-p99 dnsmasq-p99 "-" "(p99 latency)"
 }
 
-bench_daemon-pipeline() { # one side only until ulogd2 is benchmarked next to it (issue 12 #5)
-    bench/daemon-pipeline.sh || return 1
-    echo "one run, no second side yet: ulogd2 (NFLOG -> SQLite) is issue 12 #5; target there: zero loss at >= 2x ulogd2's rate"
+bench_log-ingest() { # log-ingest.sh runs the rounds itself (each side climbs the rate steps in turn)
+    bench/log-ingest.sh "$SAMPLES" || return 1
+    echo
+    python3 bench/summarize.py "$SAMPLES" \
+        --series dw-rate "dronewalld zero-loss rate" events/s \
+        --series ulogd-rate "ulogd2 zero-loss rate" events/s \
+        --series dw-ontime "dronewalld rate with nothing late" events/s \
+        --series ulogd-ontime "ulogd2 rate with nothing late" events/s \
+        --series dw-cpu "dronewalld CPU per 10k events" s \
+        --series ulogd-cpu "ulogd2 CPU per 10k events" s \
+        --compare dw-rate ulogd-rate ">=2" "(events received without loss, per-flow limit bypassed)" \
+        --compare dw-ontime ulogd-ontime "-" "(all in the database within the deadline)" \
+        --compare dw-cpu ulogd-cpu "-" "(at the highest step both held in the round)"
 }
 
 bench_flowlog() { # no second program: the peer is the same report summed from raw rows (the path before rollups)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Sends UDP datagrams at a paced rate for the daemon-pipeline benchmark.
+"""Sends UDP datagrams at a paced rate for the log-ingest benchmark.
 Usage: udp_pace.py RATE SECONDS FLOWS. Destinations 203.0.113.1-254, ports 1000+, spread over FLOWS
 (destination, port) pairs. Prints the number of datagrams sent."""
 import socket, sys, time

@@ -5,7 +5,7 @@ hand-written findings between <!-- findings --> and <!-- /findings --> are kept.
 Usage: write_doc.py DOC OUTDIR NAME...  (OUTDIR/NAME.txt holds what run.sh printed for NAME)"""
 import os, re, sys
 
-ORDER = ["datapath", "apply-500", "apply-scale", "incremental", "dns-learning", "daemon-pipeline", "flowlog"]
+ORDER = ["datapath", "apply-500", "apply-scale", "incremental", "dns-learning", "log-ingest", "flowlog"]
 
 METHOD = """# Benchmarks
 
@@ -13,7 +13,7 @@ Every figure here is printed by one command, as root, on a Debian machine with t
 dependencies of `scripts/packages.txt`:
 
 ```sh
-bench/run.sh [--write] [NAME...]     # names: datapath apply-500 apply-scale incremental dns-learning daemon-pipeline flowlog
+bench/run.sh [--write] [NAME...]     # names: datapath apply-500 apply-scale incremental dns-learning log-ingest flowlog
 ```
 
 Method (issue 12):
@@ -61,8 +61,13 @@ Benchmarks:
   into a namespace holding the old table. The drone flips between two policies round by round.
 - **dns-learning**: answer-to-map latency and learned elements per second of dronewalld's
   resolver next to dnsmasq's `--nftset`, same names, same upstream.
-- **daemon-pipeline**: the highest NFLOG event rate dronewalld records with zero loss (one side
-  until ulogd2 is measured next to it).
+- **log-ingest**: the same NFLOG flood (UDP datagrams logged by a rule without the per-flow
+  meter, at rising rate steps) into dronewalld and into ulogd2 (Debian's ulogd2 +
+  ulogd2-sqlite3: NFLOG input, SQLite output, its documented tuning; `bench/log-ingest.sh` says
+  which and why): the highest rate each records with zero loss (every event the rule counted is
+  in its database, none dropped at its socket) and CPU seconds per 10k events. dronewalld stores
+  one flow record per flow and minute, ulogd2 one row per packet: the comparison is events
+  received without loss. Replaces `daemon-pipeline` (dronewalld alone).
 - **flowlog**: database bytes per flow record and `dronewall report` times over 1M records.
 
 ## Results

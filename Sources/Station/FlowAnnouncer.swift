@@ -13,11 +13,16 @@ struct FlowAnnouncer {
     private var tokens: Double
     private var lastRefill: Int64?
     private var heldBack = 0
+    /// No key in `announced` is of an older window.
+    private var oldestWindow = Int64.max
 
     init(perMinute: Int = 60) {
         self.perMinute = perMinute
         tokens = Double(perMinute)
     }
+
+    /// Flow keys kept to tell new flows from known ones.
+    var remembered: Int { announced.count }
 
     /// Lines for what `records` brought that was not announced yet, at `now` (microseconds).
     mutating func lines(for records: [FlowRecord], now: Int64) -> [(LogLevel, String)] {
@@ -39,9 +44,12 @@ struct FlowAnnouncer {
             out.append((.notice, "\(heldBack) more new flow(s) not logged here, to spare the journal (dronewall log shows them)"))
             heldBack = 0
         }
-        // Keys of windows that closed cannot come again.
-        if announced.count > 10_000, let newest = records.map(\.key.windowStart).max() {
+        // Keys of windows that closed cannot come again. Only when one closed: rebuilding the set
+        // of a flood's current window every second cost more than announcing.
+        for r in records { oldestWindow = min(oldestWindow, r.key.windowStart) }
+        if announced.count > 10_000, let newest = records.map(\.key.windowStart).max(), oldestWindow < newest {
             announced = announced.filter { $0.windowStart >= newest }
+            oldestWindow = newest
         }
         return out
     }

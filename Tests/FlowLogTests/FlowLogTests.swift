@@ -69,6 +69,22 @@ func event(drone: String = "alpha", cat: LogReason = .category(.geofence), at: I
         agg.add(event(at: m + 400_000_000, sport: 40000))
         #expect(agg.take(nowMicros: m + 401_000_000).first?.attempts == 1)
     }
+
+    @Test func sourcePortsAreForgottenOnceTheyCanNoLongerMatter() {
+        var agg = FlowAggregator(windowSeconds: 60)
+        for i in 0..<1000 { agg.add(event(at: t0, sport: UInt16(10_000 + i))) }
+        _ = agg.take(nowMicros: t0 + 1_000_000)
+        #expect(agg.rememberedPorts == 1000)
+        // Within the memory a retry is the same attempt, however often the writer took.
+        for s in 1...5 { _ = agg.take(nowMicros: t0 + Int64(s) * 20_000_000) }
+        agg.add(event(at: t0 + 140_000_000, sport: 10_000))
+        #expect(agg.take(nowMicros: t0 + 141_000_000).first?.attempts == 0)
+        // Past it, the ports are gone from memory; the one reused at t0 + 140 s stays.
+        _ = agg.take(nowMicros: t0 + FlowAggregator.attemptMemoryMicros + 1_000_000)
+        #expect(agg.rememberedPorts == 1)
+        _ = agg.take(nowMicros: t0 + 140_000_000 + FlowAggregator.attemptMemoryMicros + FlowAggregator.sweepMicros)
+        #expect(agg.rememberedPorts == 0)
+    }
 }
 
 @Suite struct StoreAndReportTests {

@@ -34,4 +34,15 @@ import Testing
         let later = a.lines(for: [], now: 30_000_000)  // half a minute: five lines' worth
         #expect(later.map(\.1) == ["90 more new flow(s) not logged here, to spare the journal (dronewall log shows them)"])
     }
+
+    @Test func whatItRemembersIsTheOpenWindowsFlowsOnly() {
+        var a = FlowAnnouncer(perMinute: 10)
+        let flood = (0..<10_050).map { record("198.51.100.\($0 % 250)", port: 1000 + $0 / 250) }
+        _ = a.lines(for: flood, now: 0)
+        _ = a.lines(for: flood, now: 1_000_000)
+        #expect(a.remembered == 10_050, "the window is open: every flow of it is known")
+        #expect(a.lines(for: [record("198.51.100.1", port: 1000)], now: 2_000_000).isEmpty)
+        _ = a.lines(for: [record("198.51.100.1", window: 60_000_000)], now: 61_000_000)
+        #expect(a.remembered == 1, "the first window closed: its flows are forgotten")
+    }
 }
