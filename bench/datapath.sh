@@ -21,6 +21,10 @@
 #   ctnat     the same plus an empty nat prerouting chain (dronewall's DNS redirect needs one, and a
 #             nat hook gives every new flow a NAT binding: the kernel's share)
 #   dw1       dronewall, the measured drone alone (local-data), shipped catalogue
+#   dw1g      dw1 with the drone's chain restructured by hand as a proposal for the compiler: one
+#             guard rule per reason (reverse path, untracked, mapped, DNS bypass, blocked category
+#             bits) going to a chain with that reason's log and drop rules, so an allowed new flow
+#             passes ~8 rules of the drone's chain instead of ~50 (not in the defaults)
 #   dw1000    dronewall, 1000 drones (bench/gen_config.py) with the measured drone among them
 #             (the MEASURED_AT-th, default the middle), shipped catalogue
 #   dwfleet   dw1000's config with a NETWORKS-network catalogue (bench/gen_catalogue.py, beside the
@@ -36,17 +40,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS="${ROUNDS:-5}"
-UDP_SECONDS="${UDP_SECONDS:-2}"
-TCP_SECONDS="${TCP_SECONDS:-2}"
-BULK_SECONDS="${BULK_SECONDS:-2}"
+UDP_SECONDS="${UDP_SECONDS:-1.5}"
+TCP_SECONDS="${TCP_SECONDS:-1.5}"
+BULK_SECONDS="${BULK_SECONDS:-1}"
 SENDERS="${SENDERS:-$(nproc)}"
 WORKERS="${WORKERS:-4}"
-CASES="${CASES:-ct ctnat dw1 dw1000 dwfleet ipt1000 ipt1000l}"
-UDP6_CASES="${UDP6_CASES:-ct dwfleet}"
-BULK_CASES="${BULK_CASES:-ct dw1 dwfleet}"
+CASES="${CASES:-ct ctnat dw1 dwfleet ipt1000 ipt1000l}"
+UDP6_CASES="${UDP6_CASES-ct dwfleet}"
+BULK_CASES="${BULK_CASES-ct dw1 dwfleet}"
 NETWORKS="${NETWORKS:-100000}"
 LEARNED="${LEARNED:-100000}"
 MEASURED_AT="${MEASURED_AT:-500}"
+PROFILE="${PROFILE:-}"
 [ "$(id -u)" = 0 ] || { echo "bench needs root (network namespaces)"; exit 77; }
 has() { [[ " $1 " == *" $2 "* ]]; }
 want() { has "$CASES" "$1"; }
@@ -57,13 +62,15 @@ need() { # need COMMAND PACKAGE: installs PACKAGE when COMMAND is missing
 }
 need gcc gcc; need conntrack conntrack
 [ -z "$BULK_CASES" ] || need iperf3 iperf3
+[ -z "$PROFILE" ] || need perf linux-perf
 if want ipt1000 || want ipt1000l; then need iptables-nft-restore iptables; need ipset ipset; fi
 echo "apt installs by this benchmark: ${APT_INSTALLED[*]:-none}"
 if want ipt1000 || want ipt1000l; then
     echo "iptables: $(iptables-nft --version); Debian's iptables alternative points to $(readlink -f "$(command -v iptables)")"
 fi
-swift build -c release --product dronewall 2>&1 | tail -1 >&2
-DW=$PWD/.build/release/dronewall
+# DRONEWALL=path measures another build of dronewall (default: this tree's release build).
+if [ -z "${DRONEWALL:-}" ]; then swift build -c release --product dronewall 2>&1 | tail -1 >&2; fi
+DW=${DRONEWALL:-$PWD/.build/release/dronewall}
 ID=$$; TMP=$(mktemp -d); NAMESPACES=(); IPT_NAMESPACES=()
 cleanup() {
     # Rules before sets (a set a rule refers to cannot be destroyed); the namespace's end would
@@ -162,6 +169,28 @@ endpoints_json() { # the big catalogue's endpoints_v4 as dronewall compiles it, 
     fi
 }
 
+guard_drone_chain() { # guard_drone_chain NS DRONE: dw1g's restructure of a local-data drone's chain
+    local ns=$1 d=$2 chain="drone_$2" blocked
+    ip netns exec "$ns" nft list chain inet dronewall "$chain" > "$TMP/chain.nft"
+    blocked=$(awk '/ct mark & 0x[0-9a-f]+ != 0x00000000 drop/ {print $4}' "$TMP/chain.nft")
+    { # each reason's log rules move, as they are, into a chain of their own, followed by the drop
+      for r in reverse-path untracked mapped-address dns-bypass category; do
+          echo "add chain inet dronewall ${d}_$r"
+          if [ $r = category ]; then grep 'log prefix' "$TMP/chain.nft" | grep -vE 'cat=(reverse-path|untracked|mapped-address|dns-bypass) '
+          else grep "cat=$r " "$TMP/chain.nft"; fi | sed "s/^[[:space:]]*/add rule inet dronewall ${d}_$r /"
+          echo "add rule inet dronewall ${d}_$r drop"
+      done
+      echo "flush chain inet dronewall $chain"
+      for rule in "fib saddr . iif oif missing goto ${d}_reverse-path" "ct state invalid,untracked goto ${d}_untracked" \
+                  "ip6 daddr ::ffff:0:0/96 goto ${d}_mapped-address" "jump classify" \
+                  "meta l4proto . th dport { udp . 53, tcp . 53, tcp . 853, udp . 853 } goto ${d}_dns-bypass" \
+                  "ct mark & 0x00000800 == 0x00000800 goto ${d}_dns-bypass" \
+                  "ct mark & $blocked != 0 goto ${d}_category" "goto accept_flow"; do
+          echo "add rule inet dronewall $chain $rule"
+      done; } > "$TMP/guarded.nft"
+    ip netns exec "$ns" nft -f "$TMP/guarded.nft"
+}
+
 set_case() { # the station's ruleset for case $1, once
     local S; S=$(s_ns "$1")
     case $1 in
@@ -182,6 +211,7 @@ table inet dwbench {
 }
 NFT
         dw1) dw_apply "$S" "$TMP/dw1.conf" rules/vendors ;;
+        dw1g) dw_apply "$S" "$TMP/dw1.conf" rules/vendors; guard_drone_chain "$S" bench ;;
         dw1000) dw_apply "$S" "$TMP/fleet.conf" rules/vendors ;;
         dwfleet)
             dw_apply "$S" "$TMP/fleet.conf" "$TMP/catalogue" rules/vendors
@@ -197,11 +227,24 @@ NFT
         *) echo "unknown case $1"; exit 1 ;;
     esac
 }
+check_path() { # one connection of the measured drone must have passed its own chain's accept
+    local S; S=$(s_ns "$1")
+    ip netns exec "$(d_ns "$1")" "$LOAD" conn "$TARGET" 8080 0.2 1 >/dev/null
+    case $1 in
+        dw*) # accept_flow stamps the generation into the upper half of the conntrack mark
+            ip netns exec "$S" conntrack -L -p tcp --dport 8080 2>/dev/null |
+                awk '{for (i = 1; i <= NF; i++) if ($i ~ /^mark=/ && substr($i, 6) + 0 >= 65536) ok = 1} END {exit !ok}' ;;
+        ipt*) ip netns exec "$S" iptables-nft -L dw-bench -v -x -n 2>/dev/null | awk '$3 == "ACCEPT" && $1 > 0 {ok = 1} END {exit !ok}' ||
+              ip netns exec "$S" iptables-legacy -L dw-bench -v -x -n 2>/dev/null | awk '$3 == "ACCEPT" && $1 > 0 {ok = 1} END {exit !ok}' ;;
+        *) true ;;
+    esac || { echo "datapath: in case $1 the measured drone's flow did not pass its chain; the benchmark is broken"; exit 1; }
+}
+per_second() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%d\n", n / s }'; }
 rx() { ip netns exec "$(c_ns "$1")" nft list counter inet dwsink rx | awk '/packets/ {print $2}'; }
 udp_rate() { # udp_rate CASE TARGET: datagrams/s that reached the cloud
     local before; before=$(rx "$1")
     ip netns exec "$(d_ns "$1")" "$LOAD" udp "$2" 9000 "$UDP_SECONDS" "$SENDERS" >/dev/null
-    echo $(( ($(rx "$1") - before) / UDP_SECONDS ))
+    per_second $(( $(rx "$1") - before )) "$UDP_SECONDS"
 }
 flush_ct() { ip netns exec "$(s_ns "$1")" conntrack -F >/dev/null 2>&1 || true; }
 
@@ -213,7 +256,7 @@ cases=($CASES)
 # dwfleet first: the iptables cases take their ipsets from its endpoint map.
 for c in dwfleet "${cases[@]}"; do
     want "$c" && [ ! -e "$TMP/set-$c" ] || continue
-    start=$(date +%s); lab "$c"; set_case "$c"; touch "$TMP/set-$c"
+    start=$(date +%s); lab "$c"; set_case "$c"; check_path "$c"; touch "$TMP/set-$c"
     echo "  set up $c in $(( $(date +%s) - start )) s" >&2
 done
 if [ -n "${VERBOSE:-}" ] && want dw1; then ip netns exec "$(s_ns dw1)" nft list table inet dronewall | head -40; fi
@@ -221,7 +264,7 @@ for round in $(seq "$ROUNDS"); do
     for k in "${!cases[@]}"; do
         c=${cases[$(( (k + round) % ${#cases[@]} ))]}
         flush_ct "$c"; pps=$(udp_rate "$c" "$TARGET")
-        cps=$(( $(ip netns exec "$(d_ns "$c")" "$LOAD" conn "$TARGET" 8080 "$TCP_SECONDS" "$WORKERS") / TCP_SECONDS ))
+        cps=$(per_second "$(ip netns exec "$(d_ns "$c")" "$LOAD" conn "$TARGET" 8080 "$TCP_SECONDS" "$WORKERS")" "$TCP_SECONDS")
         echo "udp-$c $pps" >> "$TMP/samples"; echo "tcp-$c $cps" >> "$TMP/samples"
         more=""
         if has "$UDP6_CASES" "$c"; then
@@ -242,16 +285,51 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
+# PROFILE="case ...": after the rounds, each case's UDP flood and new-TCP load once more under
+# `perf record -a` (cpu-clock samples where the machine has no hardware counters), and the CPU
+# time per datagram and per connection of the load generator's processes (sender, servers, and
+# the station's forwarding, which veth runs in the sender's softirq), by where it goes:
+# conntrack, NAT, the ruleset (nf_tables or x_tables with their matches and sets), the rest.
+# CPU time per packet is less moved by other work on the machine than packets per second.
+# PROFILE_DIR=dir keeps the perf reports.
+profile() { # profile CASE udp|tcp
+    local c=$1 kind=$2 hz=2000 n before scale
+    flush_ct "$c"
+    if [ "$kind" = tcp ]; then
+        n=$(perf record -q -a -F $hz -o "$TMP/perf.data" -- \
+            ip netns exec "$(d_ns "$c")" "$LOAD" conn "$TARGET" 8080 "$TCP_SECONDS" "$WORKERS" 2>/dev/null)
+        scale=1e6   # µs per connection
+    else
+        before=$(rx "$c")
+        perf record -q -a -F $hz -o "$TMP/perf.data" -- \
+            ip netns exec "$(d_ns "$c")" "$LOAD" udp "$TARGET" 9000 "$UDP_SECONDS" "$SENDERS" >/dev/null 2>&1
+        n=$(( $(rx "$c") - before )); scale=1e9   # ns per datagram
+    fi
+    perf report -i "$TMP/perf.data" --stdio -n --no-children --sort sym --comms dpload,ksoftirqd/0,ksoftirqd/1 \
+        2>/dev/null > "$TMP/perf-$kind-$c.txt"
+    awk -v per="$scale / $hz / $n" -v n="$n" -v label="$c" '
+        BEGIN { split(per, p, " / "); per = p[1] / p[2] / p[3] }
+        /^ +[0-9.]+%/ { k = $2; sym = $NF; total += k
+            if (sym ~ /^(nf_nat|nft_nat|__nf_nat|nf_conntrack_tuple_taken|redirect)/) nat += k
+            else if (sym ~ /^(nf_conntrack|__nf_conntrack|nf_ct_|__nf_ct|hash_conntrack|ipv4_confirm|nf_confirm|tcp_in_window|nf_tcp_)/) ct += k
+            else if (sym ~ /^(nft_|__nft_|nf_tables|ipt_do_table|ip_packet_match|xt_|ip_set|hash_net|hash_ip|mac_mt|conntrack_mt|set_match|rpfilter|hashlimit|nf_log|nfulnl|mtype_)/) {
+                rules += k; if (k > top_n) { top_n = k; top = sym } }
+            else rest += k }
+        END { printf "| %-8s | %9d | %9.1f | %9.1f | %9.1f | %9.1f | %9.1f | %s\n",
+                     label, n, total * per, ct * per, nat * per, rules * per, rest * per, top }' "$TMP/perf-$kind-$c.txt"
+    if [ -n "${PROFILE_DIR:-}" ]; then mkdir -p "$PROFILE_DIR"; cp "$TMP/perf-$kind-$c.txt" "$PROFILE_DIR/"; fi
+}
+
 # Only the series and comparisons of the cases that ran.
 label_none="no ruleset"; label_ct="conntrack only"; label_ctnat="conntrack + empty nat chain"
-label_dw1="dronewall 1 drone"; label_dw1000="dronewall 1000 drones"
+label_dw1="dronewall 1 drone"; label_dw1g="dronewall 1 drone, guarded chain"; label_dw1000="dronewall 1000 drones"
 label_dwfleet="dronewall fleet"; label_ipt1000="iptables-nft + ipset"; label_ipt1000l="iptables-legacy + ipset"
 args=()
 measured() { grep -q "^$1 " "$TMP/samples"; }
 label() { local kind=${1%%-*} c=${1#*-} v; v="label_$c"
     case $kind in udp) echo "UDP, ${!v}" ;; udp6) echo "UDP/IPv6, ${!v}" ;; tcp) echo "new TCP, ${!v}" ;; bulk) echo "bulk TCP, ${!v}" ;; esac; }
 for kind in udp:datagrams/s udp6:datagrams/s tcp:conn/s bulk:Mbit/s; do
-    for c in none ct ctnat dw1 dw1000 dwfleet ipt1000 ipt1000l; do
+    for c in none ct ctnat dw1 dw1g dw1000 dwfleet ipt1000 ipt1000l; do
         measured "${kind%%:*}-$c" && args+=(--series "${kind%%:*}-$c" "$(label "${kind%%:*}-$c")" "${kind#*:}")
     done
 done
@@ -269,6 +347,7 @@ compare dwfleet ct ">=0.95" "(dronewall vs conntrack only)"
 compare dwfleet dw1 "~0.05" "(flat in drones and endpoints)"
 compare dwfleet ipt1000 ">=1.0" "(never slower than iptables + ipset)"
 compare dwfleet ipt1000l ">=1.0" "(never slower than iptables + ipset)"
+compare dw1g dw1 "-" "(the drone chain restructured by hand)"
 compare dw1000 dw1 "-" "(drones alone)"
 compare dwfleet dw1000 "-" "(networks and learned addresses alone)"
 compare dw1 ctnat "-" "(ours beyond the nat hook)"
@@ -277,3 +356,16 @@ compare ct none "-" "(conntrack's own cost)"
 compare ipt1000 ipt1000l "-" "(iptables-nft vs legacy)"
 echo
 python3 bench/summarize.py "$TMP/samples" "${args[@]}"
+if [ -n "$PROFILE" ]; then
+    for kind in udp tcp; do
+        echo
+        if [ $kind = udp ]; then
+            echo "CPU time per UDP datagram on an established flow (ns; perf samples at 2 kHz over ${UDP_SECONDS}s):"
+        else
+            echo "CPU time per new TCP connection (µs; perf samples at 2 kHz over ${TCP_SECONDS}s):"
+        fi
+        echo "| case     |     count |     total | conntrack |       nat |   ruleset |      rest | ruleset's top symbol"
+        echo "|----------|-----------|-----------|-----------|-----------|-----------|-----------|---------------------"
+        for c in $PROFILE; do profile "$c" $kind; done
+    done
+fi
