@@ -285,17 +285,23 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
-# PROFILE="case ...": after the rounds, each case's UDP flood and new-TCP load once more under
-# `perf record -a` (cpu-clock samples where the machine has no hardware counters), and the CPU
-# time per datagram and per connection of the load generator's processes (sender, servers, and
-# the station's forwarding, which veth runs in the sender's softirq), by where it goes:
-# conntrack, NAT, the ruleset (nf_tables or x_tables with their matches and sets), the rest.
+# PROFILE="case ...": after the rounds, each case's UDP flood, new-TCP load and (BULK_CASES) bulk
+# TCP once more under `perf record -a` (cpu-clock samples where the machine has no hardware
+# counters), and the CPU time per datagram, per connection and per megabyte of the load's
+# processes (sender, servers, and the station's forwarding, which veth runs in the sender's
+# softirq), by where it goes: conntrack, NAT, the ruleset (nf_tables or x_tables with their
+# matches and sets), the rest.
 # CPU time per packet is less moved by other work on the machine than packets per second.
 # PROFILE_DIR=dir keeps the perf reports.
-profile() { # profile CASE udp|tcp
+profile() { # profile CASE udp|tcp|bulk
     local c=$1 kind=$2 hz=2000 n before scale
     flush_ct "$c"
-    if [ "$kind" = tcp ]; then
+    if [ "$kind" = bulk ]; then
+        n=$(perf record -q -a -F $hz -o "$TMP/perf.data" -- ip netns exec "$(d_ns "$c")" \
+            iperf3 -c "$TARGET" -p 5201 -t "$BULK_SECONDS" -J 2>/dev/null |
+            python3 -c 'import json, sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bytes"] / 1e6))')
+        scale=1e6   # µs per megabyte
+    elif [ "$kind" = tcp ]; then
         n=$(perf record -q -a -F $hz -o "$TMP/perf.data" -- \
             ip netns exec "$(d_ns "$c")" "$LOAD" conn "$TARGET" 8080 "$TCP_SECONDS" "$WORKERS" 2>/dev/null)
         scale=1e6   # µs per connection
@@ -305,7 +311,7 @@ profile() { # profile CASE udp|tcp
             ip netns exec "$(d_ns "$c")" "$LOAD" udp "$TARGET" 9000 "$UDP_SECONDS" "$SENDERS" >/dev/null 2>&1
         n=$(( $(rx "$c") - before )); scale=1e9   # ns per datagram
     fi
-    perf report -i "$TMP/perf.data" --stdio -n --no-children --sort sym --comms dpload,ksoftirqd/0,ksoftirqd/1 \
+    perf report -i "$TMP/perf.data" --stdio -n --no-children --sort sym --comms dpload,iperf3,ksoftirqd/0,ksoftirqd/1 \
         2>/dev/null > "$TMP/perf-$kind-$c.txt"
     awk -v per="$scale / $hz / $n" -v n="$n" -v label="$c" '
         BEGIN { split(per, p, " / "); per = p[1] / p[2] / p[3] }
@@ -357,15 +363,18 @@ compare ipt1000 ipt1000l "-" "(iptables-nft vs legacy)"
 echo
 python3 bench/summarize.py "$TMP/samples" "${args[@]}"
 if [ -n "$PROFILE" ]; then
-    for kind in udp tcp; do
+    for kind in udp tcp bulk; do
         echo
-        if [ $kind = udp ]; then
-            echo "CPU time per UDP datagram on an established flow (ns; perf samples at 2 kHz over ${UDP_SECONDS}s):"
-        else
-            echo "CPU time per new TCP connection (µs; perf samples at 2 kHz over ${TCP_SECONDS}s):"
-        fi
+        case $kind in
+            udp) echo "CPU time per UDP datagram on an established flow (ns; perf samples at 2 kHz over ${UDP_SECONDS}s):" ;;
+            tcp) echo "CPU time per new TCP connection (µs; perf samples at 2 kHz over ${TCP_SECONDS}s):" ;;
+            bulk) echo "CPU time per megabyte of bulk TCP (µs; count in MB; perf samples at 2 kHz over ${BULK_SECONDS}s):" ;;
+        esac
         echo "| case     |     count |     total | conntrack |       nat |   ruleset |      rest | ruleset's top symbol"
         echo "|----------|-----------|-----------|-----------|-----------|-----------|-----------|---------------------"
-        for c in $PROFILE; do profile "$c" $kind; done
+        for c in $PROFILE; do
+            [ $kind != bulk ] || has "$BULK_CASES" "$c" || continue
+            profile "$c" $kind
+        done
     done
 fi
