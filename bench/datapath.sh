@@ -364,6 +364,9 @@ echo
 python3 bench/summarize.py "$TMP/samples" "${args[@]}"
 if [ -n "$PROFILE" ]; then
     for kind in udp tcp bulk; do
+        if [ $kind = bulk ]; then # only the cases that run iperf3
+            any=; for c in $PROFILE; do has "$BULK_CASES" "$c" && any=1; done; [ -n "$any" ] || continue
+        fi
         echo
         case $kind in
             udp) echo "CPU time per UDP datagram on an established flow (ns; perf samples at 2 kHz over ${UDP_SECONDS}s):" ;;
