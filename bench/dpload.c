@@ -12,7 +12,8 @@
  *                                           with RST (no TIME_WAIT, so ports do not run out);
  *                                           prints the connections established
  *
- * Only ever pointed at addresses inside the benchmark's own namespaces. */
+ * ADDR and DST may be IPv4 or IPv6 addresses. Only ever pointed at addresses inside the
+ * benchmark's own namespaces. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,21 +33,38 @@ static double now(void) {
     return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-static struct sockaddr_in addr(const char *ip, int port) {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    if (inet_pton(AF_INET, ip, &a.sin_addr) != 1) { fprintf(stderr, "bad address %s\n", ip); exit(2); }
+/* An IPv4 or IPv6 socket address; the family is the one the text parses as. */
+typedef struct {
+    struct sockaddr_storage ss;
+    socklen_t len;
+} sockaddr_any;
+
+static sockaddr_any addr(const char *ip, int port) {
+    sockaddr_any a;
+    memset(&a, 0, sizeof a);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&a.ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&a.ss;
+    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET; v4->sin_port = htons(port); a.len = sizeof *v4;
+    } else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6; v6->sin6_port = htons(port); a.len = sizeof *v6;
+    } else {
+        fprintf(stderr, "bad address %s\n", ip); exit(2);
+    }
     return a;
 }
+
+static int family(const sockaddr_any *a) { return a->ss.ss_family; }
 
 static void die(const char *what) { perror(what); exit(1); }
 
 static _Noreturn void udp_echo(const char *ip, int port) {
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = addr(ip, port);
-    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0) die("echo bind");
+    sockaddr_any a = addr(ip, port);
+    int s = socket(family(&a), SOCK_DGRAM, 0);
+    if (s < 0 || bind(s, (struct sockaddr *)&a.ss, a.len) < 0) die("echo bind");
     char buf[64];
     for (;;) {
-        struct sockaddr_in from;
+        struct sockaddr_storage from;
         socklen_t fl = sizeof from;
         ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
         if (n > 0) sendto(s, buf, n, 0, (struct sockaddr *)&from, fl);
@@ -54,10 +72,12 @@ static _Noreturn void udp_echo(const char *ip, int port) {
 }
 
 static _Noreturn void tcp_listen(int port, int procs) {
-    int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    struct sockaddr_in a = addr("0.0.0.0", port);
+    /* One IPv6 socket for both families (IPV6_V6ONLY off: IPv4 arrives mapped, RFC 3493 5.3). */
+    int s = socket(AF_INET6, SOCK_STREAM, 0), one = 1, zero = 0;
+    sockaddr_any a = addr("::", port);
     setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 4096) < 0) die("listen");
+    setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    if (s < 0 || bind(s, (struct sockaddr *)&a.ss, a.len) < 0 || listen(s, 4096) < 0) die("listen");
     for (int i = 1; i < procs; i++) if (fork() == 0) break;
     for (;;) {
         int c = accept(s, NULL, NULL);
@@ -66,7 +86,7 @@ static _Noreturn void tcp_listen(int port, int procs) {
 }
 
 /* Runs body(dst, seconds) in n processes; sums what they return. */
-static long fan_out(int n, long (*body)(const struct sockaddr_in *, double), const struct sockaddr_in *dst,
+static long fan_out(int n, long (*body)(const sockaddr_any *, double), const sockaddr_any *dst,
                     double seconds) {
     long *counts = mmap(NULL, sizeof(long) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (counts == MAP_FAILED) die("mmap");
@@ -83,9 +103,9 @@ static long fan_out(int n, long (*body)(const struct sockaddr_in *, double), con
     return total;
 }
 
-static long udp_flow(const struct sockaddr_in *dst, double seconds) {
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    if (s < 0 || connect(s, (const struct sockaddr *)dst, sizeof *dst) < 0) die("udp connect");
+static long udp_flow(const sockaddr_any *dst, double seconds) {
+    int s = socket(family(dst), SOCK_DGRAM, 0);
+    if (s < 0 || connect(s, (const struct sockaddr *)&dst->ss, dst->len) < 0) die("udp connect");
     struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
     setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     char hello = 'h', reply[64];
@@ -111,15 +131,15 @@ static long udp_flow(const struct sockaddr_in *dst, double seconds) {
     return sent;
 }
 
-static long tcp_conns(const struct sockaddr_in *dst, double seconds) {
+static long tcp_conns(const sockaddr_any *dst, double seconds) {
     long made = 0;
     struct linger rst = {.l_onoff = 1, .l_linger = 0};
     double end = now() + seconds;
     while (now() < end) {
-        int s = socket(AF_INET, SOCK_STREAM, 0);
+        int s = socket(family(dst), SOCK_STREAM, 0);
         if (s < 0) die("socket");
         setsockopt(s, SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
-        if (connect(s, (const struct sockaddr *)dst, sizeof *dst) == 0) made++;
+        if (connect(s, (const struct sockaddr *)&dst->ss, dst->len) == 0) made++;
         close(s);
     }
     return made;
@@ -129,7 +149,7 @@ int main(int argc, char **argv) {
     if (argc == 4 && !strcmp(argv[1], "echo")) udp_echo(argv[2], atoi(argv[3]));
     if (argc == 4 && !strcmp(argv[1], "listen")) tcp_listen(atoi(argv[2]), atoi(argv[3]));
     if (argc == 6 && (!strcmp(argv[1], "udp") || !strcmp(argv[1], "conn"))) {
-        struct sockaddr_in dst = addr(argv[2], atoi(argv[3]));
+        sockaddr_any dst = addr(argv[2], atoi(argv[3]));
         long n = fan_out(atoi(argv[5]), argv[1][0] == 'u' ? udp_flow : tcp_conns, &dst, atof(argv[4]));
         if (n < 0) return 1;
         printf("%ld\n", n);

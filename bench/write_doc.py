@@ -33,16 +33,29 @@ Method (issue 12):
 
 Benchmarks:
 - **datapath**: drone namespace -> station namespace (forwarding, the ruleset under test) ->
-  cloud namespace, over veth. (a) 64-byte-frame UDP forwarding rate on established flows
-  (one flow per core, made established by one answered datagram, then flooded with `sendmmsg`;
-  counted at the cloud's prerouting hook, where they are dropped); (b) new TCP connections per
-  second (connect + close with RST in 4 loops; each a new flow through the station). Cases: no
-  ruleset; conntrack only (one `ct state established accept` rule); the same plus an empty nat
-  prerouting chain (dronewall's DNS redirect needs a nat chain, and a nat hook gives every new
-  flow a NAT binding: this case shows that share); dronewall with 1 drone and
-  the shipped catalogue; dronewall with 1000 drones (`bench/gen_config.py`) plus the measured
-  drone. On veth the sender's CPU also does the forwarding, so the rate is the per-packet cost
-  of the whole path on one core per flow, not a NIC's line rate.
+  cloud namespace, over veth; each case in three namespaces of its own, set up once, the cases
+  then measured in turn round by round. (a) 64-byte-frame UDP forwarding rate on established
+  flows (one flow per core, made established by one answered datagram, then flooded with
+  `sendmmsg`; counted at the cloud's prerouting hook, where they are dropped), over IPv6 too for
+  conntrack only and the dronewall fleet; (b) new TCP connections per second (connect + close
+  with RST in 4 loops; each a new flow through the station); (c) bulk TCP, one iperf3 stream,
+  for conntrack only, dronewall 1 drone and the fleet. Cases: conntrack only (one
+  `ct state established accept` rule); the same plus an empty nat prerouting chain (dronewall's
+  DNS redirect needs a nat chain, and a nat hook gives every new flow a NAT binding: this case
+  shows that share); dronewall with 1 drone and the shipped catalogue; the **dronewall fleet**:
+  1000 drones (`bench/gen_config.py`, the measured drone the 501st), a 100k-network catalogue
+  (`bench/gen_catalogue.py`) beside the shipped one, and 100k learned addresses in `learned_v4`;
+  **iptables + ipset** enforcing the fleet's policy, written by hand (`bench/ipt_policy.py`
+  describes the design: per-drone chains reached by one rule per identity in config order,
+  a `hash:net` ipset per category holding the catalogue networks and the learned addresses),
+  through iptables-nft (Debian's default `iptables`) and through iptables-legacy. `CASES` adds
+  `none` (no ruleset), `dw1000` (1000 drones, shipped catalogue) and `dw1g` (dw1 with the drone
+  chain restructured by hand, a proposal for the compiler). Defaults: 1.5 s per UDP and TCP
+  sample, 1 s bulk. On veth the sender's CPU also does the forwarding, so the rate is the
+  per-packet cost of the whole path on one core per flow, not a NIC's line rate.
+  `PROFILE="ct dw1 ..."` adds, per case, the CPU time per datagram and per new connection from
+  `perf record -a` samples, split into conntrack, NAT, ruleset and the rest: on a shared machine
+  CPU time per packet moves much less than packets per second.
 - **apply-500**: `dronewall apply` of 500 drones next to `nft -f` of the same ruleset (what
   `dronewall show` prints), each in a fresh namespace.
 - **apply-scale**: `dronewall apply` next to `nft -f` of the same ruleset (its `dronewall show`
