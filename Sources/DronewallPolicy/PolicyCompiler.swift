@@ -30,11 +30,18 @@ public struct PolicyCompiler {
         for drone in drones {
             for i in drone.interfaces where !droneIfaces.contains(i.value) { droneIfaces.append(i.value) }
         }
+        var kept = droneChainCache.withLock { $0 }
+        var made: [DroneChainInputs: (Chain, [NamedSet])] = [:]
         for drone in drones {
-            let (chain, hostSets) = droneChain(drone, logGroup: logGroup, hasDroneLAN: !droneIfaces.isEmpty)
+            let inputs = DroneChainInputs(drone: drone, logGroup: logGroup, hasDroneLAN: !droneIfaces.isEmpty,
+                                          dnsResolver: station.dnsResolver)
+            let (chain, hostSets) = kept.removeValue(forKey: inputs)
+                ?? droneChain(drone, logGroup: logGroup, hasDroneLAN: !droneIfaces.isEmpty)
+            made[inputs] = (chain, hostSets)
             sets += hostSets
             droneChains.append(chain)
         }
+        droneChainCache.withLock { $0 = made }
         // Identity maps: one lookup per identity kind leads straight to the drone's chain.
         let ids = IdentityMaps(drones) { $0.droneName.map(KernelLayout.droneChain) }
 
@@ -201,3 +208,16 @@ struct EndpointMapInputs: Equatable, Sendable {
 /// an incremental apply sees them unchanged at once (arrays compare their storage first) instead
 /// of element by element (100k networks: tens of milliseconds on the path to enforcement).
 private let endpointMapCache = Mutex<(inputs: EndpointMapInputs, maps: [NamedSet])?>(nil)
+
+/// What one drone's chain and host sets are made from (`droneChain` reads nothing else).
+struct DroneChainInputs: Hashable, Sendable {
+    var drone: DronePolicy
+    var logGroup: UInt16
+    var hasDroneLAN: Bool
+    var dnsResolver: Bool
+}
+
+/// The drones' chains of the last compile, by what they were made from: a change to one drone in
+/// a fleet leaves the others' rules the same arrays, which the diff of an incremental apply sees
+/// as unchanged at once instead of rule by rule (1000 drones: some 70k rules).
+private let droneChainCache = Mutex<[DroneChainInputs: (Chain, [NamedSet])]>([:])
