@@ -13,6 +13,15 @@ public protocol NetlinkTransport: AnyObject {
     /// Sends one request (a dump or a single GET) and returns the reply messages, without the
     /// final NLMSG_DONE or ack. An error reply throws, carrying the kernel's errno.
     func request(_ message: NetlinkMessage) throws(NetlinkError) -> [NetlinkMessage]
+    /// Runs `body` at once, holding the transport for every exchange it makes, or returns nil
+    /// without running it when another thread is using the transport. For a thread that must
+    /// not wait (an event loop): it can hand the work to a thread that may.
+    func ifIdle<T>(_ body: () -> T) -> T?
+}
+
+extension NetlinkTransport {
+    /// A transport that one thread uses is always idle for it.
+    public func ifIdle<T>(_ body: () -> T) -> T? { body() }
 }
 
 /// The real transport: a `NetlinkSocket` with extended acks enabled.
@@ -151,11 +160,22 @@ extension NetlinkMessage {
 /// table through one socket, the one that owns the table (see `TableOwnership`).
 public final class SharedTransport: NetlinkTransport, @unchecked Sendable {
     private let inner: NetlinkTransport
+    /// Recursive: `ifIdle` holds it around exchanges that take it again.
     private var mutex = pthread_mutex_t()
 
     public init(_ inner: NetlinkTransport) {
         self.inner = inner
-        pthread_mutex_init(&mutex, nil)
+        var attributes = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attributes)
+        pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_RECURSIVE))
+        pthread_mutex_init(&mutex, &attributes)
+        pthread_mutexattr_destroy(&attributes)
+    }
+
+    public func ifIdle<T>(_ body: () -> T) -> T? {
+        guard pthread_mutex_trylock(&mutex) == 0 else { return nil }
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
     }
 
     deinit { pthread_mutex_destroy(&mutex) }

@@ -4,16 +4,22 @@ import Netfilter
 import NftModel
 import KernelLayout
 import NIOConcurrencyHelpers
+import NIOCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Writes the addresses of answers into the kernel's learned sets before the answer goes out.
 ///
-/// Requests from many queries that arrive while a batch is in flight go together into the
-/// next batch (one netlink transaction), so the cost per answer falls as load rises. An
-/// address already learned is replaced (delete + add in the same batch): a fresh timeout, and
-/// the union of the categories of every name it was learned for.
+/// The requests an event loop makes in one turn go together into one batch (one netlink
+/// transaction), committed by that loop at the end of the turn, so the answers they wait for go
+/// out in the same turn: no thread hop between an answer and its element. Only when the table's
+/// socket is busy (an apply is sending) does the batch go to the learner's own thread, which
+/// waits for it, so the loop keeps forwarding meanwhile. Requests from outside an event loop
+/// (`loop` nil) always go to that thread. An address already learned is replaced (delete + add
+/// in the same batch): a fresh timeout, and the union of the categories of every name it was
+/// learned for.
 public final class Learner: @unchecked Sendable {
     /// One answer's addresses and where they go.
     public struct Request: Sendable {
@@ -54,21 +60,27 @@ public final class Learner: @unchecked Sendable {
     private let client: NftablesClient
     /// Told, after each batch, what flows accepted before it could not know (see `FlowReexaminer`).
     private let gained: (@Sendable (LearnedGains) -> Void)?
+    /// Where a batch goes when its loop cannot commit it at once.
     private let queue = DispatchQueue(label: "dronewalld.learner")
     private let lock = NIOLock()
     // Guarded by `lock`.
     private var pending: [(Request, Completion)] = []
     private var scheduled = false
-    // Touched only on `queue`.
-    private var known: [String: [IPNetwork: Entry]] = [:]
     // Addresses to names, for naming blocked flows; guarded by `lock`.
     private var names: [IPNetwork: (name: String, expires: UInt64)] = [:]
-    // Touched only on `queue`; read through the accessors below.
+    /// Held while a batch is planned and committed (on a loop or on `queue`), and while the
+    /// kernel's elements are read in: one writer at a time, in the order requests were taken.
+    private let committing = Mutex(())
+    // Guarded by `committing`.
+    private var known: [String: [IPNetwork: Entry]] = [:]
     private var batchCount = 0
     private var elementCount = 0
+    private var loopCommitCount = 0
     /// Kernel batches sent, and elements written, so far.
-    public var batches: Int { queue.sync { batchCount } }
-    public var learnedElements: Int { queue.sync { elementCount } }
+    public var batches: Int { committing.withLock { _ in batchCount } }
+    public var learnedElements: Int { committing.withLock { _ in elementCount } }
+    /// Of `batches`, those an event loop committed itself at the end of its turn.
+    public var batchesOnLoops: Int { committing.withLock { _ in loopCommitCount } }
 
     /// `client` is bound to the table whose learned sets this learner fills.
     public init(client: NftablesClient, gained: (@Sendable (LearnedGains) -> Void)? = nil) {
@@ -80,7 +92,7 @@ public final class Learner: @unchecked Sendable {
     /// learner started), so refreshing them replaces rather than collides. Call before `learn`.
     public func preload(_ sets: [NamedSet]) {
         let now = Learner.nowMilliseconds()
-        queue.sync {
+        committing.withLock { _ in
             for set in sets {
                 guard let live = try? client.elements(set: set.name) else { continue }
                 for e in live where e.key.count == 4 || e.key.count == 16 {
@@ -96,14 +108,17 @@ public final class Learner: @unchecked Sendable {
         }
     }
 
-    /// Queues `request`; `completion` runs (on the learner's thread) once the batch holding it
-    /// is committed, or failed.
-    public func learn(_ request: Request, completion: @escaping Completion) {
+    /// Queues `request`; `completion` runs once the batch holding it is committed, or failed:
+    /// on `loop` at the end of its current turn when the table's socket is free then, else on
+    /// the learner's thread.
+    public func learn(_ request: Request, on loop: (any EventLoop)? = nil, completion: @escaping Completion) {
         lock.withLock {
             pending.append((request, completion))
             if !scheduled {
                 scheduled = true
-                queue.async { self.drain() }
+                // A task `execute`d from the loop runs after the I/O events of this turn: every
+                // answer read in the turn has joined `pending` by then.
+                if let loop { loop.execute { self.drainOnLoop() } } else { queue.async { self.drain() } }
             }
         }
     }
@@ -113,6 +128,7 @@ public final class Learner: @unchecked Sendable {
         while true {
             queue.sync {}
             if lock.withLock({ !scheduled && pending.isEmpty }) { return }
+            usleep(500)  // a loop's end-of-turn commit is still to run
         }
     }
 
@@ -122,22 +138,47 @@ public final class Learner: @unchecked Sendable {
         return lock.withLock { names[address].flatMap { $0.expires > now ? $0.name : nil } }
     }
 
+    /// On the learner's thread: commits until nothing is pending, waiting for the socket.
     private func drain() {
         while true {
-            let work: [(Request, Completion)] = lock.withLock {
-                let w = pending
-                pending.removeAll()
-                if w.isEmpty { scheduled = false }
-                return w
-            }
+            let work = take()
             if work.isEmpty { return }
-            let result = commit(work.map(\.0))
+            let result = committing.withLock { _ in commit(work.map(\.0)) }
             for (_, done) in work { done(result) }
         }
     }
 
+    /// At the end of a loop's turn: one batch for what is pending, if neither another commit nor
+    /// an apply holds what it needs; otherwise the learner's thread takes over, so the loop never
+    /// waits for an apply.
+    private func drainOnLoop() {
+        let done: Bool? = client.transport.ifIdle { () -> Bool in
+            committing.withLockIfAvailable { _ -> Bool in
+                // Until nothing is pending: another loop's requests may join meanwhile.
+                while true {
+                    let work = take()
+                    if work.isEmpty { return true }
+                    loopCommitCount += 1
+                    let result = commit(work.map(\.0))
+                    for (_, done) in work { done(result) }
+                }
+            } ?? false
+        }
+        if done != true { queue.async { self.drain() } }
+    }
+
+    /// What is pending, and the end of the schedule when nothing is.
+    private func take() -> [(Request, Completion)] {
+        lock.withLock {
+            let w = pending
+            pending.removeAll()
+            if w.isEmpty { scheduled = false }
+            return w
+        }
+    }
+
     /// One batch for all requests; if the kernel refuses it (an element expired under us), each
-    /// request is retried on its own with adds only.
+    /// request is retried on its own with adds only. Call with `committing` held.
     private func commit(_ requests: [Request]) -> Result<Void, NetlinkError> {
         let now = Learner.nowMilliseconds()
         var plan = Plan()
@@ -206,7 +247,7 @@ public final class Learner: @unchecked Sendable {
         return IPNetwork(bytes: [0, 0, 0, 0], prefixLength: 32)
     }
 
-    /// Forgets what has expired from the learner's view, now and then (on `queue`).
+    /// Forgets what has expired from the learner's view, now and then (`committing` held).
     private func pruneKnown(now: UInt64) {
         guard batchCount % 1000 == 0 else { return }
         for (set, entries) in known { known[set] = entries.filter { $0.value.expires > now } }

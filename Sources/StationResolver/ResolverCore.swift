@@ -9,7 +9,8 @@ import NIOConcurrencyHelpers
 
 /// Where learned addresses go (the kernel, through `Learner`; a fake in tests).
 public protocol AddressLearning: Sendable {
-    func learn(_ request: Learner.Request, completion: @escaping Learner.Completion)
+    /// `loop`: the event loop asking, which may commit at the end of its turn (nil: not on one).
+    func learn(_ request: Learner.Request, on loop: (any EventLoop)?, completion: @escaping Learner.Completion)
 }
 extension Learner: AddressLearning {}
 
@@ -218,7 +219,7 @@ public final class ResolverCore: @unchecked Sendable {
                                       timeoutMilliseconds: ttl, holdMilliseconds: holdMilliseconds, hostSets: hostSets,
                                       extraMasks: extra)
         let promise = loop.makePromise(of: [UInt8]?.self)
-        learner.learn(request) { result in
+        learner.learn(request, on: loop) { result in
             switch result {
             case .success:
                 self.stats.count { $0.learnedAnswers += 1 }

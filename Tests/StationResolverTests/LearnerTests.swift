@@ -5,6 +5,9 @@ import NetAddress
 import Netfilter
 import NetfilterTesting
 import NftModel
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
 @testable import StationResolver
 import Testing
 #if canImport(Glibc)
@@ -169,5 +172,63 @@ import Glibc
                              request([v6], [], name: "spy.example.org", hostSets: [("a", .block)]),
                              request([v6], [], name: "spy.example.org", hostSets: [("a", .block)])])
         #expect(gains == [LearnedGains(blockedHosts: [v6])], "only what takes permission away, and only once")
+    }
+
+    // MARK: where batches are committed
+
+    /// Runs `body` on `loop` as one task (one turn) and waits for it.
+    func onLoop(_ loop: any EventLoop, _ body: @escaping @Sendable () -> Void) {
+        try! loop.submit(body).wait()
+    }
+
+    final class Results: @unchecked Sendable {
+        let lock = NIOLock()
+        var done: [(ok: Bool, onLoop: Bool)] = []
+        func add(_ r: Result<Void, NetlinkError>, _ onLoop: Bool) { lock.withLock { done.append(((try? r.get()) != nil, onLoop)) } }
+        var count: Int { lock.withLock { done.count } }
+        var all: [(ok: Bool, onLoop: Bool)] { lock.withLock { done } }
+    }
+
+    @Test func theRequestsOfOneLoopTurnGoInOneBatchCommittedOnTheLoop() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let loop = group.next()
+        let kernel = FakeSetKernel()
+        let l = Learner(client: NftablesClient(transport: SharedTransport(kernel), table: "dronewall"))
+        let results = Results()
+        onLoop(loop) {
+            l.learn(self.request([self.x], [.geofence]), on: loop) { results.add($0, loop.inEventLoop) }
+            l.learn(self.request([self.y], [.telemetry]), on: loop) { results.add($0, loop.inEventLoop) }
+            #expect(results.count == 0, "nothing is committed before the turn ends")
+        }
+        onLoop(loop) {}  // the end-of-turn commit ran before this task
+        #expect(results.all.map(\.ok) == [true, true])
+        #expect(results.all.allSatisfy { $0.onLoop }, "answers complete on their loop: no hop to another thread and back")
+        #expect(l.batches == 1 && l.batchesOnLoops == 1 && kernel.batches.count == 1, "one batch for the turn")
+        #expect(mark(kernel.element("learned_v4", y.bytes)) == Category.telemetry.bit)
+    }
+
+    @Test func aLoopNeverWaitsForTheSocketAnotherThreadHolds() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let loop = group.next()
+        let kernel = FakeSetKernel()
+        let shared = SharedTransport(kernel)
+        let l = Learner(client: NftablesClient(transport: shared, table: "dronewall"))
+        // Another thread (the daemon's main loop sending an apply) holds the socket.
+        let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            _ = shared.ifIdle { holding.signal(); release.wait() }
+        }
+        holding.wait()
+        let results = Results()
+        onLoop(loop) { l.learn(self.request([self.x], [.geofence]), on: loop) { results.add($0, loop.inEventLoop) } }
+        onLoop(loop) {}  // the loop went on to its next turn: it did not wait for the socket
+        #expect(results.count == 0, "the batch waits for the socket, on the learner's thread")
+        release.signal()
+        l.waitUntilIdle()
+        #expect(results.all.map(\.ok) == [true] && results.all.allSatisfy { !$0.onLoop })
+        #expect(l.batches == 1 && l.batchesOnLoops == 0)
+        #expect(mark(kernel.element("learned_v4", x.bytes)) == Category.geofence.bit)
     }
 }

@@ -44,7 +44,7 @@ import KernelLayout
         var requests: [Learner.Request] = []
         var fail = false
         var completedAt: [Date] = []
-        func learn(_ request: Learner.Request, completion: @escaping Learner.Completion) {
+        func learn(_ request: Learner.Request, on loop: (any EventLoop)?, completion: @escaping Learner.Completion) {
             // Completes later, on another thread, as the kernel batch does.
             DispatchQueue.global().asyncAfter(deadline: .now() + 0.05) { [self] in
                 lock.lock()

@@ -16,7 +16,7 @@ import Testing
         }
     }
     struct NeverLearns: AddressLearning {
-        func learn(_ request: Learner.Request, completion: @escaping Learner.Completion) { completion(.success(())) }
+        func learn(_ request: Learner.Request, on loop: (any EventLoop)?, completion: @escaping Learner.Completion) { completion(.success(())) }
     }
 
     @Test func tcpClientsBeyondTheLimitAreClosed() throws {
