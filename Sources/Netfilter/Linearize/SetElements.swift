@@ -26,21 +26,26 @@ extension Linearizer {
         var keyed = set
         if delete && elements.allSatisfy({ $0.data == nil }) { keyed.dataType = nil }
         let encoded = try encodeElements(keyed, elements, firstSegment: creating)
+        let type = delete ? raw(NFT_MSG_DELSETELEM) : raw(NFT_MSG_NEWSETELEM)
+        let header = buildMessage(type, family: family, flags: delete ? 0 : NLM_F_CREATE, capacity: 64) { _ in }
+        let setID = creating ? sets[set.name]?.id : nil
         var out: [NetlinkMessage] = []
         var start = 0
         while start < encoded.count {
             let chunk = encoded[start..<min(start + Linearizer.elementsPerMessage, encoded.count)]
             start += chunk.count
-            let s = SetObject()
-            s.setString(attr(NFTNL_SET_TABLE), tableName)
-            s.setString(attr(NFTNL_SET_NAME), set.name)
-            if creating, let id = sets[set.name]?.id { s.setU32(attr(NFTNL_SET_ID), id) }
-            // libnftnl objects for one message at a time: made here, owned by `s`, freed with it.
-            for e in chunk { s.add(try makeObject(keyed, e, elements)) }
-            let type = delete ? raw(NFT_MSG_DELSETELEM) : raw(NFT_MSG_NEWSETELEM)
+            // What nftnl_set_elems_nlmsg_build_payload writes: set, set id, table, then the elements.
+            var w = AttributeWriter(header: header, capacity: 128 + chunk.count * 64)
+            w.putString(UInt32(NFTA_SET_ELEM_LIST_SET.rawValue), set.name)
+            if let setID { w.putBigEndian32(UInt32(NFTA_SET_ELEM_LIST_SET_ID.rawValue), setID) }
+            w.putString(UInt32(NFTA_SET_ELEM_LIST_TABLE.rawValue), tableName)
+            let list = w.beginNest(UInt32(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue))
+            // Numbered 1, 2, 3 ... as libnftnl numbers them (the kernel reads any number).
+            for (i, e) in chunk.enumerated() { try writeElement(&w, number: i + 1, keyed, e, elements) }
+            w.endNest(list)
             let what: KernelObject = chunk.count == 1 ? .element(set: set.name, value: chunk.first!.slot.text(elements))
                 : .elements(set: set.name, count: chunk.count)
-            var m = NetlinkMessage(bytes: s.elementsMessage(type, family: family, flags: delete ? 0 : NLM_F_CREATE),
+            var m = NetlinkMessage(bytes: w.finish(),
                                    subject: MessageSubject(what, origin: chunk.count == 1 ? elements[chunk.first!.index].origin
                                                                                           : set.origin))
             let name = set.name, origin = set.origin, slots = chunk.map(\.slot)
@@ -52,8 +57,8 @@ extension Linearizer {
         return out
     }
 
-    /// One kernel element of a set, ready to be made into a libnftnl object.
-    /// Its key is made with the object, from the element: 100k keys held at once add up.
+    /// One kernel element of a set, ready to be written into a message.
+    /// Its key is written with the message, from the element: 100k keys held at once add up.
     struct EncodedElement {
         /// Its element's place in the list given (not a copy: 100k of them add up).
         let index: Int
@@ -92,44 +97,68 @@ extension Linearizer {
                      origin: e.origin ?? set.origin, operation: "linearize", detail: why)
     }
 
-    /// The libnftnl object of an encoded element.
-    private func makeObject(_ set: NamedSet, _ p: EncodedElement, _ elements: [SetElement]) throws(NetlinkError) -> ElementObject {
-        let o = ElementObject()
+    /// One element's nest, its attributes in libnftnl's order: flags, timeout, key, value
+    /// (verdict or data), userdata.
+    private func writeElement(_ w: inout AttributeWriter, number: Int, _ set: NamedSet, _ p: EncodedElement,
+                              _ elements: [SetElement]) throws(NetlinkError) {
         let e = elements[p.index]
-        if p.end { o.setU32(attr(NFTNL_SET_ELEM_FLAGS), UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue)) }
-        // encodeElements checked every key these unwrap.
-        let key: [UInt8]
-        switch p.role {
-        case .zero: key = [UInt8](repeating: 0, count: set.keyType.byteLength)
-        case .value where set.flags.contains(.interval): key = e.key.range(as: set.keyType)!.first
-        case .value: key = e.key.bytes(as: set.keyType)!
-        case .end: key = increment(e.key.range(as: set.keyType)!.last)!
-        }
-        o.setData(attr(NFTNL_SET_ELEM_KEY), key)
-        guard !p.end else { return o }
-        if let t = e.timeoutMilliseconds { o.setU64(attr(NFTNL_SET_ELEM_TIMEOUT), t) }
-        if let c = e.comment { o.setData(attr(NFTNL_SET_ELEM_USERDATA), udataCommentTLV(c)) }
-        if let dataType = set.dataType {
-            guard let data = e.data else { throw fail(set, e, "map element without a value") }
-            if dataType == .verdict {
-                guard case .verdict(let v) = data else { throw fail(set, e, "verdict map value must be a verdict") }
-                o.setU32(attr(NFTNL_SET_ELEM_VERDICT), UInt32(bitPattern: v.code))
-                if let chain = v.chain { o.setString(attr(NFTNL_SET_ELEM_CHAIN), chain) }
-            } else {
-                guard let bytes = data.bytes(as: dataType) else {
-                    throw fail(set, e, "value \(NftTextRenderer.render(value: data)) is not of type \(dataType.rawValue)")
+        let nest = w.beginNest(UInt32(number))
+        if p.end { w.putBigEndian32(UInt32(NFTA_SET_ELEM_FLAGS.rawValue), UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue)) }
+        if !p.end, let t = e.timeoutMilliseconds { w.putBigEndian64(UInt32(NFTA_SET_ELEM_TIMEOUT.rawValue), t) }
+        let key = w.beginNest(UInt32(NFTA_SET_ELEM_KEY.rawValue))
+        writeKey(&w, set, p, e)
+        w.endNest(key)
+        if !p.end {
+            if let dataType = set.dataType {
+                guard let data = e.data else { throw fail(set, e, "map element without a value") }
+                let value = w.beginNest(UInt32(NFTA_SET_ELEM_DATA.rawValue))
+                if dataType == .verdict {
+                    guard case .verdict(let v) = data else { throw fail(set, e, "verdict map value must be a verdict") }
+                    let verdict = w.beginNest(UInt32(NFTA_DATA_VERDICT.rawValue))
+                    w.putBigEndian32(UInt32(NFTA_VERDICT_CODE.rawValue), UInt32(bitPattern: v.code))
+                    if let chain = v.chain { w.putString(UInt32(NFTA_VERDICT_CHAIN.rawValue), chain) }
+                    w.endNest(verdict)
+                } else {
+                    guard let bytes = data.bytes(as: dataType) else {
+                        throw fail(set, e, "value \(NftTextRenderer.render(value: data)) is not of type \(dataType.rawValue)")
+                    }
+                    w.put(UInt32(NFTA_DATA_VALUE.rawValue), bytes)
                 }
-                o.setData(attr(NFTNL_SET_ELEM_DATA), bytes)
+                w.endNest(value)
+            }
+            // Open-ended range: nft records it in element userdata (NFTNL_UDATA_SET_ELEM_FLAGS,
+            // NFTNL_SET_ELEM_F_INTERVAL_OPEN), where a comment would go.
+            if p.openEnded {
+                w.put(UInt32(NFTA_SET_ELEM_USERDATA.rawValue), udataU32(1, 1))
+            } else if let c = e.comment {
+                w.put(UInt32(NFTA_SET_ELEM_USERDATA.rawValue), udataCommentTLV(c))
             }
         }
-        if p.openEnded {
-            // Open-ended range: nft records it in element userdata (NFTNL_SET_ELEM_F_INTERVAL_OPEN).
-            o.setData(attr(NFTNL_SET_ELEM_USERDATA), udataU32(1 /* NFTNL_UDATA_SET_ELEM_FLAGS */, 1))
-        }
-        return o
+        w.endNest(nest)
     }
 
-    /// The checks `makeObject` makes of an element's value, so that a bad one is refused before
+    /// The key (NFTA_DATA_VALUE) of an encoded element. A network in an address set is written
+    /// from its integer; other keys through their bytes (`encodeElements` checked them all).
+    private func writeKey(_ w: inout AttributeWriter, _ set: NamedSet, _ p: EncodedElement, _ e: SetElement) {
+        let type = UInt32(NFTA_DATA_VALUE.rawValue)
+        if case let .network(n) = e.key, set.keyType == .ipv4Address || set.keyType == .ipv6Address {
+            let count = n.isIPv4 ? 4 : 16
+            switch p.role {
+            case .zero: w.putBigEndian(type, 0, count: count)
+            case .value: w.putBigEndian(type, n.value, count: count)
+            case .end: w.putBigEndian(type, n.lastValue + 1, count: count)  // not open-ended: no overflow
+            }
+            return
+        }
+        switch p.role {
+        case .zero: w.put(type, [UInt8](repeating: 0, count: set.keyType.byteLength))
+        case .value where set.flags.contains(.interval): w.put(type, e.key.range(as: set.keyType)!.first)
+        case .value: w.put(type, e.key.bytes(as: set.keyType)!)
+        case .end: w.put(type, increment(e.key.range(as: set.keyType)!.last)!)
+        }
+    }
+
+    /// The checks `writeElement` makes of an element's value, so that a bad one is refused before
     /// any message is built, in the order the elements are encoded.
     private func checkValue(_ set: NamedSet, _ e: SetElement) throws(NetlinkError) {
         guard let dataType = set.dataType else { return }
@@ -141,7 +170,7 @@ extension Linearizer {
         }
     }
 
-    private func encodeElements(_ set: NamedSet, _ elements: [SetElement],
+    func encodeElements(_ set: NamedSet, _ elements: [SetElement],
                                 firstSegment: Bool) throws(NetlinkError) -> [EncodedElement] {
         guard set.flags.contains(.interval) else {
             var out: [EncodedElement] = []
