@@ -11,28 +11,32 @@ public struct CatalogueIndex: Sendable {
     /// present per family, longest first: a longest-prefix match looks up one key per length
     /// instead of scanning every network (100k in a large catalogue; the flow log asks per
     /// destination).
-    let byNetwork: [IPNetwork: Endpoint]
+    /// The value is the entry's place in `networks`: an index, not a copy of the entry, keeps
+    /// building it cheap for a `dronewall apply` that never asks.
+    let byNetwork: [IPNetwork: Int]
     let prefixLengthsV4: [Int], prefixLengthsV6: [Int]
 
     public init(_ catalogue: Catalogue) {
         var d: [String: Endpoint] = [:]
         var n: [Endpoint] = []
-        var byNet: [IPNetwork: Endpoint] = [:]
-        var v4 = Set<Int>(), v6 = Set<Int>()
+        var byNet: [IPNetwork: Int] = [:]
+        byNet.reserveCapacity(catalogue.endpoints.count)
+        // Whether each prefix length is present, per family (0...32, 0...128).
+        var v4 = [Bool](repeating: false, count: 33), v6 = [Bool](repeating: false, count: 129)
         for e in catalogue.endpoints {
             switch e.pattern {
             case let .domain(name): d[name] = e
             case let .network(net):
+                if byNet.index(forKey: net) == nil { byNet[net] = n.count }
                 n.append(e)
-                if byNet[net] == nil { byNet[net] = e }
-                if net.isIPv4 { v4.insert(net.prefixLength) } else { v6.insert(net.prefixLength) }
+                if net.isIPv4 { v4[net.prefixLength] = true } else { v6[net.prefixLength] = true }
             }
         }
         byDomain = d
         networks = n
         byNetwork = byNet
-        prefixLengthsV4 = v4.sorted(by: >)
-        prefixLengthsV6 = v6.sorted(by: >)
+        prefixLengthsV4 = v4.indices.reversed().filter { v4[$0] }
+        prefixLengthsV6 = v6.indices.reversed().filter { v6[$0] }
     }
 
     /// The most specific entry for a host name (case-insensitive, trailing dot ignored).
@@ -45,7 +49,7 @@ public struct CatalogueIndex: Sendable {
     /// The most specific network entry containing `address`.
     public func match(address: IPNetwork) -> Endpoint? {
         for length in address.isIPv4 ? prefixLengthsV4 : prefixLengthsV6 where length <= address.prefixLength {
-            if let e = byNetwork[IPNetwork(value: address.value, prefixLength: length, isIPv4: address.isIPv4)] { return e }
+            if let i = byNetwork[IPNetwork(value: address.value, prefixLength: length, isIPv4: address.isIPv4)] { return networks[i] }
         }
         return nil
     }

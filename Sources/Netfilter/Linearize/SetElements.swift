@@ -163,6 +163,7 @@ extension Linearizer {
     private func checkValue(_ set: NamedSet, _ e: SetElement) throws(NetlinkError) {
         guard let dataType = set.dataType else { return }
         guard let data = e.data else { throw fail(set, e, "map element without a value") }
+        if dataType == .mark, case .mark = data { return }  // the catalogue maps' case, without its bytes
         if dataType == .verdict {
             guard case .verdict = data else { throw fail(set, e, "verdict map value must be a verdict") }
         } else if data.bytes(as: dataType) == nil {
@@ -188,26 +189,40 @@ extension Linearizer {
         // interval-end element at last + 1 (none when last is the top of the space), sorted.
         var firsts: [[UInt8]] = [] // only for keys that are not networks
         let networks = elements.allSatisfy { if case .network = $0.key { true } else { false } }
-        for e in elements {
-            guard let r = e.key.range(as: set.keyType) else {
+        // Networks in an address set: checked, ordered and bounded by their integers (the
+        // catalogue's 100k), other keys by their bytes.
+        let ipv4 = set.keyType == .ipv4Address
+        let addressKeyed = networks && (ipv4 || set.keyType == .ipv6Address)
+        func network(_ i: Int) -> IPNetwork {
+            if case let .network(n) = elements[i].key { return n }
+            preconditionFailure("only called for network keys")
+        }
+        for (i, e) in elements.enumerated() {
+            if addressKeyed ? network(i).isIPv4 != ipv4 : e.key.range(as: set.keyType) == nil {
                 throw fail(set, e, "key is not of type \(set.keyType.rawValue)")
             }
-            if !networks { firsts.append(r.first) }
+            if !networks { firsts.append(e.key.range(as: set.keyType)!.first) }
+        }
+        let top: UInt128 = ipv4 ? UInt128(UInt32.max) : .max
+        func startsAtZero(_ i: Int) -> Bool {
+            addressKeyed ? network(i).value == 0 : !elements[i].key.range(as: set.keyType)!.first.contains { $0 != 0 }
+        }
+        func reachesTop(_ i: Int) -> Bool {
+            addressKeyed ? network(i).lastValue == top : !elements[i].key.range(as: set.keyType)!.last.contains { $0 != 0xFF }
         }
         // By first address (for networks of one family, the order of their values), then as listed.
-        func networkValue(_ i: Int) -> UInt128 { if case let .network(n) = elements[i].key { n.value } else { 0 } }
         let order = networks
-            ? elements.indices.sorted { (networkValue($0), $0) < (networkValue($1), $1) }
+            ? elements.indices.sorted { (network($0).value, $0) < (network($1).value, $1) }
             : elements.indices.sorted { firsts[$0] != firsts[$1] ? firsts[$0].lexicographicallyPrecedes(firsts[$1]) : $0 < $1 }
         firsts = []
         var out: [EncodedElement] = []
         out.reserveCapacity(2 * order.count + 1)
-        if firstSegment, let first = order.first, elements[first].key.range(as: set.keyType)!.first.contains(where: { $0 != 0 }) {
+        if firstSegment, let first = order.first, !startsAtZero(first) {
             out.append(EncodedElement(index: first, end: true, role: .zero))
         }
         for i in order {
             try checkValue(set, elements[i])
-            let openEnded = !elements[i].key.range(as: set.keyType)!.last.contains { $0 != 0xFF }
+            let openEnded = reachesTop(i)
             out.append(EncodedElement(index: i, end: false, openEnded: openEnded, role: .value))
             if !openEnded {
                 out.append(EncodedElement(index: i, end: true, role: .end))
