@@ -9,19 +9,25 @@ import CNetfilter
 /// message) was a sixth of `dronewall apply`'s own time. The bytes are libnftnl's
 /// (`LinearizerElementTests` compares them).
 struct AttributeWriter {
-    private(set) var bytes: [UInt8]
+    /// One scratch buffer for every message it writes: each message is copied out at its exact
+    /// size, so 100k elements' messages hold no spare capacity while the batch is built.
+    private var bytes: [UInt8] = []
 
-    /// Starts after `header` (nlmsghdr and nfgenmsg, as `buildMessage` writes them).
-    init(header: [UInt8], capacity: Int) {
-        bytes = header
-        bytes.reserveCapacity(max(capacity, header.count))
+    init(capacity: Int = 1 << 14) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// Starts a message after `header` (nlmsghdr and nfgenmsg, as `buildMessage` writes them).
+    mutating func start(header: [UInt8]) {
+        bytes.removeAll(keepingCapacity: true)
+        bytes.append(contentsOf: header)
     }
 
     /// The message, with nlmsg_len set.
     mutating func finish() -> [UInt8] {
         let length = UInt32(bytes.count)
         for i in 0..<4 { bytes[i] = UInt8(truncatingIfNeeded: length >> (8 * UInt32(i))) }
-        return bytes
+        return bytes.withUnsafeBufferPointer { Array($0) }  // a copy (an array of the whole would share)
     }
 
     private mutating func header(length: Int, type: UInt16) {

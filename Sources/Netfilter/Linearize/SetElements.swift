@@ -30,12 +30,13 @@ extension Linearizer {
         let header = buildMessage(type, family: family, flags: delete ? 0 : NLM_F_CREATE, capacity: 64) { _ in }
         let setID = creating ? sets[set.name]?.id : nil
         var out: [NetlinkMessage] = []
+        var w = AttributeWriter()
         var start = 0
         while start < encoded.count {
             let chunk = encoded[start..<min(start + Linearizer.elementsPerMessage, encoded.count)]
             start += chunk.count
             // What nftnl_set_elems_nlmsg_build_payload writes: set, set id, table, then the elements.
-            var w = AttributeWriter(header: header, capacity: 128 + chunk.count * 64)
+            w.start(header: header)
             w.putString(UInt32(NFTA_SET_ELEM_LIST_SET.rawValue), set.name)
             if let setID { w.putBigEndian32(UInt32(NFTA_SET_ELEM_LIST_SET_ID.rawValue), setID) }
             w.putString(UInt32(NFTA_SET_ELEM_LIST_TABLE.rawValue), tableName)
