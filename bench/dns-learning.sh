@@ -17,7 +17,7 @@ LOAD_COUNT="${LOAD_COUNT:-5000}"
 LOAD_CONCURRENCY="${LOAD_CONCURRENCY:-64}"
 [ "$(id -u)" = 0 ] || { echo "bench needs root (network namespaces)"; exit 77; }
 command -v dnsmasq >/dev/null || { echo "bench needs dnsmasq (dnsmasq-base)"; exit 1; }
-swift build -c release --product dronewall --product dronewalld 2>&1 | tail -1
+for p in dronewall dronewalld; do swift build -c release --product "$p" 2>&1 | tail -1; done  # one --product per build: with two, only the last is built
 DWD=${DRONEWALLD:-$PWD/.build/release/dronewalld}  # DRONEWALLD: another build (e.g. a base commit's)
 ID=$$; C="dwb-c-$ID"; S="dwb-s-$ID"; U="dwb-u-$ID"; TMP=$(mktemp -d)
 cleanup() {

@@ -73,7 +73,7 @@ ULOGD=$(command -v ulogd)
 PLUGINS=$(dirname "$(dpkg -L ulogd2-sqlite3 | grep '/ulogd_output_SQLITE3\.so$')")
 # DRONEWALLD names another build to measure (default: this tree's release build).
 if [ -z "${DRONEWALLD:-}" ]; then
-    swift build -c release --product dronewall --product dronewalld 2>&1 | tail -1 >&2
+    for p in dronewall dronewalld; do swift build -c release --product "$p" 2>&1 | tail -1 >&2; done  # one --product per build
 fi
 DWD=${DRONEWALLD:-$PWD/.build/release/dronewalld}
 

@@ -130,7 +130,7 @@ bench_flowlog() { # no second program: the peer is the same report summed from r
 }
 
 # Build both binaries once, up front: a benchmark's own `swift build` then only checks, and
-# `swift build --product A --product B` builds only B (the older scripts ask for both that way).
+# `swift build --product A --product B` would build only B.
 for product in dronewall dronewalld; do
     swift build -c release --product "$product" 2>&1 | tail -1 || { echo "build of $product failed"; exit 1; }
 done

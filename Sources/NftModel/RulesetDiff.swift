@@ -47,10 +47,10 @@ public struct RulesetDiff: Sendable, Hashable {
         guard o.family == n.family, o.name == n.name, o.comment == n.comment else { return nil }
         let learned = Set(old.learnedSets.map(\.name)).union(new.learnedSets.map(\.name))
 
-        let oldSets = Dictionary(o.sets.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var oldSets = Counterparts(o.sets.map(\.name))
         let newSetNames = Set(n.sets.map(\.name))
-        for set in n.sets {
-            guard let before = oldSets[set.name] else {
+        for (i, set) in n.sets.enumerated() {
+            guard let before = oldSets.index(of: set.name, at: i).map({ o.sets[$0] }) else {
                 addedSets.append(set)
                 continue
             }
@@ -67,10 +67,10 @@ public struct RulesetDiff: Sendable, Hashable {
         }
         deletedSets = o.sets.map(\.name).filter { !newSetNames.contains($0) }
 
-        let oldChains = Dictionary(o.chains.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var oldChains = Counterparts(o.chains.map(\.name))
         let newChainNames = Set(n.chains.map(\.name))
-        for chain in n.chains {
-            guard let before = oldChains[chain.name] else {
+        for (i, chain) in n.chains.enumerated() {
+            guard let before = oldChains.index(of: chain.name, at: i).map({ o.chains[$0] }) else {
                 addedChains.append(Chain(name: chain.name, base: chain.base, origin: chain.origin, comment: chain.comment))
                 if !chain.rules.isEmpty { filledChains.append(chain) }
                 continue
@@ -96,11 +96,33 @@ public struct RulesetDiff: Sendable, Hashable {
         }
     }
 
-    /// Everything but the elements (and where the set was declared).
+    /// Everything but the elements (and where the set was declared), field by field: copying
+    /// thousands of sets to blank their elements out cost more than the comparison. (A field
+    /// added to `NamedSet` belongs here.)
     static func sameDefinition(_ a: NamedSet, _ b: NamedSet) -> Bool {
-        var (x, y) = (a, b)
-        (x.elements, y.elements, x.origin, y.origin) = ([], [], nil, nil)
-        return x == y
+        a.name == b.name && a.keyType == b.keyType && a.keyParts == b.keyParts && a.dataType == b.dataType
+            && a.flags == b.flags && a.timeoutMilliseconds == b.timeoutMilliseconds && a.size == b.size
+    }
+
+    /// Where each name of the old table's chains (or sets) is. A compiler that emits the same
+    /// objects in the same order (the common case) is answered by position, without hashing.
+    struct Counterparts {
+        let names: [String]
+        private var byName: [String: Int]?
+
+        init(_ names: [String]) {
+            self.names = names
+        }
+
+        /// The old position of `name`, which the new table has at `position`; the first name
+        /// out of place has every name hashed, once.
+        mutating func index(of name: String, at position: Int) -> Int? {
+            if position < names.count, names[position] == name { return position }
+            if byName == nil {
+                byName = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+            }
+            return byName![name]
+        }
     }
 
     /// The elements only `old` has (to delete, by key) and those only `new` has (to add). An

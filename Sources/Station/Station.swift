@@ -175,6 +175,9 @@ public final class Station {
     /// How long the last apply took until the kernel had committed it (the resolver and the
     /// attribution follow after that), in microseconds.
     public private(set) var lastApplyMicros: Int64 = 0
+    /// When the kernel acknowledged the last apply's batch (monotonic): what follows it (storing
+    /// the replaced rules' counters, reading the table back) is not on the way to enforcement.
+    private var committedAt: Int64 = 0
 
     /// How an apply reached the kernel.
     public enum Applied: Sendable, Equatable {
@@ -203,13 +206,14 @@ public final class Station {
             next = fresh.avoidingGeneration(of: lastSeenPolicy)
             do {
                 applied = .replaced(carried: try parts.kernel.apply(next.ruleset))
+                committedAt = monotonicMicros()
             } catch {
                 inForce = nil
                 throw .kernel("applying table inet \(next.ruleset.table.name) failed", error)
             }
             remember(next.ruleset)
         }
-        lastApplyMicros = monotonicMicros() - started
+        lastApplyMicros = committedAt - started
         appliedPolicy = next.policyComment
         lastSeenPolicy = appliedPolicy
         follow(next)
@@ -224,9 +228,13 @@ public final class Station {
         guard let base = inForce, let diff = RulesetDiff(from: base.ruleset, to: ruleset) else { return nil }
         do {
             guard try parts.kernel.instance() == base.instance else { return nil }
-            guard !diff.isEmpty else { return .changed(objects: 0) }
+            guard !diff.isEmpty else {
+                committedAt = monotonicMicros()  // nothing to send: in force as it stands
+                return .changed(objects: 0)
+            }
             let flushed = try parts.kernel.ruleCounters(chains: diff.flushedChains)
             guard try parts.kernel.applyChanges(diff, to: ruleset, expecting: base.instance) else { return nil }
+            committedAt = monotonicMicros()
             // What the flushed rules counted up to the change is stored after it, off the path
             // to enforcement (at 1000 drones the reading holds some 14k values).
             let identity = parts.counterIdentity(base.instance.handle)

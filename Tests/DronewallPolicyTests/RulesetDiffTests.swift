@@ -54,6 +54,22 @@ import Testing
         #expect(!diff.flushedChains.contains(KernelLayout.droneChain("a")), "drone a is untouched")
     }
 
+    @Test func aDroneAddedFirstShiftsNoOtherChainIntoTheChange() throws {
+        let old = try compiled(Self.fleet)
+        // Every chain and set after the new drone's is one place further on in the new table.
+        let new = try compiled(Self.fleet.replacingOccurrences(of: "[drone a]",
+                                                               with: "[drone first]\nmac = 02:00:00:00:00:01\npolicy = isolate\n[drone a]"))
+        #expect(new.table.chains.map(\.name).firstIndex(of: KernelLayout.droneChain("a"))
+                != old.table.chains.map(\.name).firstIndex(of: KernelLayout.droneChain("a")), "the premise: positions moved")
+        let diff = try #require(RulesetDiff(from: old, to: new))
+        #expect(diff.addedChains.map(\.name).contains(KernelLayout.droneChain("first")))
+        for d in ["a", "b", "c"] {
+            #expect(!diff.flushedChains.contains(KernelLayout.droneChain(d)) && !diff.deletedChains.contains(KernelLayout.droneChain(d)),
+                    "drone \(d) is untouched")
+        }
+        #expect(diff.deletedChains == [KernelLayout.policyChain] && diff.deletedSets.isEmpty)
+    }
+
     @Test func theSamePolicyIsNoChangeAndMovedLinesAreNone() throws {
         let old = try compiled(Self.fleet)
         #expect(RulesetDiff(from: old, to: old)?.isEmpty == true)
