@@ -11,30 +11,33 @@ public struct CatalogueIndex: Sendable {
     /// present per family, longest first: a longest-prefix match looks up one key per length
     /// instead of scanning every network (100k in a large catalogue; the flow log asks per
     /// destination).
-    /// The value is the entry's place in `networks`: an index, not a copy of the entry, keeps
-    /// building it cheap for a `dronewall apply` that never asks.
-    let byNetwork: [IPNetwork: Int]
+    /// The value is the entry's place in `networks`. Nil when the index was made without
+    /// address lookups (then `match(address:)` scans).
+    let byNetwork: [IPNetwork: Int]?
     let prefixLengthsV4: [Int], prefixLengthsV6: [Int]
 
-    public init(_ catalogue: Catalogue) {
+    /// `addressLookups: false` for a caller that never asks `match(address:)` often (checking a
+    /// config): 100k networks' dictionary is then not built, which is most of this index's
+    /// memory and time.
+    public init(_ catalogue: Catalogue, addressLookups: Bool = true) {
         var d: [String: Endpoint] = [:]
         var n: [Endpoint] = []
         var byNet: [IPNetwork: Int] = [:]
-        byNet.reserveCapacity(catalogue.endpoints.count)
+        if addressLookups { byNet.reserveCapacity(catalogue.endpoints.count) }
         // Whether each prefix length is present, per family (0...32, 0...128).
         var v4 = [Bool](repeating: false, count: 33), v6 = [Bool](repeating: false, count: 129)
         for e in catalogue.endpoints {
             switch e.pattern {
             case let .domain(name): d[name] = e
             case let .network(net):
-                if byNet.index(forKey: net) == nil { byNet[net] = n.count }
+                if addressLookups, byNet.index(forKey: net) == nil { byNet[net] = n.count }
                 n.append(e)
                 if net.isIPv4 { v4[net.prefixLength] = true } else { v6[net.prefixLength] = true }
             }
         }
         byDomain = d
         networks = n
-        byNetwork = byNet
+        byNetwork = addressLookups ? byNet : nil
         prefixLengthsV4 = v4.indices.reversed().filter { v4[$0] }
         prefixLengthsV6 = v6.indices.reversed().filter { v6[$0] }
     }
@@ -48,6 +51,12 @@ public struct CatalogueIndex: Sendable {
 
     /// The most specific network entry containing `address`.
     public func match(address: IPNetwork) -> Endpoint? {
+        guard let byNetwork else {
+            return networks.lazy.compactMap { e -> (Int, Endpoint)? in
+                guard case let .network(n) = e.pattern, n.contains(address) else { return nil }
+                return (n.prefixLength, e)
+            }.max { $0.0 < $1.0 }?.1
+        }
         for length in address.isIPv4 ? prefixLengthsV4 : prefixLengthsV6 where length <= address.prefixLength {
             if let i = byNetwork[IPNetwork(value: address.value, prefixLength: length, isIPv4: address.isIPv4)] { return networks[i] }
         }

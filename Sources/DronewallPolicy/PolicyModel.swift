@@ -16,7 +16,7 @@ public enum PolicyModel {
                                 stationNameservers: [String] = [], into diags: inout Diagnostics) -> [DronePolicy] {
         let station = config.station
         let ports = resolverPorts(config, &diags)
-        let index = CatalogueIndex(catalogue)
+        let index = CatalogueIndex(catalogue, addressLookups: false)  // only what serves a category is asked
         var seenUIDs: [UInt32: String] = [:]
         var out: [DronePolicy] = []
         var ineffective = IneffectiveAllows()

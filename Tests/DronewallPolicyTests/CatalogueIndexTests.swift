@@ -32,6 +32,7 @@ import Testing
         let (catalogue, diags) = CatalogueReader(reader: MemoryReader(["/c/a.rules": text])).read(directories: ["/c"])
         #expect(!diags.hasErrors, "\(diags.rendered)")
         let index = CatalogueIndex(catalogue)
+        let scanning = CatalogueIndex(catalogue, addressLookups: false)
         var hits = 0
         for _ in 0..<2000 {
             let root = roots.randomElement(using: &rng)!
@@ -41,6 +42,7 @@ import Testing
             let expected = Self.scan(catalogue, probe)
             let got = index.match(address: probe)
             #expect(got?.pattern == expected?.pattern, "\(probe)")
+            #expect(scanning.match(address: probe)?.pattern == expected?.pattern, "\(probe), without the address dictionary")
             if expected != nil { hits += 1 }
         }
         #expect(hits > 100, "the probes hit catalogue networks")
